@@ -1,0 +1,72 @@
+"""The backend protocol: compile in a builder sandbox, execute in a fresh one-shot sandbox.
+
+A backend reports raw facts (exit code, signal, who killed the program and why); the
+runner turns those facts into a verdict. Backends raise only
+:class:`gosandbox.errors.BackendUnavailable` and its subclasses.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gosandbox.limits import Limits
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """Compile the package in ``files`` (go.mod included) into a static binary."""
+
+    files: dict[str, str]
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    succeeded: bool
+    output: str
+    binary: bytes | None
+    duration_s: float
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class ExecJob:
+    """Run ``binary`` once in a fresh sandbox; ``cancel`` set means: stop now, the caller left."""
+
+    binary: bytes
+    stdin: bytes
+    args: tuple[str, ...]
+    limits: Limits
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+@dataclass(frozen=True)
+class ExecOutcome:
+    exit_code: int | None
+    signal: int | None
+    stdout: bytes
+    stderr: bytes
+    duration_s: float
+    timed_out: bool = False
+    oom_killed: bool = False
+    output_exceeded: bool = False
+    cancelled: bool = False
+
+
+class Backend(Protocol):
+    """Where programs are compiled and run. ``FakeBackend`` and ``DockerBackend`` implement it."""
+
+    @property
+    def go_version(self) -> str: ...
+
+    def build(self, job: BuildJob) -> BuildOutcome: ...
+
+    def execute(self, job: ExecJob) -> ExecOutcome: ...
+
+    def check_ready(self) -> None:
+        """Raise :class:`BackendUnavailable` with a hint when runs cannot succeed now."""
+
+    def close(self) -> None:
+        """Remove every sandbox this backend created."""

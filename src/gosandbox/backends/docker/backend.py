@@ -1,0 +1,250 @@
+"""The Docker backend: a warm builder sandbox and single-use run sandboxes on the local engine."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
+from gosandbox.backends.docker.builder import Builder, BuilderConfig
+from gosandbox.backends.docker.errors import docker_errors
+from gosandbox.backends.docker.images import AGENT, image_names, require_images
+from gosandbox.backends.docker.options import MIB, SandboxShape, container_options
+from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
+from gosandbox.backends.docker.reaper import labels_for, reap
+from gosandbox.backends.docker.streams import BoundedOutput, cgroup_oom_kills
+from gosandbox.limits import Limits
+from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
+
+logger = logging.getLogger(__name__)
+
+#: Docker 20.10's API; pinned so that building a client never needs the engine.
+DOCKER_API_VERSION = "1.41"
+_KILLED_EXIT = 137
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    state_dir: Path
+    instance: str = "default"
+    base_image: str | None = None
+    policy: Policy = field(default_factory=Policy)
+    default_limits: Limits = field(default_factory=Limits)
+    pool_size: int = 2
+    builder_memory_mb: int = 2048
+    builder_cpus: float = 2.0
+
+
+def connect(timeout_s: float = 60) -> docker.DockerClient:
+    """A client for the engine named by DOCKER_HOST (default: the local socket)."""
+    with docker_errors("connecting to the Docker engine"):
+        return docker.from_env(version=DOCKER_API_VERSION, timeout=int(timeout_s), max_pool_size=64)
+
+
+class _Killer:
+    """Kills a sandbox at most once and remembers why.
+
+    The kill runs in its own thread: the engine waits for the exec's output to be read
+    before the container can die, so the reader must keep draining meanwhile.
+    """
+
+    def __init__(self, client: docker.DockerClient, container_id: str) -> None:
+        self.client, self.container_id = client, container_id
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+
+    def kill(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is not None:
+                return
+            self.reason = reason
+        threading.Thread(target=self._kill, name="sandbox-kill", daemon=True).start()
+
+    def _kill(self) -> None:
+        try:
+            self.client.api.kill(self.container_id)
+        except docker.errors.APIError as exc:  # already dead is fine
+            logger.debug("kill %s: %s", self.container_id[:12], exc)
+
+
+class DockerBackend:
+    def __init__(self, config: DockerConfig, client: docker.DockerClient | None = None) -> None:
+        self.config = config
+        self.client = client or connect()
+        self.images = image_names(config.base_image)
+        self.labels = labels_for(config.instance)
+        self._sandboxes_dir = config.state_dir / "sandboxes"
+        self._sandboxes_dir.mkdir(parents=True, exist_ok=True)
+        self.builder = Builder(self.client, self._builder_config(), config.policy)
+        self._cleanup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-cleanup")
+        self.pool: SandboxPool | None = None
+
+    @property
+    def go_version(self) -> str:
+        return self.images.go_version
+
+    def _builder_config(self) -> BuilderConfig:
+        c = self.config
+        return BuilderConfig(
+            image=self.images.builder, labels=self.labels, builds_dir=c.state_dir / "builds",
+            cache_volume=f"gosandbox-gocache-{self.images.builder.rsplit('-', 1)[-1]}",
+            memory_mb=c.builder_memory_mb, cpus=c.builder_cpus,
+        )
+
+    def start(self) -> None:
+        """Remove what a crashed predecessor left, then start pre-creating run sandboxes."""
+        removed = reap(self.client, self.config.instance)
+        if removed:
+            logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
+        self.pool = SandboxPool(self._create_sandbox, self._destroy_sandbox, self.config.pool_size)
+
+    def check_ready(self) -> None:
+        with docker_errors("pinging the Docker engine"):
+            self.client.ping()
+        require_images(self.client, self.images)
+
+    def build(self, job: BuildJob) -> BuildOutcome:
+        return self.builder.build(job)
+
+    def _create_sandbox(self, limits: Limits | None = None) -> RunSandbox:
+        limits = limits or self.config.default_limits
+        host_dir = self._sandboxes_dir / uuid.uuid4().hex
+        host_dir.mkdir(mode=0o755)
+        shape = SandboxShape(
+            image=self.images.runner, command=[AGENT, "init"], user=f"{INIT_UID}:{INIT_UID}",
+            memory_mb=limits.memory_mb, cpus=limits.cpus, pids=limits.pids, tmpfs_mb=self.config.policy.tmpfs_mb,
+            labels={**self.labels, "gosandbox.role": "run"}, binds={str(host_dir): "/sandbox"},
+        )
+        try:
+            with docker_errors("starting a run sandbox"):
+                container = self.client.containers.run(**container_options(shape, self.config.policy))
+        except BaseException:
+            shutil.rmtree(host_dir, ignore_errors=True)
+            raise
+        return RunSandbox(container.id, host_dir, limits)
+
+    def _destroy_sandbox(self, sandbox: RunSandbox) -> None:
+        try:
+            with docker_errors("removing a run sandbox"):
+                self.client.api.remove_container(sandbox.container_id, force=True, v=True)
+        except Exception as exc:  # the reaper removes it at the next start
+            if "No such container" not in str(exc):
+                logger.warning("could not remove sandbox %s: %s", sandbox.container_id[:12], exc)
+        shutil.rmtree(sandbox.host_dir, ignore_errors=True)
+
+    def _acquire(self, limits: Limits) -> RunSandbox:
+        if self.pool is None:
+            self.start()
+        assert self.pool is not None
+        sandbox = self.pool.acquire()
+        if _shape_of(sandbox.limits) != _shape_of(limits):
+            self._resize(sandbox, limits)
+        return sandbox
+
+    def _resize(self, sandbox: RunSandbox, limits: Limits) -> None:
+        """Set a pre-started sandbox's cgroup limits to the request's."""
+        data = {"Memory": limits.memory_mb * MIB, "MemorySwap": limits.memory_mb * MIB,
+                "NanoCpus": int(limits.cpus * 1e9), "PidsLimit": limits.pids}
+        api = self.client.api
+        with docker_errors("resizing a run sandbox"):
+            response = api._post_json(api._url("/containers/{0}/update", sandbox.container_id), data=data)
+            api._raise_for_status(response)
+
+    def execute(self, job: ExecJob) -> ExecOutcome:
+        sandbox = self._acquire(job.limits)
+        try:
+            return self._execute_in(sandbox, job)
+        finally:
+            self._cleanup.submit(self._destroy_sandbox, sandbox)
+
+    def _execute_in(self, sandbox: RunSandbox, job: ExecJob) -> ExecOutcome:
+        _hand_over(sandbox.host_dir, job)
+        api = self.client.api
+        command = [AGENT, "exec", "/sandbox/stdin", "/sandbox/prog", *job.args]
+        killer = _Killer(self.client, sandbox.container_id)
+        output = BoundedOutput(job.limits.output_bytes, on_overflow=lambda: killer.kill("output"))
+        with docker_errors("running the program"):
+            exec_id = api.exec_create(sandbox.container_id, command, user=f"{PROGRAM_UID}:{PROGRAM_UID}",
+                                      environment=program_environment(job.limits), workdir="/tmp")
+            started = time.monotonic()
+            finished = threading.Event()
+            _watch(killer, job, finished, started)
+            stream = api.exec_start(exec_id, stream=True, demux=True)
+            output.feed(stream)
+            for _ in stream:  # after an overflow kill: drain what is left, keep nothing
+                pass
+            finished.set()
+            duration = time.monotonic() - started
+            exit_code = api.exec_inspect(exec_id)["ExitCode"]
+        return self._outcome(sandbox, killer, output, exit_code, duration)
+
+    def _outcome(self, sandbox: RunSandbox, killer: _Killer, output: BoundedOutput,
+                 exit_code: int | None, duration: float) -> ExecOutcome:
+        killed = exit_code == _KILLED_EXIT or exit_code is None
+        oom = killed and killer.reason is None and (cgroup_oom_kills(sandbox.container_id) or 0) > 0
+        signal = exit_code - 128 if exit_code is not None and exit_code > 128 else None
+        if exit_code is None and killer.reason is not None:
+            signal = 9
+        return ExecOutcome(
+            exit_code=exit_code, signal=signal, stdout=bytes(output.stdout), stderr=bytes(output.stderr),
+            duration_s=duration, timed_out=killer.reason == "timeout", oom_killed=oom,
+            output_exceeded=output.exceeded, cancelled=killer.reason == "cancelled",
+        )
+
+    def close(self) -> None:
+        """Destroy idle sandboxes, wait for pending removals, stop the builder."""
+        if self.pool is not None:
+            self.pool.close()
+        self._cleanup.shutdown(wait=True)
+        self._cleanup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-cleanup")
+        self.builder.stop()
+        reap(self.client, self.config.instance)
+
+
+def _shape_of(limits: Limits) -> tuple[int, float, int]:
+    return limits.memory_mb, limits.cpus, limits.pids
+
+
+def program_environment(limits: Limits) -> dict[str, str]:
+    """The whole environment of the program: nothing of the host leaks in."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "ZONEINFO": "/usr/share/zoneinfo.zip",
+        "GOMAXPROCS": str(max(1, math.ceil(limits.cpus))),
+        # Leave ~10% headroom under the cgroup limit for the runtime's own structures.
+        "GOMEMLIMIT": f"{max(1, int(limits.memory_mb * 0.9))}MiB",
+    }
+
+
+def _hand_over(host_dir: Path, job: ExecJob) -> None:
+    program = host_dir / "prog"
+    program.write_bytes(job.binary)
+    program.chmod(0o755)
+    (host_dir / "stdin").write_bytes(job.stdin)
+
+
+def _watch(killer: _Killer, job: ExecJob, finished: threading.Event, started: float) -> None:
+    """Kill the sandbox at the wall-clock deadline or when the caller cancels."""
+
+    def watch() -> None:
+        deadline = started + job.limits.wall_s
+        while not finished.wait(0.02):
+            if job.cancel.is_set():
+                killer.kill("cancelled")
+                return
+            if time.monotonic() >= deadline:
+                killer.kill("timeout")
+                return
+
+    threading.Thread(target=watch, name="sandbox-watch", daemon=True).start()

@@ -1,0 +1,61 @@
+"""Built binaries keyed by a hash of every build input, bounded in bytes (least recently used goes).
+
+The cache lives in a directory only the server can write; no sandbox ever mounts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+
+class BinaryCache:
+    def __init__(self, directory: Path, *, max_bytes: int, build_identity: str) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        # Image id and build flags: anything besides the files that changes the binary.
+        self.build_identity = build_identity
+        self._lock = threading.Lock()
+        self._sizes: OrderedDict[str, int] = OrderedDict()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for path in sorted(directory.glob("*.bin"), key=lambda p: p.stat().st_mtime):
+            self._sizes[path.stem] = path.stat().st_size
+        self._evict()
+
+    def key(self, files: dict[str, str], go_version: str) -> str:
+        digest = hashlib.sha256()
+        for part in (self.build_identity, go_version):
+            digest.update(part.encode() + b"\x00")
+        for name in sorted(files):
+            encoded = files[name].encode()
+            digest.update(f"{name}\x00{len(encoded)}\x00".encode() + encoded)
+        return digest.hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            if key not in self._sizes:
+                return None
+            self._sizes.move_to_end(key)
+        try:
+            return (self.directory / f"{key}.bin").read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put(self, key: str, binary: bytes) -> None:
+        if len(binary) > self.max_bytes:
+            return
+        tmp = self.directory / f".{key}.{threading.get_ident()}.tmp"
+        tmp.write_bytes(binary)
+        os.replace(tmp, self.directory / f"{key}.bin")
+        with self._lock:
+            self._sizes[key] = len(binary)
+            self._sizes.move_to_end(key)
+            self._evict()
+
+    def _evict(self) -> None:
+        while sum(self._sizes.values()) > self.max_bytes and self._sizes:
+            old, _ = self._sizes.popitem(last=False)
+            (self.directory / f"{old}.bin").unlink(missing_ok=True)

@@ -1,0 +1,69 @@
+"""The service's own failures. The program's failures are data (``RunResult.status``).
+
+Exception tree::
+
+    GosandboxError                 root: anything the service itself could not do
+    ├── InvalidRequest             the caller sent something we refuse (HTTP 4xx)
+    │   ├── InvalidSource          bad file names, bad go.mod, too many files
+    │   ├── LimitOutOfRange          a requested limit is below the minimum or above the cap
+    │   └── PayloadTooLarge        body, source or stdin over its size cap
+    ├── Overloaded                 all sandboxes busy and the wait queue full (HTTP 429)
+    └── BackendUnavailable         the sandbox engine cannot serve (HTTP 503)
+        ├── EngineUnreachable      the Docker engine does not answer
+        ├── ImageMissing           an image must be built first
+        └── SandboxFailure         the engine answered but a sandbox step failed
+"""
+
+from __future__ import annotations
+
+
+class GosandboxError(Exception):
+    """Root of every error the service raises."""
+
+    #: One line telling the operator or the caller what to do next.
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class InvalidRequest(GosandboxError):
+    """The request cannot be run as sent."""
+
+
+class InvalidSource(InvalidRequest):
+    """The submitted files are not an acceptable Go program."""
+
+
+class LimitOutOfRange(InvalidRequest):
+    """A requested limit is out of the allowed range."""
+
+
+class PayloadTooLarge(InvalidRequest):
+    """A body, a source or stdin is bigger than its cap."""
+
+
+class Overloaded(GosandboxError):
+    """Every sandbox slot is busy and the wait queue is full."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, hint=f"retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class BackendUnavailable(GosandboxError):
+    """The sandbox engine cannot run programs right now."""
+
+
+class EngineUnreachable(BackendUnavailable):
+    hint = "start the Docker engine (make setup does it) and check that this user may use its socket"
+
+
+class ImageMissing(BackendUnavailable):
+    hint = "build the images with `gosandbox image build`"
+
+
+class SandboxFailure(BackendUnavailable):
+    hint = "see the server log; `gosandbox doctor` checks the set-up"

@@ -1,0 +1,111 @@
+// gosandbox-agent is the small trusted helper baked into the gosandbox images.
+// It never runs user code itself except by exec'ing it in place.
+//
+//	gosandbox-agent init                         PID 1: reap orphans, exit on SIGTERM
+//	gosandbox-agent exec STDIN PROG [ARGS...]    stdin from a file (or "-" for /dev/null), then execve PROG
+//	gosandbox-agent build TIMEOUT_MS CMD [ARGS...]  run CMD in its own process group, kill the group at the deadline
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+const buildTimeoutExit = 124
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: gosandbox-agent init|exec|build ...")
+	}
+	switch os.Args[1] {
+	case "init":
+		runInit()
+	case "exec":
+		runExec(os.Args[2:])
+	case "build":
+		runBuild(os.Args[2:])
+	default:
+		fail("unknown command " + os.Args[1])
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "gosandbox-agent:", msg)
+	os.Exit(125)
+}
+
+// runInit idles as PID 1 and reaps any process re-parented to it.
+func runInit() {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	for sig := range signals {
+		if sig != syscall.SIGCHLD {
+			os.Exit(0)
+		}
+		for {
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+	}
+}
+
+// runExec replaces itself with the program, stdin taken from a file.
+func runExec(args []string) {
+	if len(args) < 2 {
+		fail("usage: exec STDIN PROG [ARGS...]")
+	}
+	stdinPath := args[0]
+	if stdinPath == "-" {
+		stdinPath = os.DevNull
+	}
+	fd, err := syscall.Open(stdinPath, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		fail("open stdin: " + err.Error())
+	}
+	if err := syscall.Dup2(fd, 0); err != nil {
+		fail("dup2 stdin: " + err.Error())
+	}
+	if err := syscall.Exec(args[1], args[1:], os.Environ()); err != nil {
+		fail("exec: " + err.Error())
+	}
+}
+
+// runBuild runs a build command and kills its whole process group at the deadline.
+func runBuild(args []string) {
+	if len(args) < 2 {
+		fail("usage: build TIMEOUT_MS CMD [ARGS...]")
+	}
+	timeoutMs, err := strconv.Atoi(args[0])
+	if err != nil || timeoutMs <= 0 {
+		fail("bad timeout " + args[0])
+	}
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		fail("start: " + err.Error())
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if exitErr, ok := err.(*exec.ExitError); ok {
+			os.Exit(exitErr.ExitCode())
+		} else if err != nil {
+			fail("wait: " + err.Error())
+		}
+		os.Exit(0)
+	case <-time.After(time.Duration(timeoutMs) * time.Millisecond):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		fmt.Fprintf(os.Stderr, "gosandbox: the build did not finish within %.1f s and was stopped\n", float64(timeoutMs)/1000)
+		os.Exit(buildTimeoutExit)
+	}
+}

@@ -1,0 +1,61 @@
+"""What goes into a run and what comes out of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from gosandbox.limits import Limits
+
+
+class Status(StrEnum):
+    """The verdict on a program. Every value is data, never a service error."""
+
+    OK = "ok"
+    COMPILE_ERROR = "compile_error"
+    RUNTIME_ERROR = "runtime_error"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated request: the files of one Go main package, its input and its limits.
+
+    Build specs with :func:`gosandbox.source.make_spec`, which checks file names and sizes.
+    """
+
+    files: dict[str, str]
+    stdin: bytes = b""
+    args: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent compiling, running, and in total (including queueing and hand-over)."""
+
+    compile: int
+    run: int
+    total: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one run.
+
+    ``stdout``/``stderr`` are the program's bytes decoded as UTF-8, each invalid byte replaced
+    by U+FFFD; NUL and control characters are kept (JSON escapes them).
+    """
+
+    status: Status
+    exit_code: int | None
+    signal: str | None
+    stdout: str
+    stderr: str
+    compile_output: str
+    truncated: bool
+    timings_ms: Timings
+    go_version: str
+    cached: bool = False

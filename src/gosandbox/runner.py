@@ -1,0 +1,85 @@
+"""The one library call every edge shares: compile a RunSpec, run it once, return a RunResult."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob
+from gosandbox.binary_cache import BinaryCache
+from gosandbox.models import RunResult, RunSpec, Status, Timings
+from gosandbox.verdict import classify, signal_name
+
+logger = logging.getLogger(__name__)
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+class Runner:
+    """Compile then execute, each in its own sandbox.
+
+    >>> from gosandbox.backends import FakeBackend
+    >>> from gosandbox.source import make_spec
+    >>> Runner(FakeBackend()).run(make_spec({"main.go": "package main"}, stdin=b"hi")).stdout
+    'hi'
+    """
+
+    def __init__(self, backend: Backend, *, build_timeout_s: float = 30.0, cache: BinaryCache | None = None) -> None:
+        self.backend = backend
+        self.build_timeout_s = build_timeout_s
+        self.cache = cache
+
+    def run(self, spec: RunSpec, *, cancel: threading.Event | None = None) -> RunResult:
+        started = time.monotonic()
+        run_id = uuid.uuid4().hex[:12]
+        build, cached = self._compile(spec)
+        if not build.succeeded or build.binary is None:
+            logger.info("run %s: compile_error", run_id)
+            return self._compile_error(build, started)
+        job = ExecJob(build.binary, spec.stdin, spec.args, spec.limits, cancel or threading.Event())
+        outcome = self.backend.execute(job)
+        status = classify(outcome)
+        logger.info("run %s: %s exit=%s in %.3f s", run_id, status, outcome.exit_code, time.monotonic() - started)
+        return RunResult(
+            status=status,
+            exit_code=outcome.exit_code,
+            signal=signal_name(outcome.signal),
+            stdout=_text(outcome.stdout),
+            stderr=_text(outcome.stderr),
+            compile_output=build.output,
+            truncated=outcome.output_exceeded,
+            timings_ms=Timings(_ms(build.duration_s), _ms(outcome.duration_s), _ms(time.monotonic() - started)),
+            go_version=self.backend.go_version,
+            cached=cached,
+        )
+
+    def _compile(self, spec: RunSpec) -> tuple[BuildOutcome, bool]:
+        key = self.cache.key(spec.files, self.backend.go_version) if self.cache else ""
+        binary = self.cache.get(key) if self.cache else None
+        if binary is not None:
+            return BuildOutcome(succeeded=True, output="", binary=binary, duration_s=0.0), True
+        build = self.backend.build(BuildJob(spec.files, self.build_timeout_s))
+        if self.cache and build.succeeded and build.binary is not None:
+            self.cache.put(key, build.binary)
+        return build, False
+
+    def _compile_error(self, build: BuildOutcome, started: float) -> RunResult:
+        return RunResult(
+            status=Status.COMPILE_ERROR,
+            exit_code=None,
+            signal=None,
+            stdout="",
+            stderr="",
+            compile_output=build.output,
+            truncated=False,
+            timings_ms=Timings(_ms(build.duration_s), 0, _ms(time.monotonic() - started)),
+            go_version=self.backend.go_version,
+        )

@@ -1,0 +1,110 @@
+"""Checks on submitted Go files, before anything reaches a sandbox."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from gosandbox.errors import InvalidSource, PayloadTooLarge
+from gosandbox.limits import Limits
+from gosandbox.models import RunSpec
+
+MAX_FILES = 64
+MAX_PATH_DEPTH = 4
+MAX_SOURCE_BYTES = 1024 * 1024
+MAX_STDIN_BYTES = 1024 * 1024
+MAX_ARGS = 64
+MAX_ARG_BYTES = 4096
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
+_ROOT_ONLY = {"go.mod", "go.sum"}
+# A replace directive whose target is a filesystem path: "=> ./x", "=> ../x", "=> /x".
+_LOCAL_REPLACE = re.compile(r"=>\s*(\.|/|[A-Za-z]:\\)")
+
+#: go.mod written for submissions that bring none.
+DEFAULT_GO_MOD = "module sandbox\n\ngo 1.27\n"
+
+
+def utf8_bytes(text: str, what: str) -> bytes:
+    """Encode as strict UTF-8; JSON can smuggle lone surrogates that no file may hold."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidSource(f"{what} is not valid UTF-8 (position {exc.start})") from exc
+
+
+def check_file_name(name: str) -> None:
+    """Refuse absolute paths, ``..``, hidden files and anything that is not Go package input."""
+    if "\x00" in name or "\\" in name:
+        raise InvalidSource(f"file name {name!r} contains a NUL byte or a backslash")
+    if name.startswith("/"):
+        raise InvalidSource(f"file name {name!r} is absolute; use a path relative to the package root")
+    segments = name.split("/")
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise InvalidSource(f"file name {name!r} has an empty, '.' or '..' segment")
+    if len(segments) > MAX_PATH_DEPTH:
+        raise InvalidSource(f"file name {name!r} is nested deeper than {MAX_PATH_DEPTH} levels")
+    if not all(_SEGMENT.fullmatch(seg) for seg in segments):
+        raise InvalidSource(f"file name {name!r} may use only letters, digits, '_', '-' and '.'")
+    if name in _ROOT_ONLY:
+        return
+    if not name.endswith(".go"):
+        raise InvalidSource(f"file name {name!r} is not a Go package file (*.go, go.mod or go.sum)")
+
+
+def check_go_mod(text: str) -> None:
+    """Refuse go.mod files that would make the build read outside the submitted files."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        code = line.split("//", 1)[0]
+        if "=>" in code and _LOCAL_REPLACE.search(code):
+            raise InvalidSource(f"go.mod line {number}: replace directives may not point at a local path")
+
+
+def check_files(files: Mapping[str, str]) -> dict[str, str]:
+    """Validate names, count and size; add a go.mod when there is none."""
+    if not files:
+        raise InvalidSource("no files: send at least main.go")
+    if len(files) > MAX_FILES:
+        raise InvalidSource(f"{len(files)} files sent; at most {MAX_FILES} are allowed")
+    total = 0
+    for name, text in files.items():
+        check_file_name(name)
+        total += len(utf8_bytes(text, f"file {name!r}"))
+    if total > MAX_SOURCE_BYTES:
+        raise PayloadTooLarge(f"the files hold {total} bytes; at most {MAX_SOURCE_BYTES} are allowed")
+    if not any(name.endswith(".go") for name in files):
+        raise InvalidSource("no .go file was sent")
+    checked = dict(files)
+    if "go.mod" in checked:
+        check_go_mod(checked["go.mod"])
+    else:
+        checked["go.mod"] = DEFAULT_GO_MOD
+    return checked
+
+
+def check_args(args: Sequence[str]) -> tuple[str, ...]:
+    if len(args) > MAX_ARGS:
+        raise InvalidSource(f"{len(args)} arguments sent; at most {MAX_ARGS} are allowed")
+    for arg in args:
+        if "\x00" in arg:
+            raise InvalidSource("an argument contains a NUL byte")
+        if len(utf8_bytes(arg, "an argument")) > MAX_ARG_BYTES:
+            raise InvalidSource(f"an argument is longer than {MAX_ARG_BYTES} bytes")
+    return tuple(args)
+
+
+def make_spec(
+    files: Mapping[str, str],
+    *,
+    stdin: bytes = b"",
+    args: Sequence[str] = (),
+    limits: Limits | None = None,
+) -> RunSpec:
+    """Build a validated :class:`RunSpec`.
+
+    >>> make_spec({"main.go": "package main\\nfunc main() {}\\n"}).files["go.mod"][:14]
+    'module sandbox'
+    """
+    if len(stdin) > MAX_STDIN_BYTES:
+        raise PayloadTooLarge(f"stdin holds {len(stdin)} bytes; at most {MAX_STDIN_BYTES} are allowed")
+    return RunSpec(files=check_files(files), stdin=stdin, args=check_args(args), limits=limits or Limits())

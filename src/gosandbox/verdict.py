@@ -1,0 +1,34 @@
+"""Turn what a backend observed into the program's verdict."""
+
+from __future__ import annotations
+
+import signal as signals
+
+from gosandbox.backends.base import ExecOutcome
+from gosandbox.models import Status
+
+# Go's own message when an allocation fails below the cgroup limit (e.g. under RLIMIT_AS).
+_GO_OUT_OF_MEMORY = b"fatal error: runtime: out of memory"
+
+
+def classify(outcome: ExecOutcome) -> Status:
+    """Pick the status; limits the sandbox enforced win over the exit code they caused."""
+    if outcome.output_exceeded:
+        return Status.OUTPUT_LIMIT
+    if outcome.timed_out or outcome.cancelled:
+        return Status.TIMEOUT
+    if outcome.oom_killed or _GO_OUT_OF_MEMORY in outcome.stderr:
+        return Status.MEMORY_LIMIT
+    if outcome.exit_code == 0 and outcome.signal is None:
+        return Status.OK
+    return Status.RUNTIME_ERROR
+
+
+def signal_name(number: int | None) -> str | None:
+    """``9`` -> ``"SIGKILL"``; unknown numbers keep a readable form."""
+    if number is None:
+        return None
+    try:
+        return signals.Signals(number).name
+    except ValueError:
+        return f"SIG{number}"
