@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from gosandbox.errors import LimitOutOfRange
 
@@ -39,8 +40,8 @@ def resolve_limits(requested: dict[str, float | int], defaults: Limits, caps: Li
         low, high = getattr(MINIMUMS, name), getattr(caps, name)
         if not low <= value <= high:
             raise LimitOutOfRange(f"limits.{name}={value} is outside the allowed range [{low}, {high}]")
-    merged = replace(defaults, **requested)
-    return clamp_to_caps(merged, caps)
+    merged: dict[str, Any] = {**asdict(defaults), **requested}
+    return clamp_to_caps(Limits(**merged), caps)
 
 
 def clamp_to_caps(limits: Limits, caps: Limits) -> Limits:

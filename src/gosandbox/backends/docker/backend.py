@@ -95,9 +95,12 @@ class DockerBackend:
     def _builder_config(self) -> BuilderConfig:
         c = self.config
         return BuilderConfig(
-            image=self.images.builder, labels=self.labels, builds_dir=c.state_dir / "builds",
+            image=self.images.builder,
+            labels=self.labels,
+            builds_dir=c.state_dir / "builds",
             cache_volume=f"gosandbox-gocache-{self.images.builder.rsplit('-', 1)[-1]}",
-            memory_mb=c.builder_memory_mb, cpus=c.builder_cpus,
+            memory_mb=c.builder_memory_mb,
+            cpus=c.builder_cpus,
         )
 
     def start(self) -> None:
@@ -120,9 +123,15 @@ class DockerBackend:
         host_dir = self._sandboxes_dir / uuid.uuid4().hex
         host_dir.mkdir(mode=0o755)
         shape = SandboxShape(
-            image=self.images.runner, command=[AGENT, "init"], user=f"{INIT_UID}:{INIT_UID}",
-            memory_mb=limits.memory_mb, cpus=limits.cpus, pids=limits.pids, tmpfs_mb=self.config.policy.tmpfs_mb,
-            labels={**self.labels, "gosandbox.role": "run"}, binds={str(host_dir): "/sandbox"},
+            image=self.images.runner,
+            command=[AGENT, "init"],
+            user=f"{INIT_UID}:{INIT_UID}",
+            memory_mb=limits.memory_mb,
+            cpus=limits.cpus,
+            pids=limits.pids,
+            tmpfs_mb=self.config.policy.tmpfs_mb,
+            labels={**self.labels, "gosandbox.role": "run"},
+            binds={str(host_dir): "/sandbox"},
         )
         try:
             with docker_errors("starting a run sandbox"):
@@ -152,8 +161,12 @@ class DockerBackend:
 
     def _resize(self, sandbox: RunSandbox, limits: Limits) -> None:
         """Set a pre-started sandbox's cgroup limits to the request's."""
-        data = {"Memory": limits.memory_mb * MIB, "MemorySwap": limits.memory_mb * MIB,
-                "NanoCpus": int(limits.cpus * 1e9), "PidsLimit": limits.pids}
+        data = {
+            "Memory": limits.memory_mb * MIB,
+            "MemorySwap": limits.memory_mb * MIB,
+            "NanoCpus": int(limits.cpus * 1e9),
+            "PidsLimit": limits.pids,
+        }
         api = self.client.api
         with docker_errors("resizing a run sandbox"):
             response = api._post_json(api._url("/containers/{0}/update", sandbox.container_id), data=data)
@@ -173,8 +186,13 @@ class DockerBackend:
         killer = _Killer(self.client, sandbox.container_id)
         output = BoundedOutput(job.limits.output_bytes, on_overflow=lambda: killer.kill("output"))
         with docker_errors("running the program"):
-            exec_id = api.exec_create(sandbox.container_id, command, user=f"{PROGRAM_UID}:{PROGRAM_UID}",
-                                      environment=program_environment(job.limits), workdir="/tmp")
+            exec_id = api.exec_create(
+                sandbox.container_id,
+                command,
+                user=f"{PROGRAM_UID}:{PROGRAM_UID}",
+                environment=program_environment(job.limits),
+                workdir="/tmp",
+            )
             started = time.monotonic()
             finished = threading.Event()
             _watch(killer, job, finished, started)
@@ -187,17 +205,24 @@ class DockerBackend:
             exit_code = api.exec_inspect(exec_id)["ExitCode"]
         return self._outcome(sandbox, killer, output, exit_code, duration)
 
-    def _outcome(self, sandbox: RunSandbox, killer: _Killer, output: BoundedOutput,
-                 exit_code: int | None, duration: float) -> ExecOutcome:
+    def _outcome(
+        self, sandbox: RunSandbox, killer: _Killer, output: BoundedOutput, exit_code: int | None, duration: float
+    ) -> ExecOutcome:
         killed = exit_code == _KILLED_EXIT or exit_code is None
         oom = killed and killer.reason is None and (cgroup_oom_kills(sandbox.container_id) or 0) > 0
         signal = exit_code - 128 if exit_code is not None and exit_code > 128 else None
         if exit_code is None and killer.reason is not None:
             signal = 9
         return ExecOutcome(
-            exit_code=exit_code, signal=signal, stdout=bytes(output.stdout), stderr=bytes(output.stderr),
-            duration_s=duration, timed_out=killer.reason == "timeout", oom_killed=oom,
-            output_exceeded=output.exceeded, cancelled=killer.reason == "cancelled",
+            exit_code=exit_code,
+            signal=signal,
+            stdout=bytes(output.stdout),
+            stderr=bytes(output.stderr),
+            duration_s=duration,
+            timed_out=killer.reason == "timeout",
+            oom_killed=oom,
+            output_exceeded=output.exceeded,
+            cancelled=killer.reason == "cancelled",
         )
 
     def close(self) -> None:

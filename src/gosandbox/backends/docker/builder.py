@@ -7,6 +7,7 @@ so a hello world compiles in about 0.1 s.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -54,10 +55,16 @@ class Builder:
     def _shape(self) -> SandboxShape:
         c = self.config
         return SandboxShape(
-            image=c.image, command=[AGENT, "init"], user=f"{BUILDER_UID}:{BUILDER_UID}",
-            memory_mb=c.memory_mb, cpus=c.cpus, pids=c.pids, tmpfs_mb=c.tmpfs_mb,
+            image=c.image,
+            command=[AGENT, "init"],
+            user=f"{BUILDER_UID}:{BUILDER_UID}",
+            memory_mb=c.memory_mb,
+            cpus=c.cpus,
+            pids=c.pids,
+            tmpfs_mb=c.tmpfs_mb,
             labels={**c.labels, "gosandbox.role": "builder"},
-            writable_binds={str(c.builds_dir): "/builds"}, volumes={c.cache_volume: "/cache"},
+            writable_binds={str(c.builds_dir): "/builds"},
+            volumes={c.cache_volume: "/cache"},
         )
 
     def container_id(self) -> str:
@@ -68,9 +75,9 @@ class Builder:
             self.stop()
             with docker_errors("starting the builder sandbox"):
                 container = self.client.containers.run(**container_options(self._shape(), self.policy))
-            self._container_id = container.id
+            self._container_id = str(container.id)
             logger.info("builder sandbox %s started", container.short_id)
-            return container.id
+            return self._container_id
 
     def _is_running(self, container_id: str) -> bool:
         with docker_errors("inspecting the builder sandbox"):
@@ -83,11 +90,8 @@ class Builder:
     def stop(self) -> None:
         if self._container_id is None:
             return
-        with docker_errors("removing the builder sandbox"):
-            try:
-                self.client.api.remove_container(self._container_id, force=True)
-            except docker.errors.NotFound:
-                pass
+        with docker_errors("removing the builder sandbox"), contextlib.suppress(docker.errors.NotFound):
+            self.client.api.remove_container(self._container_id, force=True)
         self._container_id = None
 
     def build(self, job: BuildJob) -> BuildOutcome:
@@ -102,7 +106,17 @@ class Builder:
     def _compile(self, build_id: str, host_dir: Path, timeout_s: float) -> BuildOutcome:
         container_id = self.container_id()
         inside = f"/builds/{build_id}"
-        command = [AGENT, "build", str(int(timeout_s * 1000)), "go", "build", *BUILD_FLAGS, "-o", f"{inside}/out/prog", "."]
+        command = [
+            AGENT,
+            "build",
+            str(int(timeout_s * 1000)),
+            "go",
+            "build",
+            *BUILD_FLAGS,
+            "-o",
+            f"{inside}/out/prog",
+            ".",
+        ]
         started = time.monotonic()
         with docker_errors("compiling in the builder sandbox"):
             exec_id = self.client.api.exec_create(container_id, command, workdir=f"{inside}/src", user=f"{BUILDER_UID}")

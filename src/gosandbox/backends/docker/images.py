@@ -160,8 +160,14 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) 
 
 
 def _add_rootfs(tar: tarfile.TarFile, agent: Path, extra_dirs: dict[str, int]) -> None:
-    for name, mode in {"rootfs": 0o755, "rootfs/etc": 0o755, "rootfs/usr": 0o755, "rootfs/usr/local": 0o755,
-                       "rootfs/usr/local/bin": 0o755, **extra_dirs}.items():
+    for name, mode in {
+        "rootfs": 0o755,
+        "rootfs/etc": 0o755,
+        "rootfs/usr": 0o755,
+        "rootfs/usr/local": 0o755,
+        "rootfs/usr/local/bin": 0o755,
+        **extra_dirs,
+    }.items():
         _add_dir(tar, name, mode)
     _add_bytes(tar, "rootfs/etc/passwd", _PASSWD.encode())
     _add_bytes(tar, "rootfs/etc/group", _GROUP.encode())
@@ -220,11 +226,19 @@ def require_images(client: docker.DockerClient, names: ImageNames) -> None:
         raise ImageMissing(f"image(s) not built: {', '.join(missing)}")
 
 
-def _docker_build(client: docker.DockerClient, context: Path, tag: str, labels: dict[str, str], progress: Progress) -> None:
+def _docker_build(
+    client: docker.DockerClient, context: Path, tag: str, labels: dict[str, str], progress: Progress
+) -> None:
     with docker_errors(f"building {tag}"), context.open("rb") as fileobj:
         stream = client.api.build(
-            fileobj=fileobj, custom_context=True, tag=tag, network_mode="none", rm=True, forcerm=True,
-            labels=labels, decode=True,
+            fileobj=fileobj,
+            custom_context=True,
+            tag=tag,
+            network_mode="none",
+            rm=True,
+            forcerm=True,
+            labels=labels,
+            decode=True,
         )
         for event in stream:
             if "error" in event:
@@ -234,7 +248,9 @@ def _docker_build(client: docker.DockerClient, context: Path, tag: str, labels: 
                 progress(line)
 
 
-def build_images(client: docker.DockerClient, *, base_image: str | None = None, progress: Progress = logger.info) -> ImageNames:
+def build_images(
+    client: docker.DockerClient, *, base_image: str | None = None, progress: Progress = logger.info
+) -> ImageNames:
     """Build whatever image is not current; return the names in use."""
     names = image_names(base_image)
     todo = [name for name in (names.builder, names.runner) if not image_exists(client, name)]

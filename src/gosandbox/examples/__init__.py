@@ -1,0 +1,1 @@
+"""Go programs shipped with the package (the default program of ``POST /run``)."""

@@ -1,0 +1,86 @@
+"""Server settings, read once at the edge (CLI, app factory) from ``GOSANDBOX_*`` variables.
+
+Library code never reads the environment: it receives these values.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gosandbox.limits import Limits
+from gosandbox.policy import Policy
+
+
+def _default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/gosandbox")
+    return Path.home() / ".local" / "state" / "gosandbox"
+
+
+def bundled_example(name: str) -> str:
+    return resources.files("gosandbox.examples").joinpath(name).read_text(encoding="utf-8")
+
+
+class Settings(BaseSettings):
+    """Every knob of a gosandbox server. Environment: ``GOSANDBOX_<FIELD>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="GOSANDBOX_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    instance: str = Field(
+        "default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="label value of this server's sandboxes"
+    )
+    go_image: str | None = Field(
+        None,
+        description="image with Go at /usr/local/go (e.g. golang:1.27) to base the builder on, instead of the wheel",
+    )
+    runtime: str = Field("runc", description="OCI runtime of every sandbox: runc, or runsc (gVisor) where installed")
+    seccomp_profile: Path | None = None
+    default_program: Path | None = Field(
+        None, description="main.go run by a POST /run without a body (default: hello world)"
+    )
+    log_level: str = "info"
+
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    build_timeout_s: float = Field(30.0, gt=0)
+    builder_memory_mb: int = Field(2048, ge=256)
+    pool_size: int = Field(2, ge=0, le=64, description="run sandboxes kept started ahead of need")
+    max_concurrent_runs: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
+    max_queued_runs: int = Field(32, ge=0)
+    binary_cache_mb: int = Field(256, ge=0)
+
+    default_wall_s: float = 5.0
+    default_memory_mb: int = 128
+    default_cpus: float = 1.0
+    default_pids: int = 64
+    default_output_bytes: int = 64 * 1024
+
+    max_wall_s: float = 30.0
+    max_memory_mb: int = 1024
+    max_cpus: float = Field(default_factory=lambda: float(os.cpu_count() or 1))
+    max_pids: int = 256
+    max_output_bytes: int = 1024 * 1024
+
+    def default_limits(self) -> Limits:
+        return Limits(
+            self.default_wall_s, self.default_memory_mb, self.default_cpus, self.default_pids, self.default_output_bytes
+        )
+
+    def limit_caps(self) -> Limits:
+        return Limits(self.max_wall_s, self.max_memory_mb, self.max_cpus, self.max_pids, self.max_output_bytes)
+
+    def policy(self) -> Policy:
+        profile = str(self.seccomp_profile) if self.seccomp_profile else None
+        return Policy(runtime=self.runtime, seccomp_profile=profile)
+
+    def default_program_source(self) -> str:
+        if self.default_program is None:
+            return bundled_example("hello.go")
+        return self.default_program.read_text(encoding="utf-8")
