@@ -26,7 +26,7 @@ class Policy:
     tmpfs_mb: int = 64
     shm_mb: int = 16
     nofile: int = 256
-    fsize_mb: int = 64
+    fsize_mb: int = 128  # above tmpfs_mb: a full /tmp says "no space left on device"
     seccomp_profile: str | None = None
 
     def loosened(self, **changes: object) -> Policy:

@@ -12,8 +12,13 @@ _GO_OUT_OF_MEMORY = b"fatal error: runtime: out of memory"
 
 
 def classify(outcome: ExecOutcome) -> Status:
-    """Pick the status; limits the sandbox enforced win over the exit code they caused."""
-    if outcome.output_exceeded:
+    """Pick the status; limits the sandbox enforced win over the exit code they caused.
+
+    Output past the cap is ``output_limit`` only when our kill ended the program: a program
+    that died on its own while flooding (a Go crash dump, say) keeps its own verdict, and
+    ``truncated`` tells that the output was cut.
+    """
+    if outcome.output_exceeded and outcome.signal == signals.SIGKILL:
         return Status.OUTPUT_LIMIT
     if outcome.timed_out or outcome.cancelled:
         return Status.TIMEOUT

@@ -118,9 +118,10 @@ def content_tag(*parts: bytes | str) -> str:
 def image_names(base_image: str | None = None) -> ImageNames:
     """The tags the current code and toolchain would build."""
     version = pinned_go_version()
-    agent = _agent_source()
-    builder_tag = content_tag(version, agent, _builder_dockerfile(base_image), _PASSWD)
-    runner_tag = content_tag(version, agent, _runner_dockerfile(), _PASSWD)
+    # This module spells the image layout, so its own text is part of every image's identity.
+    recipe = (_agent_source(), Path(__file__).read_bytes())
+    builder_tag = content_tag(version, *recipe, base_image or "scratch")
+    runner_tag = content_tag(version, *recipe)
     return ImageNames(f"gosandbox-builder:{version}-{builder_tag}", f"gosandbox-runner:{runner_tag}", version)
 
 
@@ -199,7 +200,17 @@ def _runner_context(out: Path, agent: Path) -> None:
     zoneinfo = (toolchain_root() / "lib" / "time" / "zoneinfo.zip").read_bytes()
     with tarfile.open(out, "w") as tar:
         _add_bytes(tar, "Dockerfile", _runner_dockerfile().encode())
-        _add_rootfs(tar, agent, {"rootfs/tmp": 0o1777, "rootfs/sandbox": 0o755, "rootfs/usr/share": 0o755})
+        _add_rootfs(
+            tar,
+            agent,
+            {
+                "rootfs/tmp": 0o1777,
+                "rootfs/sandbox": 0o755,
+                "rootfs/usr/share": 0o755,
+                "rootfs/var": 0o755,
+                "rootfs/var/tmp": 0o1777,
+            },
+        )
         _add_bytes(tar, "rootfs/usr/share/zoneinfo.zip", zoneinfo)
 
 

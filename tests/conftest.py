@@ -1,0 +1,55 @@
+"""Fixtures for the real-Docker tests: one server app on the real engine, labelled and cleaned up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from docker_helpers import TEST_INSTANCE, docker_settings
+from gosandbox.api import create_app
+from gosandbox.backends.docker.backend import DockerBackend, DockerConfig, connect
+from gosandbox.backends.docker.reaper import list_sandboxes, reap
+from gosandbox.errors import GosandboxError
+
+
+@pytest.fixture(scope="session")
+def docker_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerBackend]:
+    """The real Docker backend; errors (not skips) when the engine or the images are missing."""
+    settings = docker_settings(tmp_path_factory.mktemp("state"))
+    config = DockerConfig(
+        state_dir=settings.state_dir,
+        instance=TEST_INSTANCE,
+        policy=settings.policy(),
+        default_limits=settings.default_limits(),
+        pool_size=settings.pool_size,
+    )
+    backend = DockerBackend(config)
+    try:
+        backend.check_ready()
+    except GosandboxError as exc:
+        pytest.fail(f"real-Docker tests need the engine and images: {exc} ({exc.hint}); run `make setup`")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def live(docker_backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The HTTP app in-process, on the real Docker backend."""
+    settings = docker_settings(docker_backend.config.state_dir)
+    with TestClient(create_app(settings, backend=docker_backend)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_sandbox_left_behind() -> Iterator[None]:
+    """After the whole session, no container of this test instance may remain."""
+    yield
+    try:
+        client = connect()
+        left = list_sandboxes(client, TEST_INSTANCE)
+    except GosandboxError:
+        return  # no engine: the Docker tests already failed loudly
+    reap(client, TEST_INSTANCE)
+    assert not left, f"containers left behind by the tests: {left}"

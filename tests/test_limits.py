@@ -1,0 +1,100 @@
+"""resolve_limits and clamp_to_caps: defaults, overrides, and the [minimum, cap] range."""
+
+from __future__ import annotations
+
+import pytest
+
+from gosandbox.errors import InvalidRequest, LimitOutOfRange
+from gosandbox.limits import DEFAULT_CAPS, MINIMUMS, Limits, clamp_to_caps, resolve_limits
+
+
+def test_no_overrides_gives_the_defaults() -> None:
+    defaults = Limits(wall_s=2.0, memory_mb=64, cpus=0.5, pids=32, output_bytes=1000)
+    assert resolve_limits({}, defaults, DEFAULT_CAPS) == defaults
+
+
+def test_library_defaults() -> None:
+    assert Limits() == Limits(wall_s=5.0, memory_mb=128, cpus=1.0, pids=64, output_bytes=64 * 1024)
+
+
+def test_overrides_replace_only_the_named_fields() -> None:
+    resolved = resolve_limits({"wall_s": 2.5, "memory_mb": 256}, Limits(), DEFAULT_CAPS)
+    assert resolved == Limits(wall_s=2.5, memory_mb=256, cpus=1.0, pids=64, output_bytes=64 * 1024)
+
+
+def test_every_field_can_be_overridden() -> None:
+    requested: dict[str, float | int] = {"wall_s": 1.0, "memory_mb": 32, "cpus": 2.0, "pids": 8, "output_bytes": 10}
+    assert resolve_limits(requested, Limits(), DEFAULT_CAPS) == Limits(1.0, 32, 2.0, 8, 10)
+
+
+def test_the_bounds_themselves_are_allowed() -> None:
+    assert resolve_limits({"memory_mb": MINIMUMS.memory_mb}, Limits(), DEFAULT_CAPS).memory_mb == MINIMUMS.memory_mb
+    assert resolve_limits({"memory_mb": DEFAULT_CAPS.memory_mb}, Limits(), DEFAULT_CAPS).memory_mb == 1024
+    assert resolve_limits({"wall_s": MINIMUMS.wall_s}, Limits(), DEFAULT_CAPS).wall_s == MINIMUMS.wall_s
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("wall_s", 0.05),
+        ("wall_s", 0),
+        ("wall_s", -1.0),
+        ("memory_mb", 15),
+        ("cpus", 0.0),
+        ("pids", 7),
+        ("output_bytes", 0),
+        ("output_bytes", -5),
+    ],
+)
+def test_below_the_minimum_is_refused(name: str, value: float) -> None:
+    with pytest.raises(LimitOutOfRange, match=rf"limits\.{name}=.* outside the allowed range"):
+        resolve_limits({name: value}, Limits(), DEFAULT_CAPS)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("wall_s", 30.5),
+        ("memory_mb", 1025),
+        ("cpus", 2.5),
+        ("pids", 257),
+        ("output_bytes", 1024 * 1024 + 1),
+        ("wall_s", float("inf")),
+        ("wall_s", float("nan")),
+    ],
+)
+def test_above_the_cap_or_not_a_number_is_refused(name: str, value: float) -> None:
+    with pytest.raises(LimitOutOfRange, match=rf"limits\.{name}="):
+        resolve_limits({name: value}, Limits(), DEFAULT_CAPS)
+
+
+def test_the_cap_comes_from_the_caps_argument() -> None:
+    caps = Limits(wall_s=3.0, memory_mb=256, cpus=1.0, pids=64, output_bytes=4096)
+    with pytest.raises(LimitOutOfRange, match=r"\[0\.1, 3\.0\]"):
+        resolve_limits({"wall_s": 3.5}, Limits(), caps)
+    assert resolve_limits({"wall_s": 3.5}, Limits(), DEFAULT_CAPS).wall_s == 3.5
+
+
+def test_unknown_names_are_refused_and_listed() -> None:
+    with pytest.raises(LimitOutOfRange, match=r"unknown limit\(s\): disk_mb, swap_mb; known: cpus, memory_mb"):
+        resolve_limits({"swap_mb": 1, "disk_mb": 1, "wall_s": 1.0}, Limits(), DEFAULT_CAPS)
+
+
+def test_limit_out_of_range_is_an_invalid_request() -> None:
+    with pytest.raises(InvalidRequest):
+        resolve_limits({"pids": 0}, Limits(), DEFAULT_CAPS)
+
+
+def test_defaults_above_the_caps_are_clamped() -> None:
+    defaults = Limits(wall_s=60.0, memory_mb=4096, cpus=8.0, pids=1000, output_bytes=10**9)
+    assert resolve_limits({}, defaults, DEFAULT_CAPS) == DEFAULT_CAPS
+
+
+def test_clamp_to_caps_lowers_only_what_exceeds() -> None:
+    limits = Limits(wall_s=60.0, memory_mb=64, cpus=4.0, pids=8, output_bytes=100)
+    clamped = clamp_to_caps(limits, DEFAULT_CAPS)
+    assert clamped == Limits(wall_s=30.0, memory_mb=64, cpus=2.0, pids=8, output_bytes=100)
+
+
+def test_clamp_to_caps_keeps_limits_within_caps() -> None:
+    assert clamp_to_caps(Limits(), DEFAULT_CAPS) == Limits()
