@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from docker_helpers import TEST_INSTANCE, docker_settings
 from gosandbox.api import create_app
-from gosandbox.backends.docker.backend import DockerBackend, DockerConfig, connect
+from gosandbox.backends.docker.backend import DockerBackend, DockerConfig
 from gosandbox.backends.docker.reaper import list_sandboxes, reap
 from gosandbox.errors import GosandboxError
 
@@ -32,6 +32,10 @@ def docker_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerB
         pytest.fail(f"real-Docker tests need the engine and images: {exc} ({exc.hint}); run `make setup`")
     yield backend
     backend.close()
+    # After the whole session, no container of this test instance may remain.
+    left = list_sandboxes(backend.client, TEST_INSTANCE)
+    reap(backend.client, TEST_INSTANCE)
+    assert not left, f"containers left behind by the tests: {left}"
 
 
 @pytest.fixture(scope="session")
@@ -40,16 +44,3 @@ def live(docker_backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory
     settings = docker_settings(docker_backend.config.state_dir)
     with TestClient(create_app(settings, backend=docker_backend)) as client:
         yield client
-
-
-@pytest.fixture(scope="session", autouse=True)
-def no_sandbox_left_behind() -> Iterator[None]:
-    """After the whole session, no container of this test instance may remain."""
-    yield
-    try:
-        client = connect()
-        left = list_sandboxes(client, TEST_INSTANCE)
-    except GosandboxError:
-        return  # no engine: the Docker tests already failed loudly
-    reap(client, TEST_INSTANCE)
-    assert not left, f"containers left behind by the tests: {left}"

@@ -232,7 +232,7 @@ def test_each_sandbox_is_used_once(live: TestClient) -> None:
     code = (
         'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"os/exec"\n\t"time"\n)\n\n'
         "func main() {\n"
-        '\tif len(os.Args) > 1 { time.Sleep(time.Hour); return }\n'
+        "\tif len(os.Args) > 1 { time.Sleep(time.Hour); return }\n"
         '\tentries, _ := os.ReadDir("/proc")\n\tn := 0\n'
         "\tfor _, e := range entries { if e.Name()[0] >= '0' && e.Name()[0] <= '9' { n++ } }\n"
         '\t_, err := os.Stat("/tmp/marker")\n'

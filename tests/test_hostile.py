@@ -48,7 +48,8 @@ def _exit(code: int) -> Check:
 
 def _parallel_ok(r: Result) -> None:
     last = r["stdout"].splitlines()[-1]
-    assert last.startswith("workers=") and last.endswith(" ok")
+    assert last.startswith("workers="), last
+    assert last.endswith(" ok"), last
 
 
 def _fills_stop_at_tmpfs_size(r: Result) -> None:
@@ -64,7 +65,8 @@ def _fills_stop_at_tmpfs_size(r: Result) -> None:
 
 
 def _malformed_output_survives(r: Result) -> None:
-    assert r["stdout"].startswith("start\n") and r["stdout"].endswith("end\n")
+    assert r["stdout"].startswith("start\n")
+    assert r["stdout"].endswith("end\n")
     assert "nul:\x00:in the middle" in r["stdout"]
     assert "\ufffd" in r["stdout"]
 
@@ -86,10 +88,18 @@ def _truncated_at_cap(r: Result) -> None:
     assert len(r["stdout"].encode()) + len(r["stderr"].encode()) <= 65536
 
 
+def _stderr_empty(r: Result) -> None:
+    assert r["stderr"] == ""
+
+
+def _stderr_exact(r: Result) -> None:
+    assert r["stderr"] == "to stderr\n"
+
+
 ANY_OK: tuple[set[str], list[Check]] = ({"ok"}, [_exit(0)])
 
 EXPECTED: dict[str, tuple[set[str], list[Check]]] = {
-    "01_baseline_hello.go": ({"ok"}, [_exit(0), _stdout_is("hello, sandbox\n"), lambda r: _stderr_empty(r)]),
+    "01_baseline_hello.go": ({"ok"}, [_exit(0), _stdout_is("hello, sandbox\n"), _stderr_empty]),
     "02_legit_parallel_workload.go": ({"ok"}, [_exit(0), _parallel_ok]),
     "03_infinite_loop.go": ({"timeout"}, [_stdout_is("")]),
     "04_sleep_past_timeout.go": ({"timeout"}, [_stdout_is("sleeping for 24h\n")]),
@@ -110,10 +120,15 @@ EXPECTED: dict[str, tuple[set[str], list[Check]]] = {
     "23_unix_docker_socket.go": ANY_OK,
     "24_read_host_secrets_env.go": ANY_OK,
     "25_proc_sys_info_leak.go": ANY_OK,
-    "27_exit_code_3.go": ({"runtime_error"}, [_exit(3), _stdout_is("to stdout\n"), lambda r: _stderr_exact(r)]),
+    "27_exit_code_3.go": ({"runtime_error"}, [_exit(3), _stdout_is("to stdout\n"), _stderr_exact]),
     "28_panic.go": (
         {"runtime_error"},
-        [_exit(2), _stdout_is("before panic\n"), _stderr_has("panic: boom: custom error"), _stderr_has("goroutine 1 [")],
+        [
+            _exit(2),
+            _stdout_is("before panic\n"),
+            _stderr_has("panic: boom: custom error"),
+            _stderr_has("goroutine 1 ["),
+        ],
     ),
     "29_goexit_deadlock.go": (
         {"runtime_error"},
@@ -127,14 +142,6 @@ EXPECTED: dict[str, tuple[set[str], list[Check]]] = {
     "38_kernel_surface_syscalls_sockets.go": ANY_OK,
     "39_symlink_fifo_workdir.go": ANY_OK,
 }
-
-
-def _stderr_empty(r: Result) -> None:
-    assert r["stderr"] == ""
-
-
-def _stderr_exact(r: Result) -> None:
-    assert r["stderr"] == "to stderr\n"
 
 
 def test_every_corpus_file_has_an_expectation() -> None:

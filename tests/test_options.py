@@ -81,9 +81,7 @@ def test_the_default_policy_gives_exactly_these_options() -> None:
 
 
 def test_a_shape_without_mounts_or_environment() -> None:
-    bare = SandboxShape(
-        image="img", command=["x"], user="1:1", memory_mb=16, cpus=0.1, pids=8, tmpfs_mb=1, labels={}
-    )
+    bare = SandboxShape(image="img", command=["x"], user="1:1", memory_mb=16, cpus=0.1, pids=8, tmpfs_mb=1, labels={})
     options = plain(container_options(bare, Policy()))
     assert options["mounts"] == []
     assert options["environment"] == {}
@@ -114,10 +112,10 @@ def test_loosening_every_hardening_shows_in_the_options(caplog: pytest.LogCaptur
     ]
 
 
-def test_unchanged_or_resource_fields_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_resource_fields_are_not_logged_and_a_runtime_change_is(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="gosandbox.policy"):
-        policy = Policy().loosened(network_enabled=False, runtime="runsc", nofile=512, fsize_mb=8, shm_mb=1)
-    assert caplog.records == []
+        policy = Policy().loosened(network_enabled=False, nofile=512, fsize_mb=8, shm_mb=1).loosened(runtime="runsc")
+    assert [r.getMessage() for r in caplog.records] == ["sandbox policy changed: runtime='runsc'"]
     options = plain(container_options(SHAPE, policy))
     assert options["runtime"] == "runsc"
     assert options["shm_size"] == 1 * MIB

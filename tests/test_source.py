@@ -93,12 +93,12 @@ def test_absolute_has_its_own_message() -> None:
     ],
 )
 def test_local_replace_directives_are_refused(go_mod: str) -> None:
-    with pytest.raises(InvalidSource, match="go.mod line .*local path"):
+    with pytest.raises(InvalidSource, match=r"go\.mod line \d+: .*local path"):
         check_go_mod(go_mod)
 
 
 def test_the_refused_line_is_numbered() -> None:
-    with pytest.raises(InvalidSource, match="go.mod line 5:"):
+    with pytest.raises(InvalidSource, match=r"go\.mod line 5:"):
         check_go_mod("module sandbox\n\ngo 1.27\n\nreplace a => ../b\n")
 
 
@@ -169,7 +169,7 @@ def test_check_files_refuses_a_package_without_go_files() -> None:
 
 
 def test_check_files_refuses_bad_names() -> None:
-    with pytest.raises(InvalidSource, match="'..' segment"):
+    with pytest.raises(InvalidSource, match=r"'\.\.' segment"):
         check_files({"main.go": MAIN, "../evil.go": MAIN})
 
 
@@ -223,7 +223,6 @@ def test_make_spec_refuses_lone_surrogate_args() -> None:
         make_spec({"main.go": MAIN}, args=["\ud800"])
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: go.mod accepts quoted strings, so '=> \"../b\"' is a local replace")
 def test_quoted_local_replace_is_refused() -> None:
     # `go mod edit -json` reads this as Replace.New.Path == "../b", and `go build` then reads ../b.
     with pytest.raises(InvalidSource):

@@ -21,6 +21,9 @@ class BinaryCache:
         self._lock = threading.Lock()
         self._sizes: OrderedDict[str, int] = OrderedDict()
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory.chmod(0o700)
+        for leftover in directory.glob(".*.tmp"):  # a crash during put
+            leftover.unlink(missing_ok=True)
         for path in sorted(directory.glob("*.bin"), key=lambda p: p.stat().st_mtime):
             self._sizes[path.stem] = path.stat().st_size
         self._evict()
@@ -39,10 +42,13 @@ class BinaryCache:
             if key not in self._sizes:
                 return None
             self._sizes.move_to_end(key)
+        path = self.directory / f"{key}.bin"
         try:
-            return (self.directory / f"{key}.bin").read_bytes()
+            binary = path.read_bytes()
+            os.utime(path)  # the LRU order survives a restart
         except FileNotFoundError:
             return None
+        return binary
 
     def put(self, key: str, binary: bytes) -> None:
         if len(binary) > self.max_bytes:
@@ -56,6 +62,8 @@ class BinaryCache:
             self._evict()
 
     def _evict(self) -> None:
-        while sum(self._sizes.values()) > self.max_bytes and self._sizes:
-            old, _ = self._sizes.popitem(last=False)
+        total = sum(self._sizes.values())
+        while total > self.max_bytes and self._sizes:
+            old, size = self._sizes.popitem(last=False)
+            total -= size
             (self.directory / f"{old}.bin").unlink(missing_ok=True)

@@ -143,3 +143,7 @@ def reap(all_instances: bool) -> None:
     except GosandboxError as exc:
         _fail(exc)
     click.echo(f"removed {removed} sandbox(es)")
+
+
+if __name__ == "__main__":
+    main()

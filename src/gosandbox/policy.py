@@ -27,14 +27,15 @@ class Policy:
     shm_mb: int = 16
     nofile: int = 256
     fsize_mb: int = 128  # above tmpfs_mb: a full /tmp says "no space left on device"
-    seccomp_profile: str | None = None
+    seccomp_profile: str | None = None  # the profile's JSON text (the engine API wants text, not a path)
 
     def loosened(self, **changes: object) -> Policy:
         """Return a copy with some fields changed, logging every weaker setting."""
         weaker = [name for name in changes if name in _SECURITY_FIELDS and changes[name] != getattr(self, name)]
         for name in weaker:
-            logger.warning("sandbox policy loosened: %s=%r", name, changes[name])
+            verb = "changed" if name == "runtime" else "loosened"  # runsc -> runc weakens; runc -> runsc does not
+            logger.warning("sandbox policy %s: %s=%r", verb, name, changes[name])
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-_SECURITY_FIELDS = {f.name for f in fields(Policy)} - {"runtime", "tmpfs_mb", "shm_mb", "nofile", "fsize_mb"}
+_SECURITY_FIELDS = {f.name for f in fields(Policy)} - {"tmpfs_mb", "shm_mb", "nofile", "fsize_mb"}

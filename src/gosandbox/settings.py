@@ -77,7 +77,8 @@ class Settings(BaseSettings):
         return Limits(self.max_wall_s, self.max_memory_mb, self.max_cpus, self.max_pids, self.max_output_bytes)
 
     def policy(self) -> Policy:
-        profile = str(self.seccomp_profile) if self.seccomp_profile else None
+        """The hardening policy; the seccomp profile's JSON text is read here, once."""
+        profile = self.seccomp_profile.read_text(encoding="utf-8") if self.seccomp_profile else None
         return Policy(runtime=self.runtime, seccomp_profile=profile)
 
     def default_program_source(self) -> str:

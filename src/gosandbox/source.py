@@ -18,8 +18,9 @@ MAX_ARG_BYTES = 4096
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
 _ROOT_ONLY = {"go.mod", "go.sum"}
-# A replace directive whose target is a filesystem path: "=> ./x", "=> ../x", "=> /x".
-_LOCAL_REPLACE = re.compile(r"=>\s*(\.|/|[A-Za-z]:\\)")
+# A replace directive whose target is a filesystem path: "=> ./x", "=> ../x", "=> /x",
+# also quoted ("=> \"../x\"" and backquotes), as go.mod allows.
+_LOCAL_REPLACE = re.compile(r"=>\s*[\"`]?\s*(\.|/|[A-Za-z]:\\)")
 
 #: go.mod written for submissions that bring none.
 DEFAULT_GO_MOD = "module sandbox\n\ngo 1.27\n"

@@ -9,6 +9,7 @@ from gosandbox.models import Status
 
 # Go's own message when an allocation fails below the cgroup limit (e.g. under RLIMIT_AS).
 _GO_OUT_OF_MEMORY = b"fatal error: runtime: out of memory"
+_GO_FATAL_EXIT = 2
 
 
 def classify(outcome: ExecOutcome) -> Status:
@@ -22,7 +23,7 @@ def classify(outcome: ExecOutcome) -> Status:
         return Status.OUTPUT_LIMIT
     if outcome.timed_out or outcome.cancelled:
         return Status.TIMEOUT
-    if outcome.oom_killed or _GO_OUT_OF_MEMORY in outcome.stderr:
+    if outcome.oom_killed or (outcome.exit_code == _GO_FATAL_EXIT and _GO_OUT_OF_MEMORY in outcome.stderr):
         return Status.MEMORY_LIMIT
     if outcome.exit_code == 0 and outcome.signal is None:
         return Status.OK

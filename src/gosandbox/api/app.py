@@ -136,16 +136,16 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     backend = backend or _docker_backend(settings)
     runner = _make_runner(settings, backend)
     admission = Admission(settings.max_concurrent_runs, settings.max_queued_runs)
-    workers = ThreadPoolExecutor(max_workers=settings.max_concurrent_runs + 2, thread_name_prefix="run")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_start_backend, backend)
+        app.state.workers = ThreadPoolExecutor(max_workers=settings.max_concurrent_runs + 2, thread_name_prefix="run")
         try:
             yield
         finally:
             logger.info("shutting down: removing sandboxes")
-            workers.shutdown(wait=True)
+            app.state.workers.shutdown(wait=True)
             await asyncio.to_thread(backend.close)
 
     app = FastAPI(
@@ -168,7 +168,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         body = await read_capped_body(request, settings.max_body_bytes)
         spec = spec_from_body(body, request.headers.get("content-type", ""), settings)
         async with admission.slot():
-            result = await run_until_done_or_gone(request, runner, spec, workers)
+            result = await run_until_done_or_gone(request, runner, spec, request.app.state.workers)
         return asdict(result)
 
     @app.get("/healthz")

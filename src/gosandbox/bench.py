@@ -1,0 +1,228 @@
+"""Benchmark: gosandbox over HTTP against the origin's way (a cold ``go run`` in a fresh container).
+
+``python -m gosandbox.bench`` starts a server on a free loopback port (its own instance
+label and state directory), runs every scenario, stops the server, and prints one table.
+Nothing leaves this machine. Benchmarks are not tests: nothing here fails on a slow host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from gosandbox.backends.docker.backend import connect
+from gosandbox.backends.docker.images import image_names
+from gosandbox.backends.docker.reaper import list_sandboxes
+
+HELLO = 'package main\n\nimport "fmt"\n\nfunc main() {{ fmt.Println("hello {tag}") }}\n'
+NET_HTTP = """package main
+
+import (
+\t"encoding/json"
+\t"fmt"
+\t"io"
+\t"net/http"
+\t"net/http/httptest"
+)
+
+func main() {{
+\tsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {{
+\t\tjson.NewEncoder(w).Encode(map[string]string{{"tag": "{tag}"}})
+\t}}))
+\tdefer srv.Close()
+\tresp, err := http.Get(srv.URL)
+\tif err != nil {{
+\t\tpanic(err)
+\t}}
+\tbody, _ := io.ReadAll(resp.Body)
+\tfmt.Print(string(body))
+}}
+"""
+
+
+@dataclass
+class Row:
+    scenario: str
+    samples_s: list[float]
+    runs_per_s: float | None = None
+    errors: int = 0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.samples_s)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _distinct(template: str) -> Callable[[int], str]:
+    return lambda _: template.format(tag=uuid.uuid4().hex)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _post(client: httpx.Client, source: str) -> tuple[float, int, str]:
+    started = time.perf_counter()
+    response = client.post("/run", json={"code": source})
+    elapsed = time.perf_counter() - started
+    status = response.json().get("status", "") if response.status_code == 200 else ""
+    return elapsed, response.status_code, status
+
+
+def sequential(client: httpx.Client, name: str, make_source: Callable[[int], str], runs: int) -> Row:
+    row = Row(name, [])
+    for i in range(runs):
+        elapsed, code, status = _post(client, make_source(i))
+        row.samples_s.append(elapsed)
+        row.errors += code != 200 or status != "ok"
+    return row
+
+
+def throughput(url: str, clients: int, duration_s: float) -> Row:
+    row = Row(f"hello, {clients} concurrent clients, {duration_s:.0f} s", [])
+    lock = threading.Lock()
+    deadline = time.perf_counter() + duration_s
+
+    def worker(n: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            i = 0
+            while time.perf_counter() < deadline:
+                elapsed, code, status = _post(client, HELLO.format(tag=f"tp-{n}-{i}-{uuid.uuid4().hex}"))
+                with lock:
+                    row.samples_s.append(elapsed)
+                    row.errors += code != 200 or status != "ok"
+                i += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    row.runs_per_s = len(row.samples_s) / (time.perf_counter() - started)
+    return row
+
+
+def origin_way(runs: int) -> Row:
+    """The origin: ``docker run`` of a Go image, hardened, ``go run`` with a cold build cache."""
+    builder = image_names().builder
+    row = Row("origin: cold `go run` in a fresh container", [])
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o755)  # the image's non-root user reads the source
+        for i in range(runs):
+            Path(tmp, "main.go").write_text(HELLO.format(tag=f"origin-{i}"))
+            command = [
+                "docker", "run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL",
+                "--security-opt", "no-new-privileges", "--cpus", "2", "--memory", "1g", "--pids-limit", "256",
+                "--tmpfs", "/tmp:size=512m,mode=1777", "--label", "gosandbox.instance=bench-origin",
+                "-e", "GOCACHE=/tmp/cold-cache", "-v", f"{tmp}:/src:ro", "-w", "/src",
+                "--entrypoint", "/usr/local/go/bin/go", builder, "run", "main.go",
+            ]  # fmt: skip
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+            row.samples_s.append(time.perf_counter() - started)
+            row.errors += done.returncode != 0 or done.stdout != f"hello origin-{i}\n"
+    return row
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _idle_sandbox_mb(instance: str) -> list[float]:
+    client = connect()
+    sizes = []
+    for container_id in list_sandboxes(client, instance):
+        stats = client.api.stats(container_id, stream=False)
+        usage = stats.get("memory_stats", {}).get("usage")
+        if usage:
+            sizes.append(usage / 1024 / 1024)
+    return sizes
+
+
+def _start_server(port: int, state_dir: str, instance: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "GOSANDBOX_STATE_DIR": state_dir, "GOSANDBOX_INSTANCE": instance,
+           "GOSANDBOX_LOG_LEVEL": "warning"}  # fmt: skip
+    command = [sys.executable, "-m", "gosandbox.cli", "serve", "--port", str(port)]
+    server = subprocess.Popen(command, env=env)  # noqa: S603
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                time.sleep(1.5)  # let the pool fill
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.kill()
+    raise SystemExit("the server did not become ready within 60 s")
+
+
+def _print_table(rows: list[Row], origin: Row) -> None:
+    base = statistics.median(origin.samples_s)
+    print("\n| scenario | runs | p50 s | p90 s | runs/s | errors | origin p50 / p50 |")
+    print("|---|---|---|---|---|---|---|")
+    for row in [origin, *rows]:
+        p50, p90 = statistics.median(row.samples_s), row.percentile(0.9)
+        rate = f"{row.runs_per_s:.1f}" if row.runs_per_s is not None else "-"
+        cells = [row.scenario, len(row.samples_s), f"{p50:.3f}", f"{p90:.3f}", rate, row.errors, f"{base / p50:.1f}x"]
+        print("| " + " | ".join(map(str, cells)) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--origin-runs", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration-s", type=float, default=30.0)
+    args = parser.parse_args()
+    port, instance = _free_port(), f"bench-{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="gosandbox-bench-") as state:
+        server = _start_server(port, state, instance)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            idle_rss = _rss_mb(server.pid)
+            idle_sandboxes = _idle_sandbox_mb(instance)
+            with httpx.Client(base_url=url, timeout=60) as client:
+                _post(client, HELLO.format(tag="warm-up"))
+                rows = [
+                    sequential(client, "hello world, distinct sources", _distinct(HELLO), args.runs),
+                    sequential(client, "net/http + httptest + json", _distinct(NET_HTTP), args.runs),
+                    sequential(
+                        client, "hello world, same source (binary cache)", lambda _: HELLO.format(tag="same"), args.runs
+                    ),
+                ]
+            rows.append(throughput(url, args.clients, args.duration_s))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=120)
+    origin = origin_way(args.origin_runs)
+    _print_table(rows, origin)
+    print(
+        f"\nserver RSS when idle: {idle_rss:.0f} MB; idle pre-started sandboxes: "
+        + ", ".join(f"{mb:.1f} MB" for mb in idle_sandboxes)
+    )
+    left = list_sandboxes(connect(), instance) + list_sandboxes(connect(), "bench-origin")
+    print(f"containers left after the benchmark: {len(left)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package main
+
+const hasCompat = false
+
+func compatProbes() {}
