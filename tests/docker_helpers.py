@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from gosandbox.backends.docker.backend import connect
 from gosandbox.policy import PROGRAM_UID
 from gosandbox.settings import Settings
 
@@ -21,17 +23,43 @@ def docker_settings(state_dir: Path, **overrides: Any) -> Settings:
     return Settings(**{**values, **overrides})
 
 
+def _container_of(pid: str) -> str | None:
+    try:
+        text = Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return None
+    found = re.search(r"docker[/-]([0-9a-f]{64})", text)
+    return found.group(1) if found else None
+
+
+def _belongs_to_tests(container_id: str | None) -> bool:
+    """A process of our test instance, or one whose container is already gone (a leak)."""
+    if container_id is None:
+        return True
+    try:
+        labels = connect().api.inspect_container(container_id)["Config"]["Labels"] or {}
+    except GosandboxError:
+        raise
+    except Exception:
+        return True
+    return bool(labels.get("gosandbox.instance") == TEST_INSTANCE)
+
+
 def program_processes() -> list[int]:
-    """Host pids running as the sandboxed program's uid (no user namespace: uids are shared)."""
+    """Host pids running as the sandboxed program's uid in this test run's sandboxes.
+
+    There is no user namespace, so the program's uid is the same on the host; other
+    gosandbox instances on this engine are ignored.
+    """
     pids = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
         except OSError:
             continue
-        for line in text.splitlines():
-            if line.startswith("Uid:") and line.split()[1] == str(PROGRAM_UID):
-                pids.append(int(status.parent.name))
+        uid_line = next((line for line in text.splitlines() if line.startswith("Uid:")), "")
+        if uid_line.split()[1:2] == [str(PROGRAM_UID)] and _belongs_to_tests(_container_of(status.parent.name)):
+            pids.append(int(status.parent.name))
     return pids
 
 
