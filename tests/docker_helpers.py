@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 from fastapi.testclient import TestClient
 
 from gosandbox.backends.docker.backend import connect
@@ -38,9 +39,7 @@ def _belongs_to_tests(container_id: str | None) -> bool:
         return True
     try:
         labels = connect().api.inspect_container(container_id)["Config"]["Labels"] or {}
-    except GosandboxError:
-        raise
-    except Exception:
+    except docker.errors.NotFound:  # the container is gone but its process is not
         return True
     return bool(labels.get("gosandbox.instance") == TEST_INSTANCE)
 
