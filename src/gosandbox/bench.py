@@ -129,7 +129,7 @@ def origin_way(runs: int) -> Row:
             command = [
                 "docker", "run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL",
                 "--security-opt", "no-new-privileges", "--cpus", "2", "--memory", "1g", "--pids-limit", "256",
-                "--tmpfs", "/tmp:size=512m,mode=1777", "--label", "gosandbox.instance=bench-origin",
+                "--tmpfs", "/tmp:size=512m,mode=1777,exec", "--label", "gosandbox.instance=bench-origin",
                 "-e", "GOCACHE=/tmp/cold-cache", "-v", f"{tmp}:/src:ro", "-w", "/src",
                 "--entrypoint", "/usr/local/go/bin/go", builder, "run", "main.go",
             ]  # fmt: skip

@@ -76,6 +76,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         "install gVisor's runsc and register it with dockerd, or set GOSANDBOX_RUNTIME=runc",
     )
     seccomp = any("seccomp" in str(opt) for opt in info.get("SecurityOptions", []))
-    profile = str(settings.seccomp_profile) if settings.seccomp_profile else "the engine's default profile"
-    yield Check("seccomp", seccomp, f"filtering with {profile}", "use an engine built with seccomp support")
+    in_force = {"bundled": "gosandbox's own profile", "engine-default": "the engine's built-in default (weaker)"}
+    profile = in_force.get(settings.seccomp_profile, settings.seccomp_profile)
+    yield Check("seccomp", seccomp, f"profile in force: {profile}", "use an engine built with seccomp support")
     yield from _image_checks(client, settings)

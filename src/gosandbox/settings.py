@@ -22,6 +22,11 @@ def _default_state_dir() -> Path:
     return Path.home() / ".local" / "state" / "gosandbox"
 
 
+def bundled_seccomp_profile() -> str:
+    """Our profile: the current upstream default, plus denials untrusted Go never needs (see SECURITY.md)."""
+    return resources.files("gosandbox.seccomp").joinpath("sandbox.json").read_text(encoding="utf-8")
+
+
 def bundled_example(name: str) -> str:
     return resources.files("gosandbox.examples").joinpath(name).read_text(encoding="utf-8")
 
@@ -42,7 +47,10 @@ class Settings(BaseSettings):
         description="image with Go at /usr/local/go (e.g. golang:1.27) to base the builder on, instead of the wheel",
     )
     runtime: str = Field("runc", description="OCI runtime of every sandbox: runc, or runsc (gVisor) where installed")
-    seccomp_profile: Path | None = None
+    seccomp_profile: str = Field(
+        "bundled",
+        description="seccomp profile of every sandbox: 'bundled' (ours), 'engine-default', or a JSON file path",
+    )
     default_program: Path | None = Field(
         None, description="main.go run by a POST /run without a body (default: hello world)"
     )
@@ -78,8 +86,15 @@ class Settings(BaseSettings):
 
     def policy(self) -> Policy:
         """The hardening policy; the seccomp profile's JSON text is read here, once."""
-        profile = self.seccomp_profile.read_text(encoding="utf-8") if self.seccomp_profile else None
-        return Policy(runtime=self.runtime, seccomp_profile=profile)
+        return Policy(runtime=self.runtime, seccomp_profile=self.seccomp_profile_text())
+
+    def seccomp_profile_text(self) -> str | None:
+        """The profile's JSON text; None leaves the engine's own default profile in force."""
+        if self.seccomp_profile == "engine-default":
+            return None
+        if self.seccomp_profile == "bundled":
+            return bundled_seccomp_profile()
+        return Path(self.seccomp_profile).read_text(encoding="utf-8")
 
     def default_program_source(self) -> str:
         if self.default_program is None:
