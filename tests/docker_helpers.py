@@ -33,18 +33,18 @@ def _container_of(pid: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _belongs_to_tests(container_id: str | None) -> bool:
-    """A process of our test instance, or one whose container is already gone (a leak)."""
+def _belongs_to(container_id: str | None, instance: str) -> bool:
+    """A process of ``instance``, or one whose container is already gone (a leak)."""
     if container_id is None:
         return True
     try:
         labels = connect().api.inspect_container(container_id)["Config"]["Labels"] or {}
     except docker.errors.NotFound:  # the container is gone but its process is not
         return True
-    return bool(labels.get("gosandbox.instance") == TEST_INSTANCE)
+    return bool(labels.get("gosandbox.instance") == instance)
 
 
-def program_processes() -> list[int]:
+def program_processes(instance: str = TEST_INSTANCE) -> list[int]:
     """Host pids running as the sandboxed program's uid in this test run's sandboxes.
 
     There is no user namespace, so the program's uid is the same on the host; other
@@ -56,15 +56,17 @@ def program_processes() -> list[int]:
             text = status.read_text()
         except OSError:
             continue
+        if "\nState:\tZ" in text:
+            continue  # a zombie is dead already: it runs nothing and holds no memory
         uid_line = next((line for line in text.splitlines() if line.startswith("Uid:")), "")
-        if uid_line.split()[1:2] == [str(PROGRAM_UID)] and _belongs_to_tests(_container_of(status.parent.name)):
+        if uid_line.split()[1:2] == [str(PROGRAM_UID)] and _belongs_to(_container_of(status.parent.name), instance):
             pids.append(int(status.parent.name))
     return pids
 
 
-def wait_until_no_program_processes(timeout_s: float = 10.0) -> list[int]:
+def wait_until_no_program_processes(timeout_s: float = 10.0, instance: str = TEST_INSTANCE) -> list[int]:
     deadline = time.monotonic() + timeout_s
-    while (left := program_processes()) and time.monotonic() < deadline:
+    while (left := program_processes(instance)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
 

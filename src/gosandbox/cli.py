@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import IO
@@ -55,6 +56,10 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings()
     app = create_app(settings)
+    # uvicorn drains on SIGTERM/SIGINT, restores the previous handlers and raises the signal
+    # again; these handlers let a drained server exit 0.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda *_: None)
     uvicorn.run(
         app,
         host=host or settings.host,

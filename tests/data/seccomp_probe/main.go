@@ -50,9 +50,9 @@ func main() {
 	case "exec":
 		fmt.Println("child-ok")
 		return
-	case "compat":
-		compatProbes()
-		return
+	}
+	if name, ok := strings.CutPrefix(os.Getenv(childEnv), "compat:"); ok {
+		compatChild(name)
 	}
 	if v, err := strconv.Atoi(os.Getenv(markEnv)); err == nil && v > 0 {
 		markErrno = syscall.Errno(v)
@@ -185,10 +185,12 @@ func socketProbes() {
 	}
 }
 
-// compatInChild runs the 32-bit (int 0x80) and x32 probes in a child process:
-// a kernel without IA-32 emulation answers int 0x80 with SIGSEGV.
+// compatInChild runs each 32-bit ABI probe in a child process of its own.
+// Under a profile without 32-bit sub-architectures the kernel kills the
+// calling thread ("DENIED <name> killed"); without IA-32 emulation int $0x80
+// raises SIGSEGV. Neither must take the probe down.
 func compatInChild() {
-	if !hasCompat {
+	if len(compatProbeNames) == 0 {
 		return
 	}
 	exe, err := os.Executable()
@@ -196,17 +198,36 @@ func compatInChild() {
 		fmt.Printf("BROKEN compat_probes %v\n", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(os.Environ(), childEnv+"=compat")
-	out, err := cmd.Output()
-	os.Stdout.Write(out)
-	if err != nil {
-		// Expected when the profile has no 32-bit sub-architectures: the
-		// kernel kills the child at its first i386 system call.
-		fmt.Printf("INFO compat probe child ended: %v\n", err)
+	for _, name := range compatProbeNames {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cmd := exec.CommandContext(ctx, exe)
+		cmd.Env = append(os.Environ(), childEnv+"=compat:"+name)
+		out, err := cmd.Output()
+		cancel()
+		if len(out) > 0 {
+			os.Stdout.Write(out)
+		} else {
+			fmt.Printf("DENIED %s killed (%v)\n", name, err)
+		}
 	}
+}
+
+// compatChild makes one compat probe call on a locked thread. If the kernel
+// kills that thread the call never returns, and the timeout reports it.
+func compatChild(name string) {
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // the thread dies with the call: never unlock
+		r, e, isFD := compatCall(name)
+		report(name, r, e, isFD)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		fmt.Printf("DENIED %s killed\n", name)
+	}
+	os.Exit(0)
 }
 
 func featureProbes() {

@@ -1,0 +1,113 @@
+"""Sandboxes are removed on every path: client gone, server stopped, server killed and restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from docker_helpers import TEST_INSTANCE, program_processes, wait_until_no_program_processes
+from gosandbox.backends.docker.backend import connect
+from gosandbox.backends.docker.reaper import list_sandboxes, reap
+
+pytestmark = pytest.mark.docker
+
+LOOP = "package main\n\nfunc main() { for {} }\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``gosandbox serve`` in a subprocess with its own instance label and state directory."""
+
+    def __init__(self, state_dir: Path, instance: str) -> None:
+        self.state_dir, self.instance, self.port = state_dir, instance, _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "GOSANDBOX_STATE_DIR": str(self.state_dir), "GOSANDBOX_INSTANCE": self.instance,
+               "GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_LOG_LEVEL": "warning"}  # fmt: skip
+        command = [sys.executable, "-m", "gosandbox.cli", "serve", "--port", str(self.port)]
+        self.process = subprocess.Popen(command, env=env)  # noqa: S603
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not become ready within 30 s")
+
+    def sandboxes(self) -> list[str]:
+        return list_sandboxes(connect(), self.instance)
+
+    def wait_for_sandboxes(self, predicate: object, timeout_s: float) -> list[str]:
+        deadline = time.monotonic() + timeout_s
+        while not predicate(left := self.sandboxes()) and time.monotonic() < deadline:  # type: ignore[operator]
+            time.sleep(0.1)
+        return left
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    instance = f"{TEST_INSTANCE}-server"
+    server = Server(tmp_path, instance)
+    server.start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.process.kill()
+        server.process.wait()
+    reap(connect(), instance)
+
+
+def test_sigterm_stops_cleanly_and_removes_every_sandbox(server: Server) -> None:
+    assert httpx.post(f"{server.url}/run", timeout=30).json()["status"] == "ok"
+    assert server.sandboxes(), "the builder and the pre-started sandboxes should exist while serving"
+    assert server.process is not None
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=60) == 0
+    assert server.sandboxes() == []
+
+
+def test_client_that_disconnects_gets_its_sandbox_killed(server: Server) -> None:
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{server.url}/run", json={"code": LOOP, "limits": {"wall_s": 30}}, timeout=2.0)
+    assert program_processes(server.instance), "the endless loop should be running right after the timeout"
+    # Killed within seconds of the disconnect, long before its 30 s wall limit.
+    assert wait_until_no_program_processes(timeout_s=5, instance=server.instance) == []
+
+
+def test_kill_9_then_restart_leaves_no_container(server: Server) -> None:
+    assert server.process is not None
+    with httpx.Client(timeout=1.0) as client:
+        for _ in range(3):
+            try:
+                client.post(f"{server.url}/run", json={"code": LOOP, "limits": {"wall_s": 20}})
+            except httpx.ReadTimeout:
+                pass
+    server.process.kill()
+    server.process.wait()
+    assert server.sandboxes(), "a killed server leaves its sandboxes behind"
+    server.start()  # the start-up reaper removes them
+    stale = server.wait_for_sandboxes(lambda ids: True, timeout_s=0)
+    assert server.process is not None
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=60) == 0
+    assert server.sandboxes() == []
+    assert len(stale) <= 3  # only the new builder and pool remain after the restart
