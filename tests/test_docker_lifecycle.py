@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -44,7 +45,7 @@ class Server:
         env = {**os.environ, "GOSANDBOX_STATE_DIR": str(self.state_dir), "GOSANDBOX_INSTANCE": self.instance,
                "GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_LOG_LEVEL": "warning"}  # fmt: skip
         command = [sys.executable, "-m", "gosandbox.cli", "serve", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=env)  # noqa: S603
+        self.process = subprocess.Popen(command, env=env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -97,10 +98,8 @@ def test_kill_9_then_restart_leaves_no_container(server: Server) -> None:
     assert server.process is not None
     with httpx.Client(timeout=1.0) as client:
         for _ in range(3):
-            try:
+            with contextlib.suppress(httpx.ReadTimeout):
                 client.post(f"{server.url}/run", json={"code": LOOP, "limits": {"wall_s": 20}})
-            except httpx.ReadTimeout:
-                pass
     server.process.kill()
     server.process.wait()
     assert server.sandboxes(), "a killed server leaves its sandboxes behind"
