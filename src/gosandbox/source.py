@@ -49,8 +49,8 @@ def check_file_name(name: str) -> None:
         raise InvalidSource(f"file name {name!r} may use only letters, digits, '_', '-' and '.'")
     if name in _ROOT_ONLY:
         return
-    if not name.endswith(".go"):
-        raise InvalidSource(f"file name {name!r} is not a Go package file (*.go, go.mod or go.sum)")
+    if not name.endswith((".go", ".s")):
+        raise InvalidSource(f"file name {name!r} is not a Go package file (*.go, *.s, go.mod or go.sum)")
 
 
 def check_go_mod(text: str) -> None:

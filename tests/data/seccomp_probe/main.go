@@ -205,17 +205,28 @@ func compatInChild() {
 		fmt.Printf("BROKEN compat_probes %v\n", err)
 		return
 	}
-	for _, name := range compatProbeNames {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cmd := exec.CommandContext(ctx, exe)
-		cmd.Env = append(os.Environ(), childEnv+"=compat:"+name)
-		out, err := cmd.Output()
-		cancel()
-		if len(out) > 0 {
-			os.Stdout.Write(out)
-		} else {
-			fmt.Printf("DENIED %s killed (%v)\n", name, err)
-		}
+	// The children run at once: each one whose thread is killed costs the full timeout.
+	outputs := make([]string, len(compatProbeNames))
+	var wg sync.WaitGroup
+	for i, name := range compatProbeNames {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, exe)
+			cmd.Env = append(os.Environ(), childEnv+"=compat:"+name)
+			out, err := cmd.Output()
+			if len(out) > 0 {
+				outputs[i] = string(out)
+			} else {
+				outputs[i] = fmt.Sprintf("DENIED %s killed (%v)\n", name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, out := range outputs {
+		fmt.Print(out)
 	}
 }
 

@@ -1,0 +1,56 @@
+"""Our seccomp profile against the real engine: denied calls never reach the kernel, ordinary Go still works."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from docker_helpers import run
+
+pytestmark = pytest.mark.docker
+
+PROBE = Path(__file__).resolve().parent / "data" / "seccomp_probe"
+
+MUST_BE_DENIED = [
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "bpf", "perf_event_open", "userfaultfd",
+    "keyctl", "add_key", "request_key", "open_by_handle_at", "name_to_handle_at", "fsopen", "fsmount",
+    "move_mount", "open_tree", "mount", "umount2", "unshare", "setns", "pivot_root", "chroot",
+    "init_module", "finit_module", "kexec_load", "ptrace", "process_vm_readv", "process_vm_writev",
+    "clone(CLONE_NEWUSER)", "clone3", "socket(AF_VSOCK)", "socket(AF_ALG)", "socket(AF_PACKET)",
+    "socket(AF_KEY)", "socket(AF_BLUETOOTH)",
+]  # fmt: skip
+if platform.machine() == "x86_64":  # 32-bit entry points that could bypass socket() filtering
+    MUST_BE_DENIED += [
+        "i386_socketcall(AF_VSOCK)",
+        "i386_socket(AF_VSOCK)",
+        "x32_socket(AF_VSOCK)",
+        "i386_io_uring_setup",
+    ]
+MUST_WORK = ["goroutines", "tcp_loopback", "net_interfaces", "exec_self", "tmpfs_write", "signal"]
+
+
+@pytest.fixture(scope="module")
+def probe_lines(live: TestClient) -> list[str]:
+    files = {p.name: p.read_text() for p in PROBE.iterdir() if p.is_file()}
+    result = run(live, files=files, limits={"wall_s": 20})
+    assert result["status"] == "ok", result
+    lines: list[str] = result["stdout"].splitlines()
+    return lines
+
+
+@pytest.mark.parametrize("call", MUST_BE_DENIED)
+def test_call_is_denied(probe_lines: list[str], call: str) -> None:
+    verdicts = [line.split()[0] for line in probe_lines if line.split()[1:2] == [call]]
+    assert verdicts == ["DENIED"], [line for line in probe_lines if call in line]
+
+
+@pytest.mark.parametrize("feature", MUST_WORK)
+def test_ordinary_go_still_works(probe_lines: list[str], feature: str) -> None:
+    assert f"WORKS {feature}" in probe_lines
+
+
+def test_nothing_is_broken(probe_lines: list[str]) -> None:
+    assert [line for line in probe_lines if line.startswith("BROKEN")] == []
