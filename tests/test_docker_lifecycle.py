@@ -3,66 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from docker_helpers import TEST_INSTANCE, program_processes, wait_until_no_program_processes
+from docker_helpers import TEST_INSTANCE, Server, program_processes, wait_until_no_program_processes
 from gosandbox.backends.docker.backend import connect
-from gosandbox.backends.docker.reaper import list_sandboxes, reap
+from gosandbox.backends.docker.reaper import reap
 
 pytestmark = pytest.mark.docker
 
 LOOP = "package main\n\nfunc main() { for {} }\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``gosandbox serve`` in a subprocess with its own instance label and state directory."""
-
-    def __init__(self, state_dir: Path, instance: str) -> None:
-        self.state_dir, self.instance, self.port = state_dir, instance, _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {**os.environ, "GOSANDBOX_STATE_DIR": str(self.state_dir), "GOSANDBOX_INSTANCE": self.instance,
-               "GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_LOG_LEVEL": "warning"}  # fmt: skip
-        command = [sys.executable, "-m", "gosandbox.cli", "serve", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("the server did not become ready within 30 s")
-
-    def sandboxes(self) -> list[str]:
-        return list_sandboxes(connect(), self.instance)
-
-    def wait_for_sandboxes(self, predicate: object, timeout_s: float) -> list[str]:
-        deadline = time.monotonic() + timeout_s
-        while not predicate(left := self.sandboxes()) and time.monotonic() < deadline:  # type: ignore[operator]
-            time.sleep(0.1)
-        return left
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from gosandbox.backends.docker.options import MIB, SandboxShape, container_optio
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import labels_for, reap
 from gosandbox.backends.docker.streams import BoundedOutput, cgroup_oom_kills
+from gosandbox.errors import SandboxFailure
 from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 
@@ -150,14 +151,27 @@ class DockerBackend:
                 logger.warning("could not remove sandbox %s: %s", sandbox.container_id[:12], exc)
         shutil.rmtree(sandbox.host_dir, ignore_errors=True)
 
-    def _acquire(self, limits: Limits) -> RunSandbox:
+    def _acquire(self) -> RunSandbox:
         if self.pool is None:
             self.start()
         assert self.pool is not None
-        sandbox = self.pool.acquire()
-        if _shape_of(sandbox.limits) != _shape_of(limits):
-            self._resize(sandbox, limits)
-        return sandbox
+        return self.pool.acquire()
+
+    def _prepare(self, sandbox: RunSandbox, job: ExecJob) -> str:
+        """Size the sandbox for the job, hand the binary over, create the exec; return its id."""
+        if _shape_of(sandbox.limits) != _shape_of(job.limits):
+            self._resize(sandbox, job.limits)
+        _hand_over(sandbox.host_dir, job)
+        command = [AGENT, "exec", "/sandbox/stdin", "/sandbox/prog", *job.args]
+        with docker_errors("preparing a run sandbox"):
+            exec_id: str = self.client.api.exec_create(
+                sandbox.container_id,
+                command,
+                user=f"{PROGRAM_UID}:{PROGRAM_UID}",
+                environment=program_environment(job.limits),
+                workdir="/tmp",
+            )["Id"]
+        return exec_id
 
     def _resize(self, sandbox: RunSandbox, limits: Limits) -> None:
         """Set a pre-started sandbox's cgroup limits to the request's."""
@@ -173,26 +187,28 @@ class DockerBackend:
             api._raise_for_status(response)
 
     def execute(self, job: ExecJob) -> ExecOutcome:
-        sandbox = self._acquire(job.limits)
+        sandbox = self._acquire()
         try:
-            return self._execute_in(sandbox, job)
+            try:
+                exec_id = self._prepare(sandbox, job)
+            except SandboxFailure:
+                # A pre-started sandbox can die before use (the engine restarted, say):
+                # drop the idle ones and try once more in a sandbox started now.
+                logger.warning("pre-started sandbox %s unusable; starting a fresh one", sandbox.container_id[:12])
+                assert self.pool is not None
+                self.pool.discard_idle()
+                self._cleanup.submit(self._destroy_sandbox, sandbox)
+                sandbox = self._create_sandbox(job.limits)
+                exec_id = self._prepare(sandbox, job)
+            return self._run(sandbox, exec_id, job)
         finally:
             self._cleanup.submit(self._destroy_sandbox, sandbox)
 
-    def _execute_in(self, sandbox: RunSandbox, job: ExecJob) -> ExecOutcome:
-        _hand_over(sandbox.host_dir, job)
+    def _run(self, sandbox: RunSandbox, exec_id: str, job: ExecJob) -> ExecOutcome:
         api = self.client.api
-        command = [AGENT, "exec", "/sandbox/stdin", "/sandbox/prog", *job.args]
         killer = _Killer(self.client, sandbox.container_id)
         output = BoundedOutput(job.limits.output_bytes, on_overflow=lambda: killer.kill("output"))
         with docker_errors("running the program"):
-            exec_id = api.exec_create(
-                sandbox.container_id,
-                command,
-                user=f"{PROGRAM_UID}:{PROGRAM_UID}",
-                environment=program_environment(job.limits),
-                workdir="/tmp",
-            )
             started = time.monotonic()
             finished = threading.Event()
             _watch(killer, job, finished, started)

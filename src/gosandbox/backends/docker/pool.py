@@ -50,6 +50,14 @@ class SandboxPool:
                 return sandbox
         return self._create()
 
+    def discard_idle(self) -> None:
+        """Destroy the idle sandboxes (they may be dead); the refill starts new ones."""
+        with self._cond:
+            idle, self._ready = list(self._ready), deque()
+            self._cond.notify_all()
+        for sandbox in idle:
+            self._destroy(sandbox)
+
     def ready_count(self) -> int:
         with self._cond:
             return len(self._ready)
