@@ -45,6 +45,11 @@ ATTACKS: dict[str, dict[str, str]] = {
         "module attacker\n\ngo 1.27\n",
         'package main\n\nimport _ "embed"\n\n//go:embed ../*\nvar loot string\n\nfunc main() { print(loot) }\n',
     ),
+    "assembly include of another build's file": {
+        "go.mod": "module attacker\n\ngo 1.27\n",
+        "main.go": "package main\n\nfunc f()\n\nfunc main() { f() }\n",
+        "f_amd64.s": '#include "/proc/self/cwd/../secret.go"\nTEXT ·f(SB),0,$0\n\tRET\n',
+    },
     "relative import": _attacker(
         "module attacker\n\ngo 1.27\n", 'package main\n\nimport _ "../victim"\n\nfunc main() {}\n'
     ),
@@ -73,4 +78,4 @@ def test_concurrent_builds_cannot_reach_each_other(live: TestClient) -> None:
             assert body["status"] == "compile_error", (name, body)
         else:
             assert code == 422, (name, body)
-            assert "local path" in body["detail"], (name, body)
+            assert "local path" in body["detail"] or "#include" in body["detail"], (name, body)

@@ -227,3 +227,23 @@ def test_quoted_local_replace_is_refused() -> None:
     # `go mod edit -json` reads this as Replace.New.Path == "../b", and `go build` then reads ../b.
     with pytest.raises(InvalidSource):
         check_go_mod('module sandbox\n\nrequire example.com/a v1.0.0\n\nreplace example.com/a => "../b"\n')
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '#include "/builds/other/src/secret.go"',
+        '#include "../secret.go"',
+        '  #  include "/etc/passwd"',
+        "#include </proc/self/environ>",
+        '#include "sub/x.h"',
+    ],
+)
+def test_assembly_include_of_a_path_is_refused(line: str) -> None:
+    with pytest.raises(InvalidSource, match="#include"):
+        check_files({"main.go": MAIN, "x_amd64.s": f"{line}\nTEXT ·f(SB),0,$0\n"})
+
+
+def test_assembly_include_of_a_plain_header_is_accepted() -> None:
+    files = check_files({"main.go": MAIN, "x_amd64.s": '#include "textflag.h"\nTEXT ·f(SB),NOSPLIT,$0\n'})
+    assert "x_amd64.s" in files

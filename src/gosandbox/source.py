@@ -22,6 +22,9 @@ _ROOT_ONLY = {"go.mod", "go.sum"}
 # also quoted ("=> \"../x\"" and backquotes), as go.mod allows.
 _LOCAL_REPLACE = re.compile(r"=>\s*[\"`]?\s*(\.|/|[A-Za-z]:\\)")
 
+_ASM_INCLUDE = re.compile(r"\s*#\s*include\b\s*(.*)")
+_PLAIN_HEADER = re.compile(r"[\"<][A-Za-z0-9_][A-Za-z0-9_.\-]*\.h[\">]\s*(//.*)?")
+
 #: go.mod written for submissions that bring none.
 DEFAULT_GO_MOD = "module sandbox\n\ngo 1.27\n"
 
@@ -53,6 +56,18 @@ def check_file_name(name: str) -> None:
         raise InvalidSource(f"file name {name!r} is not a Go package file (*.go, *.s, go.mod or go.sum)")
 
 
+def check_assembly(name: str, text: str) -> None:
+    """Refuse ``#include`` of anything but a plain header name in Go assembly.
+
+    The assembler opens an include path as given and echoes its text in errors: an absolute
+    or ``..`` path would read files of the builder (other builds' sources).
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        found = _ASM_INCLUDE.match(line)
+        if found and not _PLAIN_HEADER.fullmatch(found.group(1)):
+            raise InvalidSource(f'{name} line {number}: #include may name only a header such as "textflag.h"')
+
+
 def check_go_mod(text: str) -> None:
     """Refuse go.mod files that would make the build read outside the submitted files."""
     for number, line in enumerate(text.splitlines(), start=1):
@@ -71,6 +86,8 @@ def check_files(files: Mapping[str, str]) -> dict[str, str]:
     for name, text in files.items():
         check_file_name(name)
         total += len(utf8_bytes(text, f"file {name!r}"))
+        if name.endswith(".s"):
+            check_assembly(name, text)
     if total > MAX_SOURCE_BYTES:
         raise PayloadTooLarge(f"the files hold {total} bytes; at most {MAX_SOURCE_BYTES} are allowed")
     if not any(name.endswith(".go") for name in files):

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from gosandbox import __version__
 from gosandbox.api.admission import Admission
 from gosandbox.api.problems import UnsupportedMediaType, install_handlers
-from gosandbox.api.schemas import RUN_REQUEST_BODY, RunRequest, RunResponse
+from gosandbox.api.schemas import RUN_REQUEST_BODY, Problem, RunRequest, RunResponse, problem_responses
 from gosandbox.backends.base import Backend
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.errors import BackendUnavailable, InvalidRequest, InvalidSource, PayloadTooLarge
@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         "/run",
         response_model=RunResponse,
         openapi_extra=RUN_REQUEST_BODY,
-        responses={400: {}, 413: {}, 415: {}, 422: {}, 429: {}, 503: {}},
+        responses=problem_responses(400, 413, 415, 422, 429, 503),
     )
     async def run(request: Request) -> dict[str, Any]:
         """Compile and run a Go program in fresh sandboxes; return its verdict and output."""
@@ -176,7 +176,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         """The process is alive (says nothing of Docker)."""
         return {"status": "ok"}
 
-    @app.get("/readyz", responses={503: {}})
+    @app.get("/readyz", responses=problem_responses(503))
     async def readyz() -> dict[str, str]:
         """Docker answers and the images are present."""
         await asyncio.to_thread(backend.check_ready)
@@ -197,5 +197,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(definitions.pop("$defs", {}))
         components["RunRequest"] = definitions
+        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         app.openapi_schema = schema
     return app.openapi_schema

@@ -6,6 +6,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gosandbox.api.problems import PROBLEM_JSON
 from gosandbox.models import Status
 
 
@@ -64,6 +65,21 @@ class RunResponse(BaseModel):
     timings_ms: TimingsOut
     go_version: str
     cached: bool = Field(description="the binary came from the build cache")
+
+
+class Problem(BaseModel):
+    """A service error (RFC 9457), served as ``application/problem+json``."""
+
+    type: str = Field(description="urn:gosandbox:problem:<slug>")
+    title: str
+    status: int = Field(description="the HTTP status code")
+    detail: str = Field(description="what went wrong and what to do about it")
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of service errors: each a :class:`Problem` document."""
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {status: {"content": content} for status in statuses}
 
 
 RUN_REQUEST_BODY: dict[str, Any] = {

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
+import stat
 import threading
 import time
 import uuid
@@ -23,11 +25,13 @@ from gosandbox.backends.base import BuildJob, BuildOutcome
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.images import AGENT, BUILD_FLAGS
 from gosandbox.backends.docker.options import SandboxShape, container_options
+from gosandbox.errors import SandboxFailure
 from gosandbox.policy import BUILDER_UID, Policy
 
 logger = logging.getLogger(__name__)
 
 MAX_COMPILE_OUTPUT_BYTES = 64 * 1024
+MAX_BINARY_BYTES = 256 * 1024 * 1024
 _BUILD_TIMEOUT_EXIT = 124
 _KILLED_EXIT = 137
 
@@ -125,7 +129,7 @@ class Builder:
         duration = time.monotonic() - started
         text = output.decode("utf-8", errors="replace").replace(f"{inside}/src/", "").replace(inside, ".")
         if exit_code == 0:
-            return BuildOutcome(True, text, (host_dir / "out" / "prog").read_bytes(), duration)
+            return BuildOutcome(True, text, _read_binary(host_dir / "out" / "prog"), duration)
         if exit_code == _KILLED_EXIT:
             text += f"\ngosandbox: the compiler was killed: it used more than {self.config.memory_mb} MB\n"
         return BuildOutcome(False, text, None, duration, timed_out=exit_code == _BUILD_TIMEOUT_EXIT)
@@ -140,6 +144,16 @@ def _write_sources(host_dir: Path, files: dict[str, str]) -> None:
         path = src / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+
+
+def _read_binary(path: Path) -> bytes:
+    """The built program: a regular file, no symlink, bounded (the builder's output is not trusted blindly)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as binary:
+        info = os.fstat(binary.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BINARY_BYTES:
+            raise SandboxFailure(f"the builder produced no usable binary ({info.st_size} bytes)")
+        return binary.read(MAX_BINARY_BYTES)
 
 
 def _read_capped(stream: Any, cap_bytes: int) -> bytes:
