@@ -12,7 +12,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.load]
 
 REQUESTS, CLIENTS = 500, 16
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() {{ fmt.Println("load {n}") }}\n'
-CASES = {
+CASES: dict[str, tuple[Callable[[int], str], dict[str, float], str]] = {
     "hello": (lambda n: HELLO.format(n=n), {}, "ok"),
     "compile_error": (lambda n: f"package main\n\nfunc main() {{ undefined{n}() }}\n", {}, "compile_error"),
     "endless_loop": (
