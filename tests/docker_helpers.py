@@ -69,6 +69,16 @@ def program_processes(instance: str = TEST_INSTANCE) -> list[int]:
     return pids
 
 
+def wait_for_program_processes(instance: str, count: int, timeout_s: float = 15.0) -> bool:
+    """Wait until at least ``count`` programs of ``instance`` run."""
+    deadline = time.monotonic() + timeout_s
+    while len(program_processes(instance)) < count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def wait_until_no_program_processes(timeout_s: float = 10.0, instance: str = TEST_INSTANCE) -> list[int]:
     deadline = time.monotonic() + timeout_s
     while (left := program_processes(instance)) and time.monotonic() < deadline:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from docker_helpers import TEST_INSTANCE, Server, program_processes, wait_until_no_program_processes
+from docker_helpers import (
+    TEST_INSTANCE,
+    Server,
+    program_processes,
+    wait_for_program_processes,
+    wait_until_no_program_processes,
+)
 from gosandbox.backends.docker.backend import connect
 from gosandbox.backends.docker.reaper import reap
 
@@ -48,19 +56,28 @@ def test_client_that_disconnects_gets_its_sandbox_killed(server: Server) -> None
     assert wait_until_no_program_processes(timeout_s=5, instance=server.instance) == []
 
 
-def test_kill_9_then_restart_leaves_no_container(server: Server) -> None:
+def test_kill_9_with_8_runs_in_flight_then_restart_leaves_no_container(server: Server) -> None:
     assert server.process is not None
-    with httpx.Client(timeout=1.0) as client:
-        for _ in range(3):
-            with contextlib.suppress(httpx.ReadTimeout):
-                client.post(f"{server.url}/run", json={"code": LOOP, "limits": {"wall_s": 20}})
+
+    def post() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{server.url}/run", json={"code": LOOP, "limits": {"wall_s": 20}}, timeout=30)
+
+    clients = [threading.Thread(target=post) for _ in range(8)]
+    for client in clients:
+        client.start()
+    assert wait_for_program_processes(server.instance, count=2), "two runs should be executing (two slots)"
     server.process.kill()
     server.process.wait()
-    assert server.sandboxes(), "a killed server leaves its sandboxes behind"
+    for client in clients:
+        client.join()
+    left_behind = set(server.sandboxes())
+    assert left_behind, "a killed server leaves its sandboxes behind"
+    restarted = time.monotonic()
     server.start()  # the start-up reaper removes them
-    stale = server.wait_for_sandboxes(lambda ids: True, timeout_s=0)
-    assert server.process is not None
+    assert left_behind.isdisjoint(server.sandboxes())
+    assert program_processes(server.instance) == []
+    assert time.monotonic() - restarted < 10
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=60) == 0
     assert server.sandboxes() == []
-    assert len(stale) <= 3  # only the new builder and pool remain after the restart

@@ -31,7 +31,7 @@ from gosandbox.settings import Settings
 pytestmark = pytest.mark.fuzz
 
 #: Examples per operation and generation mode; the whole module runs in a few seconds on 2 cores.
-MAX_EXAMPLES = 200
+MAX_EXAMPLES = 500
 
 # Built at collection time (schema.parametrize needs the schema then), before any tmp_path exists:
 # with the binary cache off and the FakeBackend, nothing is ever written to the state directory.
