@@ -74,11 +74,6 @@ def test_output_with_invalid_utf8_and_nul_is_valid_json(live: TestClient) -> Non
     assert result["stderr"] == "\x00\ufffd("
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a local replace split by a lone CR ('=>\\r../x') passes check_go_mod (str.splitlines "
-    "breaks at CR, Go's go.mod lexer does not) and the real builder honours it",
-)
 def test_a_local_replace_split_by_a_lone_cr_is_refused(live: TestClient) -> None:
     go_mod = "module sandbox\n\ngo 1.27\n\nrequire example.com/a v0.0.0\n\nreplace example.com/a =>\r/usr/local/go\n"
     main = 'package main\n\nimport _ "example.com/a"\n\nfunc main() {}\n'

@@ -35,11 +35,13 @@ def resolve_limits(requested: dict[str, float | int], defaults: Limits, caps: Li
     known = {f.name for f in fields(Limits)}
     unknown = sorted(set(requested) - known)
     if unknown:
-        raise LimitOutOfRange(f"unknown limit(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        names = ", ".join(name[:40] for name in unknown[:5])
+        raise LimitOutOfRange(f"unknown limit(s): {names}; known: {', '.join(sorted(known))}")
     for name, value in requested.items():
         low, high = getattr(MINIMUMS, name), getattr(caps, name)
         if not low <= value <= high:
-            raise LimitOutOfRange(f"limits.{name}={value} is outside the allowed range [{low}, {high}]")
+            shown = str(value) if len(str(value)) <= 20 else str(value)[:16] + "…"
+            raise LimitOutOfRange(f"limits.{name}={shown} is outside the allowed range [{low}, {high}]")
     merged: dict[str, Any] = {**asdict(defaults), **requested}
     return clamp_to_caps(Limits(**merged), caps)
 

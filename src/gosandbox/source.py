@@ -29,6 +29,12 @@ _PLAIN_HEADER = re.compile(r"[\"<][A-Za-z0-9_][A-Za-z0-9_.\-]*\.h[\">]\s*(//.*)?
 DEFAULT_GO_MOD = "module sandbox\n\ngo 1.27\n"
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """A value as it may appear in an error message: repr'd and shortened, never echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "…" + text[-4:]
+
+
 def utf8_bytes(text: str, what: str) -> bytes:
     """Encode as strict UTF-8; JSON can smuggle lone surrogates that no file may hold."""
     try:
@@ -40,20 +46,20 @@ def utf8_bytes(text: str, what: str) -> bytes:
 def check_file_name(name: str) -> None:
     """Refuse absolute paths, ``..``, hidden files and anything that is not Go package input."""
     if "\x00" in name or "\\" in name:
-        raise InvalidSource(f"file name {name!r} contains a NUL byte or a backslash")
+        raise InvalidSource(f"file name {shown(name)} contains a NUL byte or a backslash")
     if name.startswith("/"):
-        raise InvalidSource(f"file name {name!r} is absolute; use a path relative to the package root")
+        raise InvalidSource(f"file name {shown(name)} is absolute; use a path relative to the package root")
     segments = name.split("/")
     if any(seg in ("", ".", "..") for seg in segments):
-        raise InvalidSource(f"file name {name!r} has an empty, '.' or '..' segment")
+        raise InvalidSource(f"file name {shown(name)} has an empty, '.' or '..' segment")
     if len(segments) > MAX_PATH_DEPTH:
-        raise InvalidSource(f"file name {name!r} is nested deeper than {MAX_PATH_DEPTH} levels")
+        raise InvalidSource(f"file name {shown(name)} is nested deeper than {MAX_PATH_DEPTH} levels")
     if not all(_SEGMENT.fullmatch(seg) for seg in segments):
-        raise InvalidSource(f"file name {name!r} may use only letters, digits, '_', '-' and '.'")
+        raise InvalidSource(f"file name {shown(name)} may use only letters, digits, '_', '-' and '.'")
     if name in _ROOT_ONLY:
         return
     if not name.endswith((".go", ".s")):
-        raise InvalidSource(f"file name {name!r} is not a Go package file (*.go, *.s, go.mod or go.sum)")
+        raise InvalidSource(f"file name {shown(name)} is not a Go package file (*.go, *.s, go.mod or go.sum)")
 
 
 def check_assembly(name: str, text: str) -> None:
@@ -70,7 +76,8 @@ def check_assembly(name: str, text: str) -> None:
 
 def check_go_mod(text: str) -> None:
     """Refuse go.mod files that would make the build read outside the submitted files."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Go's go.mod lexer ends lines only at \n and reads \r as a space; so must we.
+    for number, line in enumerate(text.replace("\r", " ").split("\n"), start=1):
         code = line.split("//", 1)[0]
         if "=>" in code and _LOCAL_REPLACE.search(code):
             raise InvalidSource(f"go.mod line {number}: replace directives may not point at a local path")
@@ -85,7 +92,7 @@ def check_files(files: Mapping[str, str]) -> dict[str, str]:
     total = 0
     for name, text in files.items():
         check_file_name(name)
-        total += len(utf8_bytes(text, f"file {name!r}"))
+        total += len(utf8_bytes(text, f"file {shown(name)}"))
         if name.endswith(".s"):
             check_assembly(name, text)
     if total > MAX_SOURCE_BYTES:

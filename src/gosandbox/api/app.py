@@ -48,11 +48,16 @@ async def read_capped_body(request: Request, cap_bytes: int) -> bytes:
     return bytes(body)
 
 
+def _location(loc: tuple[int | str, ...]) -> str:
+    """Where in the body an error is, with client-chosen names shortened."""
+    return ".".join(str(part) if len(str(part)) <= 40 else str(part)[:36] + "…" for part in loc) or "body"
+
+
 def _json_spec(body: bytes, settings: Settings) -> RunSpec:
     try:
         parsed = RunRequest.model_validate_json(body)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
         raise InvalidSource(f"invalid JSON request: {problems}"[:2000]) from None
     overrides = parsed.limits.overrides() if parsed.limits else {}
     limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
