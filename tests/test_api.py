@@ -35,6 +35,7 @@ RESULT_FIELDS = {
     "timings_ms",
     "go_version",
     "cached",
+    "diagnostics",
 }
 
 
@@ -294,10 +295,10 @@ def test_wrong_types_or_fields(client: TestClient, backend: FakeBackend, request
 @pytest.mark.parametrize("request_body", [{"code": MAIN, "files": {"main.go": MAIN}}, {}, {"stdin": "x"}])
 def test_exactly_one_of_code_and_files(client: TestClient, request_body: dict[str, Any]) -> None:
     detail = problem_of(client.post("/run", json=request_body), 422, "invalid-source")["detail"]
-    assert "exactly one of 'code' and 'files'" in detail
+    assert "exactly one of 'code', 'files' and 'txtar'" in detail
 
 
-@pytest.mark.parametrize("name", ["../main.go", "/etc/passwd", ".hidden.go", "x.txt", "a\\b.go", "go.work"])
+@pytest.mark.parametrize("name", ["../main.go", "/etc/passwd", ".hidden.go", "x.syso", "a\\b.go", "go.work"])
 def test_bad_file_names(client: TestClient, backend: FakeBackend, name: str) -> None:
     response = client.post("/run", json={"files": {"main.go": MAIN, name: "package main\n"}})
     problem_of(response, 422, "invalid-source")
@@ -410,7 +411,7 @@ def test_openapi(client: TestClient) -> None:
     assert "/run" in schema["paths"]
     assert {"/healthz", "/readyz", "/version"} <= set(schema["paths"])
     schemas = schema["components"]["schemas"]
-    assert set(schemas["RunRequest"]["properties"]) == {"code", "files", "stdin", "args", "limits"}
+    assert set(schemas["RunRequest"]["properties"]) == {"code", "files", "txtar", "stdin", "args", "limits"}
     assert "LimitsIn" in schemas
     assert "RunResponse" in schemas
     body = schema["paths"]["/run"]["post"]["requestBody"]

@@ -93,8 +93,8 @@ def post_raw(client: TestClient, content: bytes, headers: dict[str, str] = JSON)
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        pytest.param(b"{}", "exactly one of 'code' and 'files'", id="empty-object"),
-        pytest.param(b'{"code": null, "files": null}', "exactly one of 'code' and 'files'", id="both-null"),
+        pytest.param(b"{}", "exactly one of 'code', 'files' and 'txtar'", id="empty-object"),
+        pytest.param(b'{"code": null, "files": null}', "exactly one of 'code', 'files' and 'txtar'", id="both-null"),
         pytest.param(b"{", "Invalid JSON", id="unterminated"),
         pytest.param(b"{'code': 'x'}", "Invalid JSON", id="single-quotes"),
         pytest.param(b'{"code": "x",}', "Invalid JSON", id="trailing-comma"),
@@ -189,7 +189,7 @@ def test_10000_small_files_are_422(tmp_path: Path) -> None:
     backend = FakeBackend()
     with TestClient(create_app(settings(tmp_path, max_body_bytes=4 * MIB), backend=backend)) as client:
         detail = refused(post_raw(client, body), UNPROCESSABLE, backend)
-    assert detail == "10000 files sent; at most 64 are allowed"
+    assert detail == "10000 files sent; at most 256 are allowed"
 
 
 def test_stdin_over_its_cap_in_a_body_under_the_cap_is_413(tmp_path: Path) -> None:
@@ -304,16 +304,16 @@ def test_a_100_mb_stdin_line_with_content_length_is_413_unread(tmp_path: Path, b
         pytest.param("a\\b.go", "backslash", id="backslash"),
         pytest.param("..\\..\\x.go", "backslash", id="backslash-dotdot"),
         pytest.param("C:\\x.go", "backslash", id="drive-letter"),
-        pytest.param("go.work", "not a Go package file", id="go.work"),
-        pytest.param("main.c", "not a Go package file", id="main.c"),
-        pytest.param("x.syso", "not a Go package file", id="syso"),
-        pytest.param("sub/go.mod", "not a Go package file", id="nested-go.mod"),
+        pytest.param("go.work", "workspaces are not supported", id="go.work"),
+        pytest.param("main.c", "only Go and Go assembly", id="main.c"),
+        pytest.param("x.syso", "only Go and Go assembly", id="syso"),
+        pytest.param("inc/x.h", "only Go and Go assembly", id="header"),
         pytest.param(".env", "only letters", id="dotenv"),
         pytest.param(".hidden.go", "only letters", id="hidden-go"),
         pytest.param("a b.go", "only letters", id="space"),
         pytest.param("x\n.go", "only letters", id="newline"),
         pytest.param("é.go", "only letters", id="non-ascii"),
-        pytest.param("a/b/c/d/e/f.go", "deeper than 4 levels", id="too-deep"),
+        pytest.param("a/b/c/d/e/f/g/h/i.go", "deeper than 8 levels", id="too-deep"),
     ],
 )
 def test_bad_file_names_are_422(client: TestClient, backend: FakeBackend, name: str, words: str) -> None:

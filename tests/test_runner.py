@@ -13,6 +13,7 @@ import pytest
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.fake import FakeBackend
 from gosandbox.binary_cache import BinaryCache
+from gosandbox.diagnostics import Diagnostic
 from gosandbox.errors import SandboxFailure
 from gosandbox.limits import Limits
 from gosandbox.models import RunResult, Status, Timings
@@ -94,6 +95,7 @@ def test_compile_error_path() -> None:
         timings_ms=Timings(compile=300, run=0, total=result.timings_ms.total),
         go_version="go0.0-fake",
         cached=False,
+        diagnostics=[Diagnostic("main.go", 3, 1, "syntax error: non-declaration statement outside function body")],
     )
     assert backend.executions == []
 

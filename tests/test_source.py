@@ -24,7 +24,22 @@ MAIN = "package main\n\nfunc main() {}\n"
 
 @pytest.mark.parametrize(
     "name",
-    ["main.go", "util.go", "go.mod", "go.sum", "internal/x/x.go", "a/b/c/d.go", "x_test.go", "my-file.v2.go"],
+    [
+        "main.go",
+        "util.go",
+        "go.mod",
+        "go.sum",
+        "internal/x/x.go",
+        "a/b/c/d.go",
+        "x_test.go",
+        "my-file.v2.go",
+        "x_amd64.s",
+        "testdata/in.txt",
+        "static/index.html",
+        "LICENSE",
+        "sub/go.mod",
+        "a/b/c/d/e/f/g/h.go",
+    ],
 )
 def test_acceptable_file_names(name: str) -> None:
     check_file_name(name)
@@ -43,16 +58,16 @@ def test_acceptable_file_names(name: str) -> None:
         "",
         ".hidden.go",
         "a/.hidden/b.go",
-        "x.txt",
-        "main",
+        "main.c",
+        "x.syso",
+        "inc/x.h",
         "go.work",
         "go.work.sum",
-        "sub/go.mod",
-        "sub/go.sum",
+        "sub/go.work",
         "ma\x00in.go",
         "a\\b.go",
         "..\\x.go",
-        "a/b/c/d/e.go",
+        "a/b/c/d/e/f/g/h/i.go",
         "main .go",
         "héllo.go",
         "-flag.go",
@@ -72,8 +87,8 @@ def test_nul_and_backslash_have_their_own_message() -> None:
 
 
 def test_depth_has_its_own_message() -> None:
-    with pytest.raises(InvalidSource, match="nested deeper than 4 levels"):
-        check_file_name("a/b/c/d/e.go")
+    with pytest.raises(InvalidSource, match="nested deeper than 8 levels"):
+        check_file_name("a/b/c/d/e/f/g/h/i.go")
 
 
 def test_absolute_has_its_own_message() -> None:

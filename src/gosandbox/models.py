@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gosandbox.diagnostics import Diagnostic
+from gosandbox.gotest import Benchmark, TestCase
 from gosandbox.limits import Limits
 
 
@@ -59,3 +61,46 @@ class RunResult:
     timings_ms: Timings
     go_version: str
     cached: bool = False
+    #: compile errors as positions, beside the raw ``compile_output``
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The outcome of ``go test`` on a package: per-test results and the verdict on the test binary."""
+
+    status: Status
+    passed: bool
+    tests: list[TestCase]
+    benchmarks: list[Benchmark]
+    coverage_percent: float | None
+    output: str  # package-level output (not inside any test)
+    stderr: str
+    compile_output: str
+    diagnostics: list[Diagnostic]
+    truncated: bool
+    timings_ms: Timings
+    go_version: str
+
+
+@dataclass(frozen=True)
+class VetResult:
+    """``go vet`` findings; ``status`` is compile_error when the package does not type-check."""
+
+    status: Status
+    diagnostics: list[Diagnostic]
+    output: str
+    timings_ms: Timings
+    go_version: str
+
+
+@dataclass(frozen=True)
+class FmtResult:
+    """gofmt'd .go files and a normalised go.mod; ``diagnostics`` holds syntax errors."""
+
+    ok: bool
+    files: dict[str, str]
+    changed: list[str]
+    diagnostics: list[Diagnostic]
+    output: str
+    go_version: str

@@ -9,17 +9,18 @@ import uuid
 
 from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob
 from gosandbox.binary_cache import BinaryCache
+from gosandbox.diagnostics import parse_positions
 from gosandbox.models import RunResult, RunSpec, Status, Timings
 from gosandbox.verdict import classify, signal_name
 
 logger = logging.getLogger(__name__)
 
 
-def _ms(seconds: float) -> int:
+def ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def _text(data: bytes) -> str:
+def text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
@@ -52,11 +53,11 @@ class Runner:
             status=status,
             exit_code=outcome.exit_code,
             signal=signal_name(outcome.signal),
-            stdout=_text(outcome.stdout),
-            stderr=_text(outcome.stderr),
+            stdout=text(outcome.stdout),
+            stderr=text(outcome.stderr),
             compile_output=build.output,
             truncated=outcome.output_exceeded,
-            timings_ms=Timings(_ms(build.duration_s), _ms(outcome.duration_s), _ms(time.monotonic() - started)),
+            timings_ms=Timings(ms(build.duration_s), ms(outcome.duration_s), ms(time.monotonic() - started)),
             go_version=self.backend.go_version,
             cached=cached,
         )
@@ -80,6 +81,7 @@ class Runner:
             stderr="",
             compile_output=build.output,
             truncated=False,
-            timings_ms=Timings(_ms(build.duration_s), 0, _ms(time.monotonic() - started)),
+            timings_ms=Timings(ms(build.duration_s), 0, ms(time.monotonic() - started)),
             go_version=self.backend.go_version,
+            diagnostics=parse_positions(build.output),
         )

@@ -9,15 +9,22 @@ from gosandbox.errors import InvalidSource, PayloadTooLarge
 from gosandbox.limits import Limits
 from gosandbox.models import RunSpec
 
-MAX_FILES = 64
-MAX_PATH_DEPTH = 4
+MAX_FILES = 256
+MAX_PATH_DEPTH = 8
 MAX_SOURCE_BYTES = 1024 * 1024
 MAX_STDIN_BYTES = 1024 * 1024
 MAX_ARGS = 64
 MAX_ARG_BYTES = 4096
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
-_ROOT_ONLY = {"go.mod", "go.sum"}
+# Inputs the go command would compile or link besides Go and Go assembly (cgo, SWIG, objects):
+# none is needed with CGO_ENABLED=0, and each widens what the builder parses. Headers are
+# refused too, so that an assembly #include can only reach the toolchain's own headers.
+_REFUSED_SUFFIXES = (
+    ".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".hxx", ".m", ".f", ".for", ".f90",
+    ".sx", ".swig", ".swigcxx", ".syso",
+)  # fmt: skip
+_REFUSED_NAMES = {"go.work", "go.work.sum"}  # ignored under GOWORK=off: refuse rather than surprise
 # A replace directive whose target is a filesystem path: "=> ./x", "=> ../x", "=> /x",
 # also quoted ("=> \"../x\"" and backquotes), as go.mod allows.
 _LOCAL_REPLACE = re.compile(r"=>\s*[\"`]?\s*(\.|/|[A-Za-z]:\\)")
@@ -44,7 +51,10 @@ def utf8_bytes(text: str, what: str) -> bytes:
 
 
 def check_file_name(name: str) -> None:
-    """Refuse absolute paths, ``..``, hidden files and anything that is not Go package input."""
+    """Refuse absolute paths, ``..``, hidden files, and inputs of other compilers.
+
+    Any other file is data of the package: testdata/, files for //go:embed, go.mod, go.sum.
+    """
     if "\x00" in name or "\\" in name:
         raise InvalidSource(f"file name {shown(name)} contains a NUL byte or a backslash")
     if name.startswith("/"):
@@ -56,10 +66,10 @@ def check_file_name(name: str) -> None:
         raise InvalidSource(f"file name {shown(name)} is nested deeper than {MAX_PATH_DEPTH} levels")
     if not all(_SEGMENT.fullmatch(seg) for seg in segments):
         raise InvalidSource(f"file name {shown(name)} may use only letters, digits, '_', '-' and '.'")
-    if name in _ROOT_ONLY:
-        return
-    if not name.endswith((".go", ".s")):
-        raise InvalidSource(f"file name {shown(name)} is not a Go package file (*.go, *.s, go.mod or go.sum)")
+    if segments[-1] in _REFUSED_NAMES:
+        raise InvalidSource(f"{shown(name)}: workspaces are not supported; send one module")
+    if name.endswith(_REFUSED_SUFFIXES) or name.endswith(".S"):
+        raise InvalidSource(f"{shown(name)}: only Go and Go assembly (*.s) are compiled here (CGO_ENABLED=0)")
 
 
 def check_assembly(name: str, text: str) -> None:

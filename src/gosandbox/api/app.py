@@ -1,96 +1,55 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: routes that build a spec, call the runner, return its result."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from pydantic import ValidationError
 
 from gosandbox import __version__
 from gosandbox.api.admission import Admission
-from gosandbox.api.problems import UnsupportedMediaType, install_handlers
-from gosandbox.api.schemas import RUN_REQUEST_BODY, Problem, RunRequest, RunResponse, problem_responses
+from gosandbox.api.problems import install_handlers
+from gosandbox.api.requests import media_type, package_request, read_capped_body, run_spec
+from gosandbox.api.schemas import (
+    Problem,
+    RunRequest,
+    RunResponse,
+    SourceRequest,
+    TestRequest,
+    problem_responses,
+    request_body,
+)
 from gosandbox.backends.base import Backend
 from gosandbox.binary_cache import BinaryCache
-from gosandbox.errors import BackendUnavailable, InvalidRequest, InvalidSource, PayloadTooLarge
+from gosandbox.errors import BackendUnavailable
+from gosandbox.go_tools import format_files, run_tests, vet
+from gosandbox.gotest import TestOptions
 from gosandbox.limits import resolve_limits
-from gosandbox.models import RunResult, RunSpec
+from gosandbox.models import FmtResult, TestResult, VetResult
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
-from gosandbox.source import make_spec, utf8_bytes
+from gosandbox.source import make_spec
 
 logger = logging.getLogger(__name__)
 
 _DISCONNECT_POLL_S = 0.1
+Result = TypeVar("Result")
 
 
-async def read_capped_body(request: Request, cap_bytes: int) -> bytes:
-    """The whole body, refusing more than ``cap_bytes`` before reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap_bytes:
-        raise PayloadTooLarge(f"the body holds {declared} bytes; at most {cap_bytes} are allowed")
-    if request.headers.get("content-encoding", "identity").lower() != "identity":
-        raise UnsupportedMediaType("compressed request bodies are not accepted; send it uncompressed")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > cap_bytes:
-            raise PayloadTooLarge(f"the body is larger than {cap_bytes} bytes")
-    return bytes(body)
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    """Where in the body an error is, with client-chosen names shortened."""
-    return ".".join(str(part) if len(str(part)) <= 40 else str(part)[:36] + "…" for part in loc) or "body"
-
-
-def _json_spec(body: bytes, settings: Settings) -> RunSpec:
-    try:
-        parsed = RunRequest.model_validate_json(body)
-    except ValidationError as exc:
-        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
-        raise InvalidSource(f"invalid JSON request: {problems}"[:2000]) from None
-    overrides = parsed.limits.overrides() if parsed.limits else {}
-    limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
-    stdin = utf8_bytes(parsed.stdin, "stdin")
-    return make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits)
-
-
-def _text_spec(body: bytes, settings: Settings) -> RunSpec:
-    try:
-        source = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid UTF-8 (byte {exc.start})") from None
-    return make_spec({"main.go": source}, limits=settings.default_limits())
-
-
-def spec_from_body(body: bytes, content_type: str, settings: Settings) -> RunSpec:
-    """Dispatch on the media type: JSON, plain text (main.go), or nothing (the default program)."""
-    if not body.strip():
-        return make_spec({"main.go": settings.default_program_source()}, limits=settings.default_limits())
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type in ("application/json", ""):
-        return _json_spec(body, settings)
-    if media_type == "text/plain":
-        return _text_spec(body, settings)
-    raise UnsupportedMediaType(f"media type {media_type!r} is not supported; use application/json or text/plain")
-
-
-async def run_until_done_or_gone(
-    request: Request, runner: Runner, spec: RunSpec, pool: ThreadPoolExecutor
-) -> RunResult:
-    """Run in a worker thread; if the client disconnects, cancel so the sandbox dies at once."""
+async def until_done_or_gone(
+    request: Request, pool: ThreadPoolExecutor, work: Callable[[threading.Event], Result]
+) -> Result:
+    """Run ``work`` in a worker thread; if the client disconnects, set its cancel event."""
     cancel = threading.Event()
-    future = asyncio.get_running_loop().run_in_executor(pool, lambda: runner.run(spec, cancel=cancel))
+    future = asyncio.get_running_loop().run_in_executor(pool, lambda: work(cancel))
     while True:
         done, _ = await asyncio.wait({future}, timeout=_DISCONNECT_POLL_S)
         if done:
@@ -135,6 +94,14 @@ def _start_backend(backend: Backend) -> None:
         logger.error("the sandbox backend is not ready yet: %s (%s)", exc, exc.hint)
 
 
+def _test_spec(parsed: TestRequest | None, files: dict[str, str], settings: Settings) -> tuple[Any, TestOptions]:
+    overrides = parsed.limits.overrides() if parsed and parsed.limits else {}
+    limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
+    options = parsed.options() if parsed else TestOptions()
+    options.check()
+    return make_spec(files, limits=limits), options
+
+
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
     """Build the app. Without ``backend``, the Docker backend is made from ``settings``."""
     settings = settings or Settings()
@@ -161,21 +128,65 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     )
     app.state.settings, app.state.backend, app.state.runner, app.state.admission = settings, backend, runner, admission
     install_handlers(app)
+    _add_program_routes(app, settings, runner, admission)
+    _add_status_routes(app, settings, backend)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
 
-    @app.post(
-        "/run",
-        response_model=RunResponse,
-        openapi_extra=RUN_REQUEST_BODY,
-        responses=problem_responses(400, 413, 415, 422, 429, 503),
-    )
+
+def _add_program_routes(app: FastAPI, settings: Settings, runner: Runner, admission: Admission) -> None:
+    """POST /run, /test, /vet, /fmt: each parses its body, waits for a slot, runs in a worker thread."""
+    errors = problem_responses(400, 413, 415, 422, 429, 503)
+
+    async def body_of(request: Request) -> tuple[bytes, str]:
+        kind = media_type(request)
+        return await read_capped_body(request, settings.max_body_bytes), kind
+
+    @app.post("/run", response_model=RunResponse, openapi_extra=request_body("RunRequest", required=False),
+              responses=errors)  # fmt: skip
     async def run(request: Request) -> dict[str, Any]:
         """Compile and run a Go program in fresh sandboxes; return its verdict and output."""
-        body = await read_capped_body(request, settings.max_body_bytes)
-        spec = spec_from_body(body, request.headers.get("content-type", ""), settings)
+        spec = run_spec(*await body_of(request), settings)
         async with admission.slot():
-            result = await run_until_done_or_gone(request, runner, spec, request.app.state.workers)
+            result = await until_done_or_gone(request, request.app.state.workers, lambda c: runner.run(spec, cancel=c))
         return asdict(result)
 
+    @app.post("/test", response_model=TestResult, openapi_extra=request_body("TestRequest", required=True),
+              responses=errors)  # fmt: skip
+    async def test(request: Request) -> dict[str, Any]:
+        """``go test`` the package: per-test results, benchmarks, coverage; the tests run in a fresh sandbox."""
+        parsed, files = package_request(*await body_of(request), TestRequest)
+        spec, options = _test_spec(parsed, files, settings)
+        async with admission.slot():
+            result = await until_done_or_gone(
+                request, request.app.state.workers, lambda c: run_tests(runner, spec, options, c)
+            )
+        return asdict(result)
+
+    @app.post("/vet", response_model=VetResult, openapi_extra=request_body("SourceRequest", required=True),
+              responses=errors)  # fmt: skip
+    async def vet_package(request: Request) -> dict[str, Any]:
+        """``go vet`` the package: findings with file, line, column, message and analyzer."""
+        _, files = package_request(*await body_of(request), SourceRequest)
+        spec = make_spec(files)
+        async with admission.slot():
+            result = await until_done_or_gone(request, request.app.state.workers, lambda _: vet(runner, spec))
+        return asdict(result)
+
+    @app.post("/fmt", response_model=FmtResult, openapi_extra=request_body("SourceRequest", required=True),
+              responses=errors)  # fmt: skip
+    async def fmt(request: Request) -> dict[str, Any]:
+        """gofmt each .go file and normalise go.mod; syntax errors come back with positions."""
+        _, files = package_request(*await body_of(request), SourceRequest)
+        spec = make_spec(files)
+        async with admission.slot():
+            result = await until_done_or_gone(
+                request, request.app.state.workers, lambda _: format_files(runner, spec, files.keys())
+            )
+        return asdict(result)
+
+
+def _add_status_routes(app: FastAPI, settings: Settings, backend: Backend) -> None:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """The process is alive (says nothing of Docker)."""
@@ -191,17 +202,14 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     async def version() -> dict[str, str]:
         return {"gosandbox": __version__, "go_version": backend.go_version, "runtime": settings.runtime}
 
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    return app
-
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        definitions = RunRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(definitions.pop("$defs", {}))
-        components["RunRequest"] = definitions
-        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for model in (RunRequest, TestRequest, SourceRequest, Problem):
+            definitions = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(definitions.pop("$defs", {}))
+            components[model.__name__] = definitions
         app.openapi_schema = schema
     return app.openapi_schema

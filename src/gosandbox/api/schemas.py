@@ -7,7 +7,10 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gosandbox.api.problems import PROBLEM_JSON
+from gosandbox.diagnostics import Diagnostic
+from gosandbox.gotest import TestOptions
 from gosandbox.models import Status
+from gosandbox.txtar import parse_txtar
 
 
 class LimitsIn(BaseModel):
@@ -25,25 +28,56 @@ class LimitsIn(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-class RunRequest(BaseModel):
-    """Send ``code`` (one main.go) or ``files`` (a package: *.go, go.mod, go.sum), not both."""
+class SourceRequest(BaseModel):
+    """A Go package: exactly one of ``code`` (main.go), ``files`` or ``txtar`` (the Playground's archive)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     code: str | None = Field(None, description="the source of main.go")
-    files: dict[str, str] | None = Field(None, description="file name -> content, relative to the package root")
+    files: dict[str, str] | None = Field(
+        None, description="file name -> content, relative to the package root (subdirectories, testdata/, embeds)"
+    )
+    txtar: str | None = Field(None, description="a txtar archive: '-- name --' lines start each file")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if sum(value is not None for value in (self.code, self.files, self.txtar)) != 1:
+            raise ValueError("send exactly one of 'code', 'files' and 'txtar'")
+        return self
+
+    def file_map(self) -> dict[str, str]:
+        if self.code is not None:
+            return {"main.go": self.code}
+        if self.txtar is not None:
+            return parse_txtar(self.txtar)
+        return dict(self.files or {})
+
+
+class RunRequest(SourceRequest):
+    """What to run, with its input and limits."""
+
     stdin: str = Field("", description="standard input of the program (UTF-8)")
     args: list[str] = Field(default_factory=list, description="command-line arguments after the program name")
     limits: LimitsIn | None = None
 
-    @model_validator(mode="after")
-    def _code_or_files(self) -> Self:
-        if (self.code is None) == (self.files is None):
-            raise ValueError("send exactly one of 'code' and 'files'")
-        return self
 
-    def file_map(self) -> dict[str, str]:
-        return {"main.go": self.code} if self.code is not None else dict(self.files or {})
+class TestRequest(SourceRequest):
+    """``go test`` of the package; the options are those of ``go test`` (durations bounded by ``wall_s``)."""
+
+    limits: LimitsIn | None = None
+    run: str | None = Field(None, description="-run: regular expression selecting tests")
+    count: int = Field(1, description="-count")
+    cover: bool = Field(False, description="-cover: report the statement coverage percentage")
+    short: bool = Field(False, description="-short")
+    bench: str | None = Field(None, description="-bench: regular expression selecting benchmarks")
+    benchtime: str = Field("1s", description="-benchtime, e.g. 100x or 500ms")
+    fuzz: str | None = Field(None, description="-fuzz: the fuzz target to run")
+    fuzztime: str = Field("5s", description="-fuzztime")
+
+    def options(self) -> TestOptions:
+        return TestOptions(
+            self.run, self.count, self.cover, self.bench, self.benchtime, self.fuzz, self.fuzztime, self.short
+        )
 
 
 class TimingsOut(BaseModel):
@@ -65,6 +99,7 @@ class RunResponse(BaseModel):
     timings_ms: TimingsOut
     go_version: str
     cached: bool = Field(description="the binary came from the build cache")
+    diagnostics: list[Diagnostic] = Field(description="compile errors as file/line/column/message")
 
 
 class Problem(BaseModel):
@@ -82,13 +117,16 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"content": content} for status in statuses}
 
 
-RUN_REQUEST_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": False,
-        "description": "JSON (RunRequest), or text/plain holding main.go, or no body to run the default program",
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}},
-            "text/plain": {"schema": {"type": "string"}},
-        },
+def request_body(model: str, *, required: bool) -> dict[str, Any]:
+    """OpenAPI declaration of a body that is JSON (``model``) or text/plain (main.go, or a txtar archive)."""
+    empty = "" if required else ", or no body to run the default program"
+    return {
+        "requestBody": {
+            "required": required,
+            "description": f"JSON ({model}), or text/plain holding main.go or a txtar archive{empty}",
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
     }
-}

@@ -12,14 +12,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gosandbox.limits import Limits
+from gosandbox.toolchain import Tool
 
 
 @dataclass(frozen=True)
 class BuildJob:
-    """Compile the package in ``files`` (go.mod included) into a static binary."""
+    """Run a toolchain step (see :class:`Tool`) on the package in ``files`` (go.mod included)."""
 
     files: dict[str, str]
     timeout_s: float
+    tool: Tool = Tool.BUILD
+    cover: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class BuildOutcome:
     binary: bytes | None
     duration_s: float
     timed_out: bool = False
+    files: dict[str, str] | None = None  # the package after Tool.FMT
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class ExecJob:
     args: tuple[str, ...]
     limits: Limits
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+    #: Package files the program reads at run time (a test's testdata/), placed read-only in its working directory.
+    package_files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

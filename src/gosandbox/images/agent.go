@@ -3,7 +3,9 @@
 //
 //	gosandbox-agent init                         PID 1: reap orphans, exit on SIGTERM
 //	gosandbox-agent exec STDIN PROG [ARGS...]    stdin from a file (or "-" for /dev/null), then execve PROG
-//	gosandbox-agent build TIMEOUT_MS CMD [ARGS...]  run CMD in its own process group, kill the group at the deadline
+//	gosandbox-agent build TIMEOUT_MS CMD [ARGS...] [--then CMD [ARGS...]]...
+//	                                             run each CMD in its own process group, one after another,
+//	                                             all within one deadline; the exit code is the first non-zero one
 package main
 
 import (
@@ -77,16 +79,48 @@ func runExec(args []string) {
 	}
 }
 
-// runBuild runs a build command and kills its whole process group at the deadline.
+// runBuild runs build commands one after another and kills the running one's process group at the deadline.
 func runBuild(args []string) {
 	if len(args) < 2 {
-		fail("usage: build TIMEOUT_MS CMD [ARGS...]")
+		fail("usage: build TIMEOUT_MS CMD [ARGS...] [--then CMD [ARGS...]]...")
 	}
 	timeoutMs, err := strconv.Atoi(args[0])
 	if err != nil || timeoutMs <= 0 {
 		fail("bad timeout " + args[0])
 	}
-	cmd := exec.Command(args[1], args[2:]...)
+	deadline := time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)
+	status := 0
+	for _, command := range splitCommands(args[1:]) {
+		code := runOne(command, deadline)
+		if code == buildTimeoutExit {
+			fmt.Fprintf(os.Stderr, "gosandbox: the build did not finish within %.1f s and was stopped\n", float64(timeoutMs)/1000)
+			os.Exit(buildTimeoutExit)
+		}
+		if status == 0 {
+			status = code
+		}
+	}
+	os.Exit(status)
+}
+
+func splitCommands(args []string) [][]string {
+	var commands [][]string
+	start := 0
+	for i, arg := range args {
+		if arg == "--then" {
+			commands = append(commands, args[start:i])
+			start = i + 1
+		}
+	}
+	return append(commands, args[start:])
+}
+
+// runOne runs one command in its own process group; buildTimeoutExit if the deadline passes.
+func runOne(command []string, deadline time.Time) int {
+	if len(command) == 0 {
+		fail("empty command")
+	}
+	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -97,15 +131,14 @@ func runBuild(args []string) {
 	select {
 	case err := <-done:
 		if exitErr, ok := err.(*exec.ExitError); ok {
-			os.Exit(exitErr.ExitCode())
+			return exitErr.ExitCode()
 		} else if err != nil {
 			fail("wait: " + err.Error())
 		}
-		os.Exit(0)
-	case <-time.After(time.Duration(timeoutMs) * time.Millisecond):
+		return 0
+	case <-time.After(time.Until(deadline)):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-		fmt.Fprintf(os.Stderr, "gosandbox: the build did not finish within %.1f s and was stopped\n", float64(timeoutMs)/1000)
-		os.Exit(buildTimeoutExit)
+		return buildTimeoutExit
 	}
 }

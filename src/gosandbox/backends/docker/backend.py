@@ -169,7 +169,7 @@ class DockerBackend:
                 command,
                 user=f"{PROGRAM_UID}:{PROGRAM_UID}",
                 environment=program_environment(job.limits),
-                workdir="/tmp",
+                workdir="/sandbox/pkg" if job.package_files else "/tmp",
             )["Id"]
         return exec_id
 
@@ -269,10 +269,15 @@ def program_environment(limits: Limits) -> dict[str, str]:
 
 
 def _hand_over(host_dir: Path, job: ExecJob) -> None:
+    """Write the binary, stdin and any package files into the directory mounted read-only at /sandbox."""
     program = host_dir / "prog"
     program.write_bytes(job.binary)
     program.chmod(0o755)
     (host_dir / "stdin").write_bytes(job.stdin)
+    for name, text in job.package_files.items():  # names were checked: relative, no "..", no links
+        path = host_dir / "pkg" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def _watch(killer: _Killer, job: ExecJob, finished: threading.Event, started: float) -> None:

@@ -23,10 +23,11 @@ import docker
 
 from gosandbox.backends.base import BuildJob, BuildOutcome
 from gosandbox.backends.docker.errors import docker_errors
-from gosandbox.backends.docker.images import AGENT, BUILD_FLAGS
+from gosandbox.backends.docker.images import AGENT
 from gosandbox.backends.docker.options import SandboxShape, container_options
 from gosandbox.errors import SandboxFailure
 from gosandbox.policy import BUILDER_UID, Policy
+from gosandbox.toolchain import Tool, go_command
 
 logger = logging.getLogger(__name__)
 
@@ -102,40 +103,39 @@ class Builder:
         build_id = uuid.uuid4().hex
         host_dir = self.config.builds_dir / build_id
         try:
-            _write_sources(host_dir, job.files)
-            return self._compile(build_id, host_dir, job.timeout_s)
+            _write_sources(host_dir, job.files, writable=job.tool is Tool.FMT)
+            return self._run_tool(build_id, host_dir, job)
         finally:
             shutil.rmtree(host_dir, ignore_errors=True)
 
-    def _compile(self, build_id: str, host_dir: Path, timeout_s: float) -> BuildOutcome:
+    def _run_tool(self, build_id: str, host_dir: Path, job: BuildJob) -> BuildOutcome:
         container_id = self.container_id()
         inside = f"/builds/{build_id}"
-        command = [
-            AGENT,
-            "build",
-            str(int(timeout_s * 1000)),
-            "go",
-            "build",
-            *BUILD_FLAGS,
-            "-o",
-            f"{inside}/out/prog",
-            ".",
-        ]
+        tool = go_command(job.tool, f"{inside}/out/prog", cover=job.cover)
+        command = [AGENT, "build", str(int(job.timeout_s * 1000)), *tool]
         started = time.monotonic()
-        with docker_errors("compiling in the builder sandbox"):
+        with docker_errors("running the toolchain in the builder sandbox"):
             exec_id = self.client.api.exec_create(container_id, command, workdir=f"{inside}/src", user=f"{BUILDER_UID}")
             output = _read_capped(self.client.api.exec_start(exec_id, stream=True), MAX_COMPILE_OUTPUT_BYTES)
             exit_code = self.client.api.exec_inspect(exec_id)["ExitCode"]
         duration = time.monotonic() - started
         text = output.decode("utf-8", errors="replace").replace(f"{inside}/src/", "").replace(inside, ".")
-        if exit_code == 0:
-            return BuildOutcome(True, text, _read_binary(host_dir / "out" / "prog"), duration)
         if exit_code == _KILLED_EXIT:
             text += f"\ngosandbox: the compiler was killed: it used more than {self.config.memory_mb} MB\n"
-        return BuildOutcome(False, text, None, duration, timed_out=exit_code == _BUILD_TIMEOUT_EXIT)
+        succeeded = exit_code == 0
+        binary_path = host_dir / "out" / "prog"
+        # `go test -c` writes nothing for a package without tests.
+        wants_binary = succeeded and job.tool in _BINARY_TOOLS and os.path.lexists(binary_path)
+        binary = _read_binary(binary_path) if wants_binary else None
+        files = _read_back(host_dir / "src", job.files) if job.tool is Tool.FMT else None
+        return BuildOutcome(succeeded, text, binary, duration, timed_out=exit_code == _BUILD_TIMEOUT_EXIT, files=files)
 
 
-def _write_sources(host_dir: Path, files: dict[str, str]) -> None:
+_BINARY_TOOLS = (Tool.BUILD, Tool.TEST)
+
+
+def _write_sources(host_dir: Path, files: dict[str, str], *, writable: bool) -> None:
+    """The package under ``src/`` (writable by the builder only for gofmt -w), an ``out/`` for the binary."""
     src, out = host_dir / "src", host_dir / "out"
     src.mkdir(parents=True, mode=0o755)
     out.mkdir(mode=0o777)
@@ -144,6 +144,22 @@ def _write_sources(host_dir: Path, files: dict[str, str]) -> None:
         path = src / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    if writable:
+        for path in [src, *src.rglob("*")]:
+            path.chmod(0o777 if path.is_dir() else 0o666)
+
+
+def _read_back(src: Path, files: dict[str, str]) -> dict[str, str]:
+    """The formatted .go files and go.mod, read without following links and bounded in size."""
+    formatted = {}
+    for name, original in files.items():
+        if not (name.endswith(".go") or name == "go.mod"):
+            continue
+        fd = os.open(src / name, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(2 * len(original.encode()) + 64 * 1024)
+        formatted[name] = data.decode("utf-8", errors="replace")
+    return formatted
 
 
 def _read_binary(path: Path) -> bytes:

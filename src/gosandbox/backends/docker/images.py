@@ -24,13 +24,12 @@ import docker
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.errors import ImageMissing, SandboxFailure
 from gosandbox.policy import BUILDER_UID, INIT_UID, PROGRAM_UID
+from gosandbox.toolchain import BUILD_FLAGS
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
-#: Flags of every user build; the image pre-builds the standard library with the same ones.
-BUILD_FLAGS = ("-trimpath", "-ldflags=-s -w")
 BUILDER_ENV = {
     "PATH": "/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin",
     "GOROOT": "/usr/local/go",
@@ -55,6 +54,7 @@ _PASSWD = (
 )
 _GROUP = "".join(line.split(":")[0] + f":x:{line.split(':')[2]}:\n" for line in _PASSWD.splitlines())
 _WARM_PROGRAM = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("warm") }\n'
+_WARM_TEST = 'package main\n\nimport "testing"\n\nfunc TestWarm(t *testing.T) { main() }\n'
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ def _builder_dockerfile(base_image: str | None) -> str:
         "WORKDIR /tmp/warm\n"
         f'RUN ["/usr/local/go/bin/go", "build", {flags}, "std"]\n'
         f'RUN ["/usr/local/go/bin/go", "build", {flags}, "-o", "/dev/null", "."]\n'
+        f'RUN ["/usr/local/go/bin/go", "test", "-c", {flags}, "-cover", "-o", "/dev/null", "."]\n'
+        'RUN ["/usr/local/go/bin/go", "vet", "."]\n'
         "WORKDIR /tmp\n"
         f'ENTRYPOINT ["{AGENT}", "init"]\n'
     )
@@ -191,6 +193,7 @@ def _builder_context(out: Path, agent: Path, base_image: str | None) -> None:
         _add_dir(tar, "warm", 0o755)
         _add_bytes(tar, "warm/go.mod", b"module warm\n\ngo 1.27\n")
         _add_bytes(tar, "warm/main.go", _WARM_PROGRAM.encode())
+        _add_bytes(tar, "warm/main_test.go", _WARM_TEST.encode())
         if base_image is None:
             for path, name in _toolchain_members(toolchain_root()):
                 tar.add(path, arcname=name, recursive=False, filter=_root_owned)

@@ -1,0 +1,88 @@
+"""Request bodies into validated specs: size cap, media type, JSON or plain text, txtar, limits."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi import Request
+from pydantic import ValidationError
+
+from gosandbox.api.problems import UnsupportedMediaType
+from gosandbox.api.schemas import RunRequest, SourceRequest
+from gosandbox.errors import InvalidRequest, InvalidSource, PayloadTooLarge
+from gosandbox.limits import resolve_limits
+from gosandbox.models import RunSpec
+from gosandbox.settings import Settings
+from gosandbox.source import make_spec, utf8_bytes
+from gosandbox.txtar import looks_like_txtar, parse_txtar
+
+Model = TypeVar("Model", bound=SourceRequest)
+
+
+async def read_capped_body(request: Request, cap_bytes: int) -> bytes:
+    """The whole body, refusing more than ``cap_bytes`` before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap_bytes:
+        raise PayloadTooLarge(f"the body holds {declared} bytes; at most {cap_bytes} are allowed")
+    if request.headers.get("content-encoding", "identity").lower() != "identity":
+        raise UnsupportedMediaType("compressed request bodies are not accepted; send it uncompressed")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap_bytes:
+            raise PayloadTooLarge(f"the body is larger than {cap_bytes} bytes")
+    return bytes(body)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """Where in the body an error is, with client-chosen names shortened."""
+    return ".".join(str(part) if len(str(part)) <= 40 else str(part)[:36] + "…" for part in loc) or "body"
+
+
+def parse_json(body: bytes, model: type[Model]) -> Model:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
+        raise InvalidSource(f"invalid JSON request: {problems}"[:2000]) from None
+
+
+def _plain_text_files(body: bytes) -> dict[str, str]:
+    try:
+        source = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid UTF-8 (byte {exc.start})") from None
+    return parse_txtar(source) if looks_like_txtar(source) else {"main.go": source}
+
+
+def media_type(request: Request) -> str:
+    """``application/json``, ``text/plain`` (an absent type counts as JSON), or 415."""
+    value = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if value in ("application/json", ""):
+        return "application/json"
+    if value == "text/plain":
+        return value
+    raise UnsupportedMediaType(f"media type {value[:60]!r} is not supported; use application/json or text/plain")
+
+
+def run_spec(body: bytes, kind: str, settings: Settings) -> RunSpec:
+    """POST /run: JSON, plain text (main.go or txtar), or nothing (the default program)."""
+    if not body.strip():
+        return make_spec({"main.go": settings.default_program_source()}, limits=settings.default_limits())
+    if kind == "text/plain":
+        return make_spec(_plain_text_files(body), limits=settings.default_limits())
+    parsed = parse_json(body, RunRequest)
+    limits = resolve_limits(parsed.limits.overrides() if parsed.limits else {}, settings.default_limits(),
+                            settings.limit_caps())  # fmt: skip
+    stdin = utf8_bytes(parsed.stdin, "stdin")
+    return make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits)
+
+
+def package_request(body: bytes, kind: str, model: type[Model]) -> tuple[Model | None, dict[str, str]]:
+    """POST /test, /vet, /fmt: the parsed JSON (None for plain text) and the package's files."""
+    if not body.strip():
+        raise InvalidSource("send a package: JSON with code, files or txtar, or main.go as text/plain")
+    if kind == "text/plain":
+        return None, _plain_text_files(body)
+    parsed = parse_json(body, model)
+    return parsed, parsed.file_map()

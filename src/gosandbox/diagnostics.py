@@ -1,0 +1,65 @@
+"""Compiler and vet messages as structured positions."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+# "./main.go:9:2: message" (go build), "main.go:9:2: message" (gofmt), column optional.
+_POSITION = re.compile(
+    r"^(?:\./)?(?P<file>[^\s:][^:]*?\.(?:go|s|mod)):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<message>.+)$"
+)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    file: str
+    line: int
+    column: int
+    message: str
+    analyzer: str | None = None
+
+
+def parse_positions(text: str) -> list[Diagnostic]:
+    """Every ``file:line:col: message`` line of compiler or gofmt output, in order."""
+    found = []
+    for line in text.splitlines():
+        match = _POSITION.match(line.strip())
+        if match:
+            column = int(match["column"]) if match["column"] else 0
+            found.append(Diagnostic(match["file"], int(match["line"]), column, match["message"]))
+    return found
+
+
+def _split_position(posn: str) -> tuple[str, int, int]:
+    file, _, rest = posn.partition(":")
+    line, _, column = rest.partition(":")
+    return file.removeprefix("./"), int(line or 0), int(column or 0)
+
+
+def parse_vet_json(text: str) -> list[Diagnostic]:
+    """``go vet -json`` output: JSON objects {package: {analyzer: [{posn, message}]}} among other lines."""
+    found = []
+    decoder = json.JSONDecoder()
+    index = text.find("{")
+    while index != -1:
+        try:
+            value, end = decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            index = text.find("{", index + 1)
+            continue
+        found += _vet_findings(value)
+        index = text.find("{", end)
+    return found
+
+
+def _vet_findings(value: object) -> list[Diagnostic]:
+    found = []
+    packages = value if isinstance(value, dict) else {}
+    for analyzers in packages.values():
+        for analyzer, findings in analyzers.items() if isinstance(analyzers, dict) else []:
+            for finding in findings if isinstance(findings, list) else []:
+                file, line, column = _split_position(str(finding.get("posn", "")))
+                found.append(Diagnostic(file, line, column, str(finding.get("message", "")), analyzer))
+    return found

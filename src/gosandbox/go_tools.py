@@ -1,0 +1,73 @@
+"""Go beyond ``go run``: ``go test`` with per-test results, ``go vet`` and ``gofmt`` as data."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Collection
+
+from gosandbox.backends.base import BuildJob, ExecJob
+from gosandbox.diagnostics import parse_positions, parse_vet_json
+from gosandbox.gotest import TestOptions, parse_test_output
+from gosandbox.models import FmtResult, RunSpec, Status, TestResult, Timings, VetResult
+from gosandbox.runner import Runner, ms, text
+from gosandbox.toolchain import Tool
+from gosandbox.verdict import classify
+
+
+def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threading.Event | None = None) -> TestResult:
+    """Compile the package's tests in the builder, run the test binary once in a fresh sandbox."""
+    options.check()
+    started = time.monotonic()
+    build = runner.backend.build(BuildJob(spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover))
+    version = runner.backend.go_version
+    if not build.succeeded or build.binary is None:
+        status = Status.COMPILE_ERROR if not build.succeeded else Status.OK
+        timings = Timings(ms(build.duration_s), 0, ms(time.monotonic() - started))
+        diagnostics = parse_positions(build.output)
+        return TestResult(
+            status, build.succeeded, [], [], None, "", "", build.output, diagnostics, False, timings, version
+        )
+    # -test.timeout fires a little before the wall limit so Go names the test that hung.
+    args = options.binary_args(round(spec.limits.wall_s * 0.9, 2))
+    job = ExecJob(build.binary, spec.stdin, tuple(args), spec.limits, cancel or threading.Event(), spec.files)
+    outcome = runner.backend.execute(job)
+    report = parse_test_output(text(outcome.stdout))
+    status = classify(outcome)
+    timings = Timings(ms(build.duration_s), ms(outcome.duration_s), ms(time.monotonic() - started))
+    return TestResult(
+        status=status,
+        passed=status is Status.OK and report.passed is not False,
+        tests=report.tests,
+        benchmarks=report.benchmarks,
+        coverage_percent=report.coverage_percent,
+        output=report.output,
+        stderr=text(outcome.stderr),
+        compile_output=build.output,
+        diagnostics=[],
+        truncated=outcome.output_exceeded,
+        timings_ms=timings,
+        go_version=version,
+    )
+
+
+def vet(runner: Runner, spec: RunSpec) -> VetResult:
+    """``go vet`` findings with their analyzer; type errors come back as compile_error positions."""
+    started = time.monotonic()
+    build = runner.backend.build(BuildJob(spec.files, runner.build_timeout_s, Tool.VET))
+    findings = parse_vet_json(build.output)
+    type_checked = build.succeeded or bool(findings)
+    status = Status.OK if type_checked else Status.COMPILE_ERROR
+    diagnostics = findings if type_checked else parse_positions(build.output)
+    timings = Timings(ms(build.duration_s), 0, ms(time.monotonic() - started))
+    return VetResult(status, diagnostics, build.output, timings, runner.backend.go_version)
+
+
+def format_files(runner: Runner, spec: RunSpec, sent: Collection[str]) -> FmtResult:
+    """gofmt every .go file and normalise go.mod; return only the files the caller sent."""
+    build = runner.backend.build(BuildJob(spec.files, runner.build_timeout_s, Tool.FMT))
+    formatted = build.files or {}
+    files = {name: formatted.get(name, spec.files[name]) for name in sorted(sent)}
+    changed = [name for name, content in files.items() if content != spec.files[name]]
+    diagnostics = parse_positions(build.output)
+    return FmtResult(build.succeeded, files, changed, diagnostics, build.output, runner.backend.go_version)

@@ -1,0 +1,134 @@
+"""``go test`` in two steps: the builder compiles a test binary, a run sandbox executes it.
+
+The binary runs with ``-test.v=test2json``: framing lines start with byte 0x16, so test
+events are told apart from the tests' own output exactly, as Go's test2json does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from gosandbox.errors import InvalidRequest
+
+_FRAME, _ERR_START, _ERR_END = "\x16", "\x0f", "\x0e"
+_EVENT = re.compile(r"^=== (RUN|PAUSE|CONT|NAME)\s*(.*)$")
+_RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \((\d+(?:\.\d+)?)s\)$")
+_BENCH = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(\d+(?:\.\d+)?) ns/op(.*)$")
+_COVERAGE = re.compile(r"^coverage: (\d+(?:\.\d+)?)% of statements")
+_SAFE_PATTERN = re.compile(r"^[\x20-\x7e]{0,200}$")
+_SAFE_DURATION = re.compile(r"^\d{1,6}(x|ns|us|ms|s|m)?$")
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    """What ``go test`` flags a request may set. Durations are bounded by the run's wall limit."""
+
+    run: str | None = None
+    count: int = 1
+    cover: bool = False
+    bench: str | None = None
+    benchtime: str = "1s"
+    fuzz: str | None = None
+    fuzztime: str = "5s"
+    short: bool = False
+
+    def check(self) -> None:
+        for name in ("run", "bench", "fuzz"):
+            value = getattr(self, name)
+            if value is not None and not _SAFE_PATTERN.match(value):
+                raise InvalidRequest(f"{name} must be a printable regular expression of at most 200 characters")
+        for name in ("benchtime", "fuzztime"):
+            if not _SAFE_DURATION.match(getattr(self, name)):
+                raise InvalidRequest(f"{name} must look like 100x, 500ms or 2s")
+        if not 1 <= self.count <= 100:
+            raise InvalidRequest("count must be between 1 and 100")
+
+    def binary_args(self, wall_s: float) -> list[str]:
+        """Arguments of the test binary (the flags ``go test`` would pass it)."""
+        args = ["-test.v=test2json", f"-test.count={self.count}", "-test.paniconexit0", f"-test.timeout={wall_s}s"]
+        args += [f"-test.run={self.run}"] if self.run is not None else []
+        args += ["-test.short"] if self.short else []
+        if self.bench is not None:
+            args += [f"-test.bench={self.bench}", f"-test.benchtime={self.benchtime}"]
+        if self.fuzz is not None:
+            args += [f"-test.fuzz={self.fuzz}", f"-test.fuzztime={self.fuzztime}", "-test.fuzzcachedir=/tmp/fuzz"]
+        return args
+
+
+@dataclass
+class TestCase:
+    name: str
+    result: str = "running"  # pass, fail, skip; "running" if the binary died inside it
+    elapsed_s: float = 0.0
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    iterations: int
+    ns_per_op: float
+    extra: str
+
+
+@dataclass
+class TestReport:
+    """What the test binary said, parsed."""
+
+    tests: list[TestCase] = field(default_factory=list)
+    benchmarks: list[Benchmark] = field(default_factory=list)
+    coverage_percent: float | None = None
+    passed: bool | None = None
+    output: str = ""  # lines of no test (package-level output)
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.report = TestReport()
+        self.cases: dict[str, TestCase] = {}
+        self.current: str | None = None
+
+    def feed(self, line: str) -> None:
+        if line.startswith(_FRAME):
+            self._frame(line[1:])
+        else:
+            self._output(line.replace(_ERR_START, "").replace(_ERR_END, ""))
+
+    def _case(self, name: str) -> TestCase:
+        if name not in self.cases:
+            self.cases[name] = TestCase(name)
+            self.report.tests.append(self.cases[name])
+        return self.cases[name]
+
+    def _frame(self, line: str) -> None:
+        if event := _EVENT.match(line):
+            self.current = event.group(2).strip() or None
+            if event.group(1) == "RUN" and self.current:
+                self._case(self.current)
+        elif result := _RESULT.match(line):
+            case = self._case(result.group(2))
+            case.result, case.elapsed_s = result.group(1).lower(), float(result.group(3))
+        elif line.strip() in ("PASS", "FAIL"):
+            self.report.passed = line.strip() == "PASS"
+        else:
+            self._output(line)
+
+    def _output(self, line: str) -> None:
+        if bench := _BENCH.match(line.strip()):
+            name, n, ns, extra = bench.groups()
+            self.report.benchmarks.append(Benchmark(name, int(n), float(ns), extra.strip()))
+        if coverage := _COVERAGE.match(line):
+            self.report.coverage_percent = float(coverage.group(1))
+        if self.current is not None:
+            self._case(self.current).output += line + "\n"
+        else:
+            self.report.output += line + "\n"
+
+
+def parse_test_output(stdout: str) -> TestReport:
+    """Parse the stdout of a test binary run with ``-test.v=test2json``."""
+    parser = _Parser()
+    for line in stdout.splitlines():
+        parser.feed(line)
+    return parser.report
