@@ -6,9 +6,10 @@ import json
 import re
 from dataclasses import dataclass
 
-# "./main.go:9:2: message" (go build), "main.go:9:2: message" (gofmt), column optional.
+# "./main.go:9:2: message" (go build), "main.go:9:2: message" (gofmt), "vet: ./main.go:..." (go vet
+# on a package that does not type-check); the column is optional.
 _POSITION = re.compile(
-    r"^(?:\./)?(?P<file>[^\s:][^:]*?\.(?:go|s|mod)):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<message>.+)$"
+    r"^(?:vet: )?(?:\./)?(?P<file>[^\s:][^:]*?\.(?:go|s|mod)):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<message>.+)$"
 )
 
 

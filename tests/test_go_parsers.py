@@ -1,0 +1,106 @@
+"""Parsers of Go tool output and of txtar archives (no engine needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gosandbox.diagnostics import Diagnostic, parse_positions, parse_vet_json
+from gosandbox.errors import InvalidRequest, InvalidSource
+from gosandbox.gotest import Benchmark, TestOptions, parse_test_output
+from gosandbox.txtar import looks_like_txtar, parse_txtar
+
+F = "\x16"
+
+
+def test_compiler_positions() -> None:
+    output = '# sandbox\n./main.go:9:2: "os" imported and not used\n./util.go:3: no column here\nnoise\n'
+    assert parse_positions(output) == [
+        Diagnostic("main.go", 9, 2, '"os" imported and not used'),
+        Diagnostic("util.go", 3, 0, "no column here"),
+    ]
+
+
+def test_vet_type_error_and_gofmt_positions() -> None:
+    assert parse_positions("vet: ./main.go:3:15: declared and not used: x\nmain.go:1:2: expected ';'\n") == [
+        Diagnostic("main.go", 3, 15, "declared and not used: x"),
+        Diagnostic("main.go", 1, 2, "expected ';'"),
+    ]
+
+
+def test_vet_json_between_other_lines() -> None:
+    output = (
+        "# example.com/x\n"
+        '{\n\t"example.com/x": {\n\t\t"printf": [\n\t\t\t{"posn": "./main.go:6:2", "message": "bad verb"}\n'
+        "\t\t]\n\t}\n}\n"
+    )
+    assert parse_vet_json(output) == [Diagnostic("main.go", 6, 2, "bad verb", "printf")]
+
+
+def test_vet_json_that_is_not_vet_json_gives_nothing() -> None:
+    assert parse_vet_json('{"a": 1} {broken') == []
+
+
+def test_test2json_framing() -> None:
+    stdout = (
+        f"{F}=== RUN   TestA\n    a_test.go:3: log line\n{F}--- PASS: TestA (0.01s)\n"
+        f"{F}=== RUN   TestB\n\x0f    b_test.go:9: boom\x0e\n{F}--- FAIL: TestB (0.00s)\n"
+        f"{F}=== RUN   TestC\n{F}--- SKIP: TestC (0.00s)\n{F}=== NAME  \n"
+        f"{F}=== RUN   BenchmarkX\nBenchmarkX\nBenchmarkX-2   \t     100\t         4.140 ns/op\n"
+        f"{F}FAIL\ncoverage: 40.0% of statements\n"
+    )
+    report = parse_test_output(stdout)
+    assert [(t.name, t.result, t.elapsed_s) for t in report.tests] == [
+        ("TestA", "pass", 0.01),
+        ("TestB", "fail", 0.0),
+        ("TestC", "skip", 0.0),
+        ("BenchmarkX", "running", 0.0),
+    ]
+    assert report.tests[0].output == "    a_test.go:3: log line\n"
+    assert report.tests[1].output == "    b_test.go:9: boom\n"
+    assert report.benchmarks == [Benchmark("BenchmarkX", 100, 4.14, "")]
+    assert report.passed is False
+    assert report.coverage_percent == 40.0
+
+
+def test_output_that_looks_like_a_frame_but_is_not_framed_stays_output() -> None:
+    report = parse_test_output(f"{F}=== RUN   TestA\n--- PASS: TestFake (0.00s)\n{F}--- PASS: TestA (0.00s)\n")
+    assert [t.name for t in report.tests] == ["TestA"]
+    assert "TestFake" in report.tests[0].output
+
+
+def test_test_options_become_test_binary_flags() -> None:
+    options = TestOptions(run="^TestA$", count=2, bench=".", benchtime="10x", fuzz="FuzzX", fuzztime="2s", short=True)
+    assert options.binary_args(4.5) == [
+        "-test.v=test2json", "-test.count=2", "-test.paniconexit0", "-test.timeout=4.5s", "-test.run=^TestA$",
+        "-test.short", "-test.bench=.", "-test.benchtime=10x", "-test.fuzz=FuzzX", "-test.fuzztime=2s",
+        "-test.fuzzcachedir=/tmp/fuzz",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "options",
+    [TestOptions(run="a\nb"), TestOptions(benchtime="1h; rm"), TestOptions(count=0), TestOptions(fuzz="x" * 300)],
+)
+def test_bad_test_options_are_refused(options: TestOptions) -> None:
+    with pytest.raises(InvalidRequest):
+        options.check()
+
+
+def test_txtar_with_a_preamble_and_files() -> None:
+    archive = "package main\n\nfunc main() {}\n-- go.mod --\nmodule x\n-- sub/a.txt --\nA\n"
+    assert looks_like_txtar(archive)
+    assert parse_txtar(archive) == {
+        "main.go": "package main\n\nfunc main() {}\n",
+        "go.mod": "module x\n",
+        "sub/a.txt": "A\n",
+    }
+
+
+def test_txtar_without_a_preamble_and_plain_go_is_not_txtar() -> None:
+    assert parse_txtar("-- main.go --\npackage main\n") == {"main.go": "package main\n"}
+    assert not looks_like_txtar("package main\n\n// -- not a marker --\n")
+
+
+def test_txtar_duplicate_names_are_refused() -> None:
+    with pytest.raises(InvalidSource, match="twice"):
+        parse_txtar("-- a.go --\n-- a.go --\n")
