@@ -24,6 +24,8 @@ _SAFE_DURATION = re.compile(r"^\d{1,6}(x|ns|us|ms|s|m)?$")
 class TestOptions:
     """What ``go test`` flags a request may set. Durations are bounded by the run's wall limit."""
 
+    __test__ = False  # not a pytest test class
+
     run: str | None = None
     count: int = 1
     cover: bool = False
@@ -58,6 +60,8 @@ class TestOptions:
 
 @dataclass
 class TestCase:
+    __test__ = False  # not a pytest test class
+
     name: str
     result: str = "running"  # pass, fail, skip; "running" if the binary died inside it
     elapsed_s: float = 0.0
@@ -75,6 +79,8 @@ class Benchmark:
 @dataclass
 class TestReport:
     """What the test binary said, parsed."""
+
+    __test__ = False  # not a pytest test class
 
     tests: list[TestCase] = field(default_factory=list)
     benchmarks: list[Benchmark] = field(default_factory=list)

@@ -69,6 +69,8 @@ class RunResult:
 class TestResult:
     """The outcome of ``go test`` on a package: per-test results and the verdict on the test binary."""
 
+    __test__ = False  # not a pytest test class
+
     status: Status
     passed: bool
     tests: list[TestCase]

@@ -64,6 +64,8 @@ class RunRequest(SourceRequest):
 class TestRequest(SourceRequest):
     """``go test`` of the package; the options are those of ``go test`` (durations bounded by ``wall_s``)."""
 
+    __test__ = False  # not a pytest test class
+
     limits: LimitsIn | None = None
     run: str | None = Field(None, description="-run: regular expression selecting tests")
     count: int = Field(1, description="-count")
