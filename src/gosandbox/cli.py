@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -12,8 +13,6 @@ import click
 
 from gosandbox.errors import GosandboxError
 from gosandbox.settings import Settings
-
-_SOURCE_NAMES = ("go.mod", "go.sum")
 
 
 def _settings() -> Settings:
@@ -26,23 +25,15 @@ def _fail(exc: GosandboxError) -> None:
     sys.exit(2)
 
 
-def read_package(path: Path) -> dict[str, str]:
-    """A .go file as main.go, or a directory's *.go, go.mod and go.sum (recursively)."""
-    if path.is_file():
-        return {"main.go": path.read_text(encoding="utf-8")}
-    files = {}
-    for item in sorted(path.rglob("*")):
-        if item.is_file() and (item.suffix == ".go" or item.name in _SOURCE_NAMES):
-            files[item.relative_to(path).as_posix()] = item.read_text(encoding="utf-8")
-    return files
-
-
 @click.group()
-@click.option("--log-level", default=None, help="debug, info, warning (default: GOSANDBOX_LOG_LEVEL or info)")
-def main(log_level: str | None) -> None:
+@click.option(
+    "--log-level", default=None, help="debug, info, warning (default: GOSANDBOX_LOG_LEVEL for serve, else warning)"
+)
+@click.pass_context
+def main(ctx: click.Context, log_level: str | None) -> None:
     """Run untrusted Go code in hardened, throwaway Docker sandboxes."""
-    level = (log_level or _settings().log_level).upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    default = _settings().log_level if ctx.invoked_subcommand == "serve" else "warning"
+    logging.basicConfig(level=(log_level or default).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @main.command()
@@ -86,12 +77,58 @@ def run(
 
     Arguments after `--` go to the program: gosandbox run main.go -- -n 3
     """
-    from gosandbox.cli_run import run_once  # noqa: PLC0415
+    from gosandbox.cli_run import read_package, run_once  # noqa: PLC0415
 
     overrides = {k: v for k, v in {"wall_s": wall_s, "memory_mb": memory_mb}.items() if v is not None}
     stdin = stdin_file.read() if stdin_file is not None else b""
     try:
         code = run_once(_settings(), read_package(path), stdin=stdin, args=args, overrides=overrides)
+    except GosandboxError as exc:
+        _fail(exc)
+    sys.exit(code)
+
+
+@main.command("test")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--run", "run_pattern", help="-run: regular expression selecting tests")
+@click.option("--cover", is_flag=True, help="report statement coverage")
+@click.option("--bench", help="-bench: regular expression selecting benchmarks")
+@click.option("--fuzz", help="-fuzz: the fuzz target to run (for --fuzztime)")
+@click.option("--fuzztime", default="5s", show_default=True)
+@click.option("-v", "verbose", is_flag=True, help="print every test's output")
+@click.option("--wall-s", type=float, help="wall-clock limit in seconds")
+def test_command(path: Path, run_pattern: str | None, cover: bool, bench: str | None, fuzz: str | None,
+                 fuzztime: str, verbose: bool, wall_s: float | None) -> None:  # fmt: skip
+    """Run the tests of the package at PATH in a sandbox; exit 1 if any fails."""
+    from gosandbox.cli_run import read_package, test_once  # noqa: PLC0415
+    from gosandbox.gotest import TestOptions  # noqa: PLC0415
+
+    options = TestOptions(run=run_pattern, cover=cover, bench=bench, fuzz=fuzz, fuzztime=fuzztime)
+    _exit_with(lambda: test_once(_settings(), read_package(path), options, verbose=verbose, wall_s=wall_s))
+
+
+@main.command("vet")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def vet_command(path: Path) -> None:
+    """Report go vet findings for the package at PATH; exit 1 if there are any."""
+    from gosandbox.cli_run import read_package, vet_once  # noqa: PLC0415
+
+    _exit_with(lambda: vet_once(_settings(), read_package(path)))
+
+
+@main.command("fmt")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--write", is_flag=True, help="write the formatted files back")
+def fmt_command(path: Path, write: bool) -> None:
+    """gofmt the package at PATH (in a sandbox); list the files that change."""
+    from gosandbox.cli_run import fmt_once, read_package  # noqa: PLC0415
+
+    _exit_with(lambda: fmt_once(_settings(), path, read_package(path), write=write))
+
+
+def _exit_with(command: Callable[[], int]) -> None:
+    try:
+        code = command()
     except GosandboxError as exc:
         _fail(exc)
     sys.exit(code)

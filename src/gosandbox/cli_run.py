@@ -1,26 +1,49 @@
-"""``gosandbox run``: one program through the library, output to our own streams."""
+"""The command-line verbs that run something: run, test, vet, fmt, each through the library."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from gosandbox.backends.docker.backend import DockerBackend, DockerConfig
-from gosandbox.limits import resolve_limits
-from gosandbox.models import Status
+from gosandbox.errors import InvalidSource
+from gosandbox.go_tools import format_files, run_tests, vet
+from gosandbox.gotest import TestOptions
+from gosandbox.limits import Limits, resolve_limits
+from gosandbox.models import Status, TestResult
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
-from gosandbox.source import make_spec
+from gosandbox.source import check_file_name, make_spec
 
 # Exit codes for verdicts that have no program exit code (as timeout(1) and shells do).
 _EXIT_FOR_STATUS = {Status.COMPILE_ERROR: 2, Status.TIMEOUT: 124, Status.MEMORY_LIMIT: 137, Status.OUTPUT_LIMIT: 141}
+_MAX_FILE_BYTES = 1024 * 1024
 
 
-def run_once(
-    settings: Settings, files: dict[str, str], *, stdin: bytes, args: tuple[str, ...], overrides: dict[str, float | int]
-) -> int:
-    limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
-    spec = make_spec(files, stdin=stdin, args=args, limits=limits)
+def read_package(path: Path) -> dict[str, str]:
+    """A .go file as main.go, or every acceptable file of a directory (hidden ones skipped)."""
+    if path.is_file():
+        return {"main.go": path.read_text(encoding="utf-8")}
+    files = {}
+    for item in sorted(path.rglob("*")):
+        name = item.relative_to(path).as_posix()
+        if not item.is_file() or any(part.startswith(".") for part in name.split("/")):
+            continue
+        try:
+            check_file_name(name)
+        except InvalidSource:
+            continue
+        if item.stat().st_size <= _MAX_FILE_BYTES:
+            files[name] = item.read_text(encoding="utf-8")
+    return files
+
+
+@contextmanager
+def local_runner(settings: Settings, limits: Limits) -> Iterator[Runner]:
+    """A runner on the local engine for one command; its sandboxes are removed at the end."""
     config = DockerConfig(
         state_dir=settings.state_dir,
         instance=f"{settings.instance}-cli-{os.getpid()}",
@@ -32,9 +55,19 @@ def run_once(
     backend = DockerBackend(config)
     try:
         backend.check_ready()
-        result = Runner(backend, build_timeout_s=settings.build_timeout_s).run(spec)
+        backend.start()
+        yield Runner(backend, build_timeout_s=settings.build_timeout_s)
     finally:
         backend.close()
+
+
+def run_once(
+    settings: Settings, files: dict[str, str], *, stdin: bytes, args: tuple[str, ...], overrides: dict[str, float | int]
+) -> int:
+    limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
+    spec = make_spec(files, stdin=stdin, args=args, limits=limits)
+    with local_runner(settings, limits) as runner:
+        result = runner.run(spec)
     sys.stdout.write(result.stdout)
     sys.stdout.flush()
     sys.stderr.write(result.compile_output + result.stderr)
@@ -44,3 +77,52 @@ def run_once(
     if result.exit_code is not None and result.status is Status.RUNTIME_ERROR:
         return result.exit_code
     return _EXIT_FOR_STATUS.get(result.status, 0)
+
+
+def _print_tests(result: TestResult, verbose: bool) -> None:
+    for case in result.tests:
+        if verbose or case.result == "fail":
+            sys.stdout.write(case.output)
+        sys.stdout.write(f"--- {case.result.upper()}: {case.name} ({case.elapsed_s:.2f}s)\n")
+    for bench in result.benchmarks:
+        sys.stdout.write(f"{bench.name}\t{bench.iterations}\t{bench.ns_per_op} ns/op {bench.extra}\n")
+    sys.stdout.write(result.output)
+    sys.stderr.write(result.compile_output + result.stderr)
+
+
+def test_once(
+    settings: Settings, files: dict[str, str], options: TestOptions, *, verbose: bool, wall_s: float | None
+) -> int:
+    overrides = {"wall_s": wall_s} if wall_s is not None else {}
+    limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
+    options.check()
+    with local_runner(settings, limits) as runner:
+        result = run_tests(runner, make_spec(files, limits=limits), options)
+    _print_tests(result, verbose)
+    verdict = "ok" if result.passed else f"FAIL ({result.status})"
+    sys.stdout.write(f"{verdict}\n")
+    return 0 if result.passed else 1
+
+
+def vet_once(settings: Settings, files: dict[str, str]) -> int:
+    with local_runner(settings, settings.default_limits()) as runner:
+        result = vet(runner, make_spec(files))
+    for d in result.diagnostics:
+        sys.stdout.write(
+            f"{d.file}:{d.line}:{d.column}: {d.message}" + (f" ({d.analyzer})" if d.analyzer else "") + "\n"
+        )
+    return 0 if result.status is Status.OK and not result.diagnostics else 1
+
+
+def fmt_once(settings: Settings, path: Path, files: dict[str, str], *, write: bool) -> int:
+    with local_runner(settings, settings.default_limits()) as runner:
+        result = format_files(runner, make_spec(files), files.keys())
+    for d in result.diagnostics:
+        sys.stderr.write(f"{d.file}:{d.line}:{d.column}: {d.message}\n")
+    for name in result.changed:
+        sys.stdout.write(f"{name}\n")
+        if write and path.is_dir():
+            (path / name).write_text(result.files[name], encoding="utf-8")
+        elif write:
+            path.write_text(result.files[name], encoding="utf-8")
+    return 0 if result.ok else 1
