@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from docker_helpers import TEST_INSTANCE, docker_settings
 from gosandbox.api import create_app
-from gosandbox.backends.docker.backend import DockerBackend, DockerConfig
+from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
 from gosandbox.backends.docker.reaper import list_sandboxes, reap
 from gosandbox.errors import GosandboxError
 
@@ -18,14 +18,7 @@ from gosandbox.errors import GosandboxError
 def docker_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerBackend]:
     """The real Docker backend; errors (not skips) when the engine or the images are missing."""
     settings = docker_settings(tmp_path_factory.mktemp("state"))
-    config = DockerConfig(
-        state_dir=settings.state_dir,
-        instance=TEST_INSTANCE,
-        policy=settings.policy(),
-        default_limits=settings.default_limits(),
-        pool_size=settings.pool_size,
-    )
-    backend = DockerBackend(config)
+    backend = DockerBackend(config_from_settings(settings))
     try:
         backend.check_ready()
     except GosandboxError as exc:

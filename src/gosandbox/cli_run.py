@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gosandbox.backends.docker.backend import DockerBackend, DockerConfig
+from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
 from gosandbox.errors import InvalidSource
 from gosandbox.go_tools import format_files, run_tests, vet
 from gosandbox.gotest import TestOptions
@@ -44,14 +44,8 @@ def read_package(path: Path) -> dict[str, str]:
 @contextmanager
 def local_runner(settings: Settings, limits: Limits) -> Iterator[Runner]:
     """A runner on the local engine for one command; its sandboxes are removed at the end."""
-    config = DockerConfig(
-        state_dir=settings.state_dir,
-        instance=f"{settings.instance}-cli-{os.getpid()}",
-        base_image=settings.go_image,
-        policy=settings.policy(),
-        default_limits=limits,
-        pool_size=0,
-    )
+    config = config_from_settings(settings, instance=f"{settings.instance}-cli-{os.getpid()}", default_limits=limits,
+                                  pool_size=0)  # fmt: skip
     backend = DockerBackend(config)
     try:
         backend.check_ready()

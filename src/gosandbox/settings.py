@@ -9,7 +9,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gosandbox.limits import Limits
@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         None, description="main.go run by a POST /run without a body (default: hello world)"
     )
     log_level: str = "info"
+    goproxy: str = Field(
+        "off", description="module proxy of the build step: off, or file:///dir (a directory laid out as a Go proxy)"
+    )
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     build_timeout_s: float = Field(30.0, gt=0)
@@ -75,6 +78,19 @@ class Settings(BaseSettings):
     max_cpus: float = Field(default_factory=lambda: float(os.cpu_count() or 1))
     max_pids: int = 256
     max_output_bytes: int = 1024 * 1024
+
+    @field_validator("goproxy")
+    @classmethod
+    def _local_proxy_only(cls, value: str) -> str:
+        if value != "off" and not value.startswith("file:///"):
+            raise ValueError(
+                "GOSANDBOX_GOPROXY must be 'off' or file:///dir: the builder has no network; "
+                "mirror a proxy into a directory (e.g. with `go mod download` and a GOPROXY layout)"
+            )
+        return value
+
+    def module_proxy_dir(self) -> Path | None:
+        return None if self.goproxy == "off" else Path(self.goproxy.removeprefix("file://"))
 
     def default_limits(self) -> Limits:
         return Limits(

@@ -70,18 +70,9 @@ def _make_runner(settings: Settings, backend: Backend) -> Runner:
 
 
 def _docker_backend(settings: Settings) -> Backend:
-    from gosandbox.backends.docker.backend import DockerBackend, DockerConfig  # noqa: PLC0415 - keep the SDK optional here
+    from gosandbox.backends.docker.backend import DockerBackend, config_from_settings  # noqa: PLC0415 - SDK stays optional
 
-    config = DockerConfig(
-        state_dir=settings.state_dir,
-        instance=settings.instance,
-        base_image=settings.go_image,
-        policy=settings.policy(),
-        default_limits=settings.default_limits(),
-        pool_size=settings.pool_size,
-        builder_memory_mb=settings.builder_memory_mb,
-    )
-    return DockerBackend(config)
+    return DockerBackend(config_from_settings(settings))
 
 
 def _start_backend(backend: Backend) -> None:

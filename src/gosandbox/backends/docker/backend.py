@@ -11,6 +11,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 
@@ -25,6 +26,7 @@ from gosandbox.backends.docker.streams import BoundedOutput, cgroup_oom_kills
 from gosandbox.errors import SandboxFailure
 from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
+from gosandbox.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,22 @@ class DockerConfig:
     pool_size: int = 2
     builder_memory_mb: int = 2048
     builder_cpus: float = 2.0
+    module_proxy_dir: Path | None = None
+
+
+def config_from_settings(settings: Settings, **overrides: Any) -> DockerConfig:
+    """The backend's configuration from the server settings (``overrides`` win)."""
+    values: dict[str, Any] = {
+        "state_dir": settings.state_dir,
+        "instance": settings.instance,
+        "base_image": settings.go_image,
+        "policy": settings.policy(),
+        "default_limits": settings.default_limits(),
+        "pool_size": settings.pool_size,
+        "builder_memory_mb": settings.builder_memory_mb,
+        "module_proxy_dir": settings.module_proxy_dir(),
+    }
+    return DockerConfig(**{**values, **overrides})
 
 
 def connect(timeout_s: float = 60) -> docker.DockerClient:
@@ -102,6 +120,8 @@ class DockerBackend:
             cache_volume=f"gosandbox-gocache-{self.images.builder.rsplit('-', 1)[-1]}",
             memory_mb=c.builder_memory_mb,
             cpus=c.builder_cpus,
+            module_proxy_dir=c.module_proxy_dir,
+            module_cache_volume=f"gosandbox-gomodcache-{c.instance}",
         )
 
     def start(self) -> None:

@@ -47,6 +47,17 @@ class BuilderConfig:
     cpus: float = 2.0
     pids: int = 512
     tmpfs_mb: int = 1024
+    #: A host directory laid out as a Go module proxy, mounted read-only; None: GOPROXY=off.
+    module_proxy_dir: Path | None = None
+    module_cache_volume: str = "gosandbox-gomodcache"
+
+    def environment(self) -> dict[str, str]:
+        """Module settings over the image's defaults (GOPROXY=off, -mod=readonly)."""
+        if self.module_proxy_dir is None:
+            return {}
+        # -mod=mod lets the go command add missing requirements and go.sum lines from the proxy;
+        # a go.sum line the caller sent is still verified against what the proxy serves.
+        return {"GOPROXY": "file:///goproxy", "GOFLAGS": "-mod=mod", "GOSUMDB": "off", "GOMODCACHE": "/gomodcache"}
 
 
 class Builder:
@@ -68,8 +79,13 @@ class Builder:
             pids=c.pids,
             tmpfs_mb=c.tmpfs_mb,
             labels={**c.labels, "gosandbox.role": "builder"},
+            binds={str(c.module_proxy_dir): "/goproxy"} if c.module_proxy_dir else {},
             writable_binds={str(c.builds_dir): "/builds"},
-            volumes={c.cache_volume: "/cache"},
+            volumes={
+                c.cache_volume: "/cache",
+                **({c.module_cache_volume: "/gomodcache"} if c.module_proxy_dir else {}),
+            },
+            environment=c.environment(),
         )
 
     def container_id(self) -> str:
@@ -103,7 +119,7 @@ class Builder:
         build_id = uuid.uuid4().hex
         host_dir = self.config.builds_dir / build_id
         try:
-            _write_sources(host_dir, job.files, writable=job.tool is Tool.FMT)
+            _write_sources(host_dir, job.files)
             return self._run_tool(build_id, host_dir, job)
         finally:
             shutil.rmtree(host_dir, ignore_errors=True)
@@ -134,8 +150,8 @@ class Builder:
 _BINARY_TOOLS = (Tool.BUILD, Tool.TEST)
 
 
-def _write_sources(host_dir: Path, files: dict[str, str], *, writable: bool) -> None:
-    """The package under ``src/`` (writable by the builder only for gofmt -w), an ``out/`` for the binary."""
+def _write_sources(host_dir: Path, files: dict[str, str]) -> None:
+    """The package under ``src/``, writable by the builder (gofmt -w, go.sum updates), an ``out/`` for the binary."""
     src, out = host_dir / "src", host_dir / "out"
     src.mkdir(parents=True, mode=0o755)
     out.mkdir(mode=0o777)
@@ -144,9 +160,8 @@ def _write_sources(host_dir: Path, files: dict[str, str], *, writable: bool) -> 
         path = src / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    if writable:
-        for path in [src, *src.rglob("*")]:
-            path.chmod(0o777 if path.is_dir() else 0o666)
+    for path in [src, *src.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
 
 
 def _read_back(src: Path, files: dict[str, str]) -> dict[str, str]:

@@ -7,6 +7,7 @@ into the image, so a current image is never rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -85,6 +86,8 @@ def _builder_dockerfile(base_image: str | None) -> str:
     return (
         base + "COPY rootfs/ /\n"
         f"COPY --chown={BUILDER_UID}:{BUILDER_UID} cache/ /cache/\n"
+        # Empty, owned by the builder: a module-cache volume mounted here starts with that owner.
+        f"COPY --chown={BUILDER_UID}:{BUILDER_UID} cache/ /gomodcache/\n"
         f"COPY --chown={BUILDER_UID}:{BUILDER_UID} warm/ /tmp/warm/\n"
         f"ENV {env}\n"
         f"USER {BUILDER_UID}:{BUILDER_UID}\n"
@@ -262,6 +265,27 @@ def _docker_build(
                 progress(line)
 
 
+def prune_stale(client: docker.DockerClient, names: ImageNames, progress: Progress) -> None:
+    """Remove older gosandbox images and their build-cache volumes (those no container uses)."""
+    current = {names.builder, names.runner}
+    with docker_errors("pruning old images"):
+        for image in client.images.list(name="gosandbox-*"):
+            stale = [tag for tag in image.tags if tag.split(":")[0] in _REPOSITORIES and tag not in current]
+            for tag in stale:
+                with contextlib.suppress(docker.errors.APIError):  # still used by a container
+                    client.images.remove(tag)
+                    progress(f"removed old image {tag}")
+        keep = f"gosandbox-gocache-{names.builder.rsplit('-', 1)[-1]}"
+        for volume in client.volumes.list(filters={"name": "gosandbox-gocache-"}):
+            if volume.name != keep:
+                with contextlib.suppress(docker.errors.APIError):
+                    volume.remove()
+                    progress(f"removed old build cache {volume.name}")
+
+
+_REPOSITORIES = ("gosandbox-builder", "gosandbox-runner")
+
+
 def build_images(
     client: docker.DockerClient, *, base_image: str | None = None, progress: Progress = logger.info
 ) -> ImageNames:
@@ -284,4 +308,5 @@ def build_images(
             progress(f"building {names.builder} (toolchain {names.go_version}, pre-building the standard library)")
             _builder_context(work / "builder.tar", agent, base_image)
             _docker_build(client, work / "builder.tar", names.builder, labels, progress)
+    prune_stale(client, names, progress)
     return names
