@@ -401,7 +401,12 @@ def test_readyz_when_images_are_missing(client: TestClient, backend: FakeBackend
 def test_version(client: TestClient) -> None:
     response = client.get("/version")
     assert response.status_code == 200
-    assert response.json() == {"gosandbox": __version__, "go_version": "go0.0-fake", "runtime": "runc"}
+    assert response.json() == {
+        "gosandbox": __version__,
+        "go_version": "go0.0-fake",
+        "go_versions": ["go0.0-fake"],
+        "runtime": "runc",
+    }
 
 
 def test_openapi(client: TestClient) -> None:
@@ -411,7 +416,15 @@ def test_openapi(client: TestClient) -> None:
     assert "/run" in schema["paths"]
     assert {"/healthz", "/readyz", "/version"} <= set(schema["paths"])
     schemas = schema["components"]["schemas"]
-    assert set(schemas["RunRequest"]["properties"]) == {"code", "files", "txtar", "stdin", "args", "limits"}
+    assert set(schemas["RunRequest"]["properties"]) == {
+        "code",
+        "files",
+        "txtar",
+        "go_version",
+        "stdin",
+        "args",
+        "limits",
+    }
     assert "LimitsIn" in schemas
     assert "RunResponse" in schemas
     body = schema["paths"]["/run"]["post"]["requestBody"]

@@ -14,7 +14,7 @@ from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.fake import FakeBackend
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.diagnostics import Diagnostic
-from gosandbox.errors import SandboxFailure
+from gosandbox.errors import SandboxFailure, UnknownToolchain
 from gosandbox.limits import Limits
 from gosandbox.models import RunResult, Status, Timings
 from gosandbox.runner import Runner
@@ -49,7 +49,7 @@ def test_ok_path() -> None:
     assert result.go_version == "go0.0-fake"
     assert result.cached is False
 
-    assert backend.builds == [BuildJob({"main.go": MAIN, "go.mod": DEFAULT_GO_MOD}, 12.5)]
+    assert backend.builds == [BuildJob({"main.go": MAIN, "go.mod": DEFAULT_GO_MOD}, 12.5, go_version="go0.0-fake")]
     [job] = backend.executions
     assert job.binary == f"go.mod:{DEFAULT_GO_MOD}\nmain.go:{MAIN}".encode()
     assert (job.stdin, job.args, job.limits) == (b"input", ("-v", "x"), limits)
@@ -213,3 +213,19 @@ def test_without_a_cache_every_run_builds() -> None:
     runner.run(make_spec({"main.go": MAIN}))
     assert runner.run(make_spec({"main.go": MAIN})).cached is False
     assert len(backend.builds) == 2
+
+
+def test_an_unknown_toolchain_is_refused_before_any_build() -> None:
+    backend = FakeBackend()
+    spec = make_spec({"main.go": MAIN}, go_version="go9.9")
+    with pytest.raises(UnknownToolchain, match=r"go0\.0-fake"):
+        Runner(backend).run(spec)
+    assert backend.builds == []
+
+
+def test_a_named_toolchain_reaches_the_build_and_the_result() -> None:
+    backend = FakeBackend()
+    backend.go_versions = ["go0.0-fake", "go0.0-other"]
+    result = Runner(backend).run(make_spec({"main.go": MAIN}, go_version="go0.0-other"))
+    assert backend.builds[0].go_version == "go0.0-other"
+    assert result.go_version == "go0.0-other"

@@ -147,14 +147,12 @@ def image_build() -> None:
 
     settings = _settings()
     try:
-        names = build_images(
-            connect(timeout_s=900),
-            base_image=settings.go_image,
-            progress=lambda line: click.echo(f"  {line}", err=True),
-        )
+        built = build_images(connect(timeout_s=900), base_image=settings.go_image, toolchains=settings.toolchains(),
+                             progress=lambda line: click.echo(f"  {line}", err=True))  # fmt: skip
     except GosandboxError as exc:
         _fail(exc)
-    click.echo(f"builder: {names.builder}\nrunner:  {names.runner}")
+    for names in built:
+        click.echo(f"{names.go_version}: builder {names.builder}, runner {names.runner}")
 
 
 @main.command()

@@ -5,7 +5,8 @@ Exception tree::
     GosandboxError                 root: anything the service itself could not do
     ├── InvalidRequest             the caller sent something we refuse (HTTP 4xx)
     │   ├── InvalidSource          bad file names, bad go.mod, too many files
-    │   ├── LimitOutOfRange          a requested limit is below the minimum or above the cap
+    │   ├── LimitOutOfRange        a requested limit is below the minimum or above the cap
+    │   ├── UnknownToolchain       the requested Go version is not installed here
     │   └── PayloadTooLarge        body, source or stdin over its size cap
     ├── Overloaded                 all sandboxes busy and the wait queue full (HTTP 429)
     └── BackendUnavailable         the sandbox engine cannot serve (HTTP 503)
@@ -39,6 +40,10 @@ class InvalidSource(InvalidRequest):
 
 class LimitOutOfRange(InvalidRequest):
     """A requested limit is out of the allowed range."""
+
+
+class UnknownToolchain(InvalidRequest):
+    """The request names a Go version this server has no builder for."""
 
 
 class PayloadTooLarge(InvalidRequest):

@@ -10,7 +10,7 @@ from gosandbox.backends.base import BuildJob, ExecJob
 from gosandbox.diagnostics import parse_positions, parse_vet_json
 from gosandbox.gotest import TestOptions, parse_test_output
 from gosandbox.models import FmtResult, RunSpec, Status, TestResult, Timings, VetResult
-from gosandbox.runner import Runner, ms, text
+from gosandbox.runner import Runner, ms, text, toolchain_of
 from gosandbox.toolchain import Tool
 from gosandbox.verdict import classify
 
@@ -19,8 +19,9 @@ def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threa
     """Compile the package's tests in the builder, run the test binary once in a fresh sandbox."""
     options.check()
     started = time.monotonic()
-    build = runner.backend.build(BuildJob(spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover))
-    version = runner.backend.go_version
+    version = toolchain_of(runner.backend, spec)
+    job = BuildJob(spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, go_version=version)
+    build = runner.backend.build(job)
     if not build.succeeded or build.binary is None:
         status = Status.COMPILE_ERROR if not build.succeeded else Status.OK
         timings = Timings(ms(build.duration_s), 0, ms(time.monotonic() - started))
@@ -30,8 +31,8 @@ def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threa
         )
     # -test.timeout fires a little before the wall limit so Go names the test that hung.
     args = options.binary_args(round(spec.limits.wall_s * 0.9, 2))
-    job = ExecJob(build.binary, spec.stdin, tuple(args), spec.limits, cancel or threading.Event(), spec.files)
-    outcome = runner.backend.execute(job)
+    run_job = ExecJob(build.binary, spec.stdin, tuple(args), spec.limits, cancel or threading.Event(), spec.files)
+    outcome = runner.backend.execute(run_job)
     report = parse_test_output(text(outcome.stdout))
     status = classify(outcome)
     timings = Timings(ms(build.duration_s), ms(outcome.duration_s), ms(time.monotonic() - started))
@@ -54,20 +55,22 @@ def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threa
 def vet(runner: Runner, spec: RunSpec) -> VetResult:
     """``go vet`` findings with their analyzer; type errors come back as compile_error positions."""
     started = time.monotonic()
-    build = runner.backend.build(BuildJob(spec.files, runner.build_timeout_s, Tool.VET))
+    version = toolchain_of(runner.backend, spec)
+    build = runner.backend.build(BuildJob(spec.files, runner.build_timeout_s, Tool.VET, go_version=version))
     findings = parse_vet_json(build.output)
     type_checked = build.succeeded or bool(findings)
     status = Status.OK if type_checked else Status.COMPILE_ERROR
     diagnostics = findings if type_checked else parse_positions(build.output)
     timings = Timings(ms(build.duration_s), 0, ms(time.monotonic() - started))
-    return VetResult(status, diagnostics, build.output, timings, runner.backend.go_version)
+    return VetResult(status, diagnostics, build.output, timings, version)
 
 
 def format_files(runner: Runner, spec: RunSpec, sent: Collection[str]) -> FmtResult:
     """gofmt every .go file and normalise go.mod; return only the files the caller sent."""
-    build = runner.backend.build(BuildJob(spec.files, runner.build_timeout_s, Tool.FMT))
+    version = toolchain_of(runner.backend, spec)
+    build = runner.backend.build(BuildJob(spec.files, runner.build_timeout_s, Tool.FMT, go_version=version))
     formatted = build.files or {}
     files = {name: formatted.get(name, spec.files[name]) for name in sorted(sent)}
     changed = [name for name, content in files.items() if content != spec.files[name]]
     diagnostics = parse_positions(build.output)
-    return FmtResult(build.succeeded, files, changed, diagnostics, build.output, runner.backend.go_version)
+    return FmtResult(build.succeeded, files, changed, diagnostics, build.output, version)

@@ -32,6 +32,7 @@ class RunSpec:
     stdin: bytes = b""
     args: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    go_version: str | None = None  # a toolchain the backend offers; None: its default
 
 
 @dataclass(frozen=True)

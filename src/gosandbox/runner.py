@@ -10,6 +10,7 @@ import uuid
 from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.diagnostics import parse_positions
+from gosandbox.errors import UnknownToolchain
 from gosandbox.models import RunResult, RunSpec, Status, Timings
 from gosandbox.verdict import classify, signal_name
 
@@ -18,6 +19,16 @@ logger = logging.getLogger(__name__)
 
 def ms(seconds: float) -> int:
     return round(seconds * 1000)
+
+
+def toolchain_of(backend: Backend, spec: RunSpec) -> str:
+    """The Go version a spec builds with; an unknown one is refused before any sandbox starts."""
+    if spec.go_version is None:
+        return backend.go_version
+    if spec.go_version not in backend.go_versions:
+        offered = ", ".join(backend.go_versions)
+        raise UnknownToolchain(f"go_version {spec.go_version[:40]!r} is not installed here; choose one of: {offered}")
+    return spec.go_version
 
 
 def text(data: bytes) -> str:
@@ -41,10 +52,11 @@ class Runner:
     def run(self, spec: RunSpec, *, cancel: threading.Event | None = None) -> RunResult:
         started = time.monotonic()
         run_id = uuid.uuid4().hex[:12]
-        build, cached = self._compile(spec)
+        version = toolchain_of(self.backend, spec)
+        build, cached = self._compile(spec, version)
         if not build.succeeded or build.binary is None:
             logger.info("run %s: compile_error", run_id)
-            return self._compile_error(build, started)
+            return self._compile_error(build, started, version)
         job = ExecJob(build.binary, spec.stdin, spec.args, spec.limits, cancel or threading.Event())
         outcome = self.backend.execute(job)
         status = classify(outcome)
@@ -58,21 +70,21 @@ class Runner:
             compile_output=build.output,
             truncated=outcome.output_exceeded,
             timings_ms=Timings(ms(build.duration_s), ms(outcome.duration_s), ms(time.monotonic() - started)),
-            go_version=self.backend.go_version,
+            go_version=version,
             cached=cached,
         )
 
-    def _compile(self, spec: RunSpec) -> tuple[BuildOutcome, bool]:
-        key = self.cache.key(spec.files, self.backend.go_version) if self.cache else ""
+    def _compile(self, spec: RunSpec, version: str) -> tuple[BuildOutcome, bool]:
+        key = self.cache.key(spec.files, version) if self.cache else ""
         binary = self.cache.get(key) if self.cache else None
         if binary is not None:
             return BuildOutcome(succeeded=True, output="", binary=binary, duration_s=0.0), True
-        build = self.backend.build(BuildJob(spec.files, self.build_timeout_s))
+        build = self.backend.build(BuildJob(spec.files, self.build_timeout_s, go_version=version))
         if self.cache and build.succeeded and build.binary is not None:
             self.cache.put(key, build.binary)
         return build, False
 
-    def _compile_error(self, build: BuildOutcome, started: float) -> RunResult:
+    def _compile_error(self, build: BuildOutcome, started: float, version: str) -> RunResult:
         return RunResult(
             status=Status.COMPILE_ERROR,
             exit_code=None,
@@ -82,6 +94,6 @@ class Runner:
             compile_output=build.output,
             truncated=False,
             timings_ms=Timings(ms(build.duration_s), 0, ms(time.monotonic() - started)),
-            go_version=self.backend.go_version,
+            go_version=version,
             diagnostics=parse_positions(build.output),
         )

@@ -6,6 +6,7 @@ Library code never reads the environment: it receives these values.
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gosandbox.limits import Limits
 from gosandbox.policy import Policy
+
+_TOOLCHAIN_NAME = re.compile(r"go[0-9][0-9A-Za-z.\-]{0,30}")
 
 
 def _default_state_dir() -> Path:
@@ -55,6 +58,9 @@ class Settings(BaseSettings):
         None, description="main.go run by a POST /run without a body (default: hello world)"
     )
     log_level: str = "info"
+    extra_toolchains: str = Field(
+        "", description="more Go toolchains beside the pinned one: name=image,... (e.g. go1.26=golang:1.26)"
+    )
     goproxy: str = Field(
         "off", description="module proxy of the build step: off, or file:///dir (a directory laid out as a Go proxy)"
     )
@@ -88,6 +94,20 @@ class Settings(BaseSettings):
                 "mirror a proxy into a directory (e.g. with `go mod download` and a GOPROXY layout)"
             )
         return value
+
+    @field_validator("extra_toolchains")
+    @classmethod
+    def _toolchain_list(cls, value: str) -> str:
+        for item in filter(None, value.split(",")):
+            name, _, image = item.partition("=")
+            if not _TOOLCHAIN_NAME.fullmatch(name.strip()) or not image.strip():
+                raise ValueError(f"GOSANDBOX_EXTRA_TOOLCHAINS item {item!r} is not name=image (name like go1.26)")
+        return value
+
+    def toolchains(self) -> dict[str, str]:
+        """Extra toolchains: name -> image with Go at /usr/local/go."""
+        pairs = (item.partition("=") for item in filter(None, self.extra_toolchains.split(",")))
+        return {name.strip(): image.strip() for name, _, image in pairs}
 
     def module_proxy_dir(self) -> Path | None:
         return None if self.goproxy == "off" else Path(self.goproxy.removeprefix("file://"))

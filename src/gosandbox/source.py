@@ -134,6 +134,7 @@ def make_spec(
     stdin: bytes = b"",
     args: Sequence[str] = (),
     limits: Limits | None = None,
+    go_version: str | None = None,
 ) -> RunSpec:
     """Build a validated :class:`RunSpec`.
 
@@ -142,4 +143,5 @@ def make_spec(
     """
     if len(stdin) > MAX_STDIN_BYTES:
         raise PayloadTooLarge(f"stdin holds {len(stdin)} bytes; at most {MAX_STDIN_BYTES} are allowed")
-    return RunSpec(files=check_files(files), stdin=stdin, args=check_args(args), limits=limits or Limits())
+    files = check_files(files)
+    return RunSpec(files=files, stdin=stdin, args=check_args(args), limits=limits or Limits(), go_version=go_version)

@@ -62,7 +62,7 @@ async def until_done_or_gone(
 def _make_runner(settings: Settings, backend: Backend) -> Runner:
     cache = None
     if settings.binary_cache_mb > 0:
-        identity = f"{backend.go_version}|{getattr(backend, 'images', '')}"
+        identity = getattr(backend, "build_identity", backend.go_version)
         cache = BinaryCache(
             settings.state_dir / "binaries", max_bytes=settings.binary_cache_mb * 1024 * 1024, build_identity=identity
         )
@@ -90,7 +90,7 @@ def _test_spec(parsed: TestRequest | None, files: dict[str, str], settings: Sett
     limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
     options = parsed.options() if parsed else TestOptions()
     options.check()
-    return make_spec(files, limits=limits), options
+    return make_spec(files, limits=limits, go_version=parsed.go_version if parsed else None), options
 
 
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
@@ -158,8 +158,8 @@ def _add_program_routes(app: FastAPI, settings: Settings, runner: Runner, admiss
               responses=errors)  # fmt: skip
     async def vet_package(request: Request) -> dict[str, Any]:
         """``go vet`` the package: findings with file, line, column, message and analyzer."""
-        _, files = package_request(*await body_of(request), SourceRequest)
-        spec = make_spec(files)
+        parsed, files = package_request(*await body_of(request), SourceRequest)
+        spec = make_spec(files, go_version=parsed.go_version if parsed else None)
         async with admission.slot():
             result = await until_done_or_gone(request, request.app.state.workers, lambda _: vet(runner, spec))
         return asdict(result)
@@ -168,8 +168,8 @@ def _add_program_routes(app: FastAPI, settings: Settings, runner: Runner, admiss
               responses=errors)  # fmt: skip
     async def fmt(request: Request) -> dict[str, Any]:
         """gofmt each .go file and normalise go.mod; syntax errors come back with positions."""
-        _, files = package_request(*await body_of(request), SourceRequest)
-        spec = make_spec(files)
+        parsed, files = package_request(*await body_of(request), SourceRequest)
+        spec = make_spec(files, go_version=parsed.go_version if parsed else None)
         async with admission.slot():
             result = await until_done_or_gone(
                 request, request.app.state.workers, lambda _: format_files(runner, spec, files.keys())
@@ -190,8 +190,9 @@ def _add_status_routes(app: FastAPI, settings: Settings, backend: Backend) -> No
         return {"status": "ready"}
 
     @app.get("/version")
-    async def version() -> dict[str, str]:
-        return {"gosandbox": __version__, "go_version": backend.go_version, "runtime": settings.runtime}
+    async def version() -> dict[str, Any]:
+        return {"gosandbox": __version__, "go_version": backend.go_version, "go_versions": backend.go_versions,
+                "runtime": settings.runtime}  # fmt: skip
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -20,6 +20,7 @@ _STATUS: list[tuple[type[errors.GosandboxError], int, str]] = [
     (errors.PayloadTooLarge, 413, "payload-too-large"),
     (errors.InvalidSource, 422, "invalid-source"),
     (errors.LimitOutOfRange, 422, "limit-out-of-range"),
+    (errors.UnknownToolchain, 422, "unknown-toolchain"),
     (errors.InvalidRequest, 400, "invalid-request"),
     (errors.Overloaded, 429, "overloaded"),
     (errors.EngineUnreachable, 503, "engine-unreachable"),

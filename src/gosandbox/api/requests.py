@@ -75,7 +75,7 @@ def run_spec(body: bytes, kind: str, settings: Settings) -> RunSpec:
     limits = resolve_limits(parsed.limits.overrides() if parsed.limits else {}, settings.default_limits(),
                             settings.limit_caps())  # fmt: skip
     stdin = utf8_bytes(parsed.stdin, "stdin")
-    return make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits)
+    return make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits, go_version=parsed.go_version)
 
 
 def package_request(body: bytes, kind: str, model: type[Model]) -> tuple[Model | None, dict[str, str]]:

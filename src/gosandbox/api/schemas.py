@@ -38,6 +38,7 @@ class SourceRequest(BaseModel):
         None, description="file name -> content, relative to the package root (subdirectories, testdata/, embeds)"
     )
     txtar: str | None = Field(None, description="a txtar archive: '-- name --' lines start each file")
+    go_version: str | None = Field(None, description="a toolchain from GET /version's go_versions (default: the first)")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:

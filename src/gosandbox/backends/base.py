@@ -23,6 +23,7 @@ class BuildJob:
     timeout_s: float
     tool: Tool = Tool.BUILD
     cover: bool = False
+    go_version: str | None = None  # None: the backend's default toolchain
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,12 @@ class Backend(Protocol):
     """Where programs are compiled and run. ``FakeBackend`` and ``DockerBackend`` implement it."""
 
     @property
-    def go_version(self) -> str: ...
+    def go_version(self) -> str:
+        """The default toolchain."""
+
+    @property
+    def go_versions(self) -> list[str]:
+        """Every toolchain a BuildJob may name, the default first."""
 
     def build(self, job: BuildJob) -> BuildOutcome: ...
 

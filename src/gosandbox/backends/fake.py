@@ -37,6 +37,7 @@ class FakeBackend:
         self.executions: list[ExecJob] = []
         self.ready_error: Exception | None = None
         self.closed = False
+        self.go_versions = [self.go_version]
 
     def build(self, job: BuildJob) -> BuildOutcome:
         with self._lock:

@@ -18,12 +18,12 @@ import docker
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.docker.builder import Builder, BuilderConfig
 from gosandbox.backends.docker.errors import docker_errors
-from gosandbox.backends.docker.images import AGENT, image_names, require_images
+from gosandbox.backends.docker.images import AGENT, ImageNames, image_names, require_images
 from gosandbox.backends.docker.options import MIB, SandboxShape, container_options
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import labels_for, reap
 from gosandbox.backends.docker.streams import BoundedOutput, cgroup_oom_kills
-from gosandbox.errors import SandboxFailure
+from gosandbox.errors import SandboxFailure, UnknownToolchain
 from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 from gosandbox.settings import Settings
@@ -46,6 +46,8 @@ class DockerConfig:
     builder_memory_mb: int = 2048
     builder_cpus: float = 2.0
     module_proxy_dir: Path | None = None
+    #: More toolchains beside the pinned one: name (e.g. "go1.26") -> an image with Go at /usr/local/go.
+    toolchains: dict[str, str] = field(default_factory=dict)
 
 
 def config_from_settings(settings: Settings, **overrides: Any) -> DockerConfig:
@@ -59,6 +61,7 @@ def config_from_settings(settings: Settings, **overrides: Any) -> DockerConfig:
         "pool_size": settings.pool_size,
         "builder_memory_mb": settings.builder_memory_mb,
         "module_proxy_dir": settings.module_proxy_dir(),
+        "toolchains": settings.toolchains(),
     }
     return DockerConfig(**{**values, **overrides})
 
@@ -100,10 +103,17 @@ class DockerBackend:
         self.config = config
         self.client = client or connect()
         self.images = image_names(config.base_image)
+        self.toolchain_images = {self.images.go_version: self.images} | {
+            name: image_names(base, go_version=name) for name, base in config.toolchains.items()
+        }
         self.labels = labels_for(config.instance)
         self._sandboxes_dir = config.state_dir / "sandboxes"
         self._sandboxes_dir.mkdir(parents=True, exist_ok=True)
-        self.builder = Builder(self.client, self._builder_config(), config.policy)
+        self.builders = {
+            name: Builder(self.client, self._builder_config(names), config.policy)
+            for name, names in self.toolchain_images.items()
+        }
+        self.builder = self.builders[self.images.go_version]
         self._cleanup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-cleanup")
         self.pool: SandboxPool | None = None
 
@@ -111,13 +121,22 @@ class DockerBackend:
     def go_version(self) -> str:
         return self.images.go_version
 
-    def _builder_config(self) -> BuilderConfig:
+    @property
+    def go_versions(self) -> list[str]:
+        return list(self.builders)
+
+    @property
+    def build_identity(self) -> str:
+        """Every builder image: a binary cache keyed by this is never served across toolchain images."""
+        return "|".join(sorted(names.builder for names in self.toolchain_images.values()))
+
+    def _builder_config(self, images: ImageNames) -> BuilderConfig:
         c = self.config
         return BuilderConfig(
-            image=self.images.builder,
+            image=images.builder,
             labels=self.labels,
             builds_dir=c.state_dir / "builds",
-            cache_volume=f"gosandbox-gocache-{self.images.builder.rsplit('-', 1)[-1]}",
+            cache_volume=f"gosandbox-gocache-{images.builder.rsplit('-', 1)[-1]}",
             memory_mb=c.builder_memory_mb,
             cpus=c.builder_cpus,
             module_proxy_dir=c.module_proxy_dir,
@@ -134,10 +153,14 @@ class DockerBackend:
     def check_ready(self) -> None:
         with docker_errors("pinging the Docker engine"):
             self.client.ping()
-        require_images(self.client, self.images)
+        for names in self.toolchain_images.values():
+            require_images(self.client, names)
 
     def build(self, job: BuildJob) -> BuildOutcome:
-        return self.builder.build(job)
+        builder = self.builders.get(job.go_version or self.go_version)
+        if builder is None:
+            raise UnknownToolchain(f"no builder for {job.go_version!r}; installed: {', '.join(self.builders)}")
+        return builder.build(job)
 
     def _create_sandbox(self, limits: Limits | None = None) -> RunSandbox:
         limits = limits or self.config.default_limits
@@ -267,7 +290,8 @@ class DockerBackend:
             self.pool.close()
         self._cleanup.shutdown(wait=True)
         self._cleanup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-cleanup")
-        self.builder.stop()
+        for builder in self.builders.values():
+            builder.stop()
         reap(self.client, self.config.instance)
 
 

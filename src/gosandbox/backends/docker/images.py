@@ -120,13 +120,13 @@ def content_tag(*parts: bytes | str) -> str:
     return digest.hexdigest()[:12]
 
 
-def image_names(base_image: str | None = None) -> ImageNames:
-    """The tags the current code and toolchain would build."""
-    version = pinned_go_version()
+def image_names(base_image: str | None = None, go_version: str | None = None) -> ImageNames:
+    """The tags the current code and toolchain would build (``go_version`` names a toolchain from ``base_image``)."""
+    version = go_version or pinned_go_version()
     # This module spells the image layout, so its own text is part of every image's identity.
     recipe = (_agent_source(), Path(__file__).read_bytes())
     builder_tag = content_tag(version, *recipe, base_image or "scratch")
-    runner_tag = content_tag(version, *recipe)
+    runner_tag = content_tag(pinned_go_version(), *recipe)  # no toolchain inside: one runner for all
     return ImageNames(f"gosandbox-builder:{version}-{builder_tag}", f"gosandbox-runner:{runner_tag}", version)
 
 
@@ -265,9 +265,10 @@ def _docker_build(
                 progress(line)
 
 
-def prune_stale(client: docker.DockerClient, names: ImageNames, progress: Progress) -> None:
+def prune_stale(client: docker.DockerClient, in_use: list[ImageNames], progress: Progress) -> None:
     """Remove older gosandbox images and their build-cache volumes (those no container uses)."""
-    current = {names.builder, names.runner}
+    current = {name for names in in_use for name in (names.builder, names.runner)}
+    keep = {f"gosandbox-gocache-{names.builder.rsplit('-', 1)[-1]}" for names in in_use}
     with docker_errors("pruning old images"):
         for image in client.images.list(name="gosandbox-*"):
             stale = [tag for tag in image.tags if tag.split(":")[0] in _REPOSITORIES and tag not in current]
@@ -275,9 +276,8 @@ def prune_stale(client: docker.DockerClient, names: ImageNames, progress: Progre
                 with contextlib.suppress(docker.errors.APIError):  # still used by a container
                     client.images.remove(tag)
                     progress(f"removed old image {tag}")
-        keep = f"gosandbox-gocache-{names.builder.rsplit('-', 1)[-1]}"
         for volume in client.volumes.list(filters={"name": "gosandbox-gocache-"}):
-            if volume.name != keep:
+            if volume.name not in keep:
                 with contextlib.suppress(docker.errors.APIError):
                     volume.remove()
                     progress(f"removed old build cache {volume.name}")
@@ -286,15 +286,11 @@ def prune_stale(client: docker.DockerClient, names: ImageNames, progress: Progre
 _REPOSITORIES = ("gosandbox-builder", "gosandbox-runner")
 
 
-def build_images(
-    client: docker.DockerClient, *, base_image: str | None = None, progress: Progress = logger.info
-) -> ImageNames:
-    """Build whatever image is not current; return the names in use."""
-    names = image_names(base_image)
+def _build_set(client: docker.DockerClient, names: ImageNames, base_image: str | None, progress: Progress) -> None:
     todo = [name for name in (names.builder, names.runner) if not image_exists(client, name)]
     if not todo:
         progress(f"images are current: {names.builder}, {names.runner}")
-        return names
+        return
     labels = {"gosandbox.go-version": names.go_version}
     with tempfile.TemporaryDirectory(prefix="gosandbox-image-") as tmp:
         work = Path(tmp)
@@ -308,5 +304,23 @@ def build_images(
             progress(f"building {names.builder} (toolchain {names.go_version}, pre-building the standard library)")
             _builder_context(work / "builder.tar", agent, base_image)
             _docker_build(client, work / "builder.tar", names.builder, labels, progress)
-    prune_stale(client, names, progress)
-    return names
+
+
+def build_images(
+    client: docker.DockerClient,
+    *,
+    base_image: str | None = None,
+    toolchains: dict[str, str] | None = None,
+    progress: Progress = logger.info,
+) -> list[ImageNames]:
+    """Build whatever image is not current: the default toolchain's, then each extra one's.
+
+    ``toolchains`` maps a name (e.g. ``go1.26``) to an image with Go at /usr/local/go.
+    """
+    wanted = [(image_names(base_image), base_image)]
+    wanted += [(image_names(base, go_version=name), base) for name, base in (toolchains or {}).items()]
+    for names, base in wanted:
+        _build_set(client, names, base, progress)
+    in_use = [names for names, _ in wanted]
+    prune_stale(client, in_use, progress)
+    return in_use
