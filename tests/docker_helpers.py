@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from gosandbox.backends.docker.backend import connect
-from gosandbox.backends.docker.reaper import list_sandboxes
+from gosandbox.backends.docker.reaper import list_sandboxes, reap
 from gosandbox.policy import PROGRAM_UID
 from gosandbox.settings import Settings
 
@@ -134,3 +136,17 @@ class Server:
         while not predicate(left := self.sandboxes()) and time.monotonic() < deadline:  # type: ignore[operator]
             time.sleep(0.1)
         return left
+
+
+@contextmanager
+def serving(state_dir: Path, instance: str) -> Iterator[Server]:
+    """A started server; killed if still running at the end, and its instance's containers removed."""
+    server = Server(state_dir, instance)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+        reap(connect(), instance)

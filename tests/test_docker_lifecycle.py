@@ -16,11 +16,10 @@ from docker_helpers import (
     TEST_INSTANCE,
     Server,
     program_processes,
+    serving,
     wait_for_program_processes,
     wait_until_no_program_processes,
 )
-from gosandbox.backends.docker.backend import connect
-from gosandbox.backends.docker.reaper import reap
 
 pytestmark = pytest.mark.docker
 
@@ -29,14 +28,8 @@ LOOP = "package main\n\nfunc main() { for {} }\n"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    instance = f"{TEST_INSTANCE}-server"
-    server = Server(tmp_path, instance)
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.process.kill()
-        server.process.wait()
-    reap(connect(), instance)
+    with serving(tmp_path, f"{TEST_INSTANCE}-server") as server:
+        yield server
 
 
 def test_sigterm_stops_cleanly_and_removes_every_sandbox(server: Server) -> None:

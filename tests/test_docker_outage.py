@@ -10,9 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docker_helpers import TEST_INSTANCE, Server
-from gosandbox.backends.docker.backend import connect
-from gosandbox.backends.docker.reaper import reap
+from docker_helpers import TEST_INSTANCE, Server, serving
 
 pytestmark = pytest.mark.docker
 
@@ -34,14 +32,11 @@ def _stop_engine() -> None:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    server = Server(tmp_path, f"{TEST_INSTANCE}-outage")
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.process.kill()
-        server.process.wait()
-    subprocess.run([str(ENSURE_DOCKER)], check=True)
-    reap(connect(), server.instance)
+    try:
+        with serving(tmp_path, f"{TEST_INSTANCE}-outage") as server:
+            yield server
+    finally:
+        subprocess.run([str(ENSURE_DOCKER)], check=True)  # the engine is back whatever happened
 
 
 def _problem(response: httpx.Response) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docker_helpers import TEST_INSTANCE, Server
+from docker_helpers import TEST_INSTANCE, Server, serving
 
 pytestmark = [pytest.mark.docker, pytest.mark.load]
 
@@ -52,12 +52,8 @@ def _rss_mb(pid: int) -> float:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    server = Server(tmp_path, f"{TEST_INSTANCE}-load")
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.process.kill()
-        server.process.wait()
+    with serving(tmp_path, f"{TEST_INSTANCE}-load") as server:
+        yield server
 
 
 class Load:
