@@ -77,6 +77,7 @@ def test_go_test_reports_each_test(live: TestClient) -> None:
     assert result["status"] == "runtime_error"  # a test failed: the test binary exits 1
     assert result["passed"] is False
     assert tests["TestAdd"]["result"] == "pass"
+    assert tests["TestAdd"]["package"] == "example.com/calc"
     assert "add ok" in tests["TestAdd"]["output"]
     assert tests["TestSub"]["result"] == "fail"
     assert tests["TestSub/pos"]["result"] == "pass"

@@ -41,6 +41,28 @@ def test_sigterm_stops_cleanly_and_removes_every_sandbox(server: Server) -> None
     assert server.sandboxes() == []
 
 
+SLEEPER = (
+    'package main\n\nimport (\n\t"fmt"\n\t"time"\n)\n\n'
+    'func main() { time.Sleep(1500 * time.Millisecond); fmt.Println("done") }\n'
+)
+
+
+def test_sigterm_lets_a_running_run_finish(server: Server) -> None:
+    assert server.process is not None
+    outcome: list[httpx.Response] = []
+    client = threading.Thread(
+        target=lambda: outcome.append(httpx.post(f"{server.url}/run", json={"code": SLEEPER}, timeout=30))
+    )
+    client.start()
+    assert wait_for_program_processes(server.instance, count=1)
+    server.process.send_signal(signal.SIGTERM)
+    client.join()
+    assert outcome[0].status_code == 200
+    assert outcome[0].json()["stdout"] == "done\n"
+    assert server.process.wait(timeout=60) == 0
+    assert server.sandboxes() == []
+
+
 def test_client_that_disconnects_gets_its_sandbox_killed(server: Server) -> None:
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{server.url}/run", json={"code": LOOP, "limits": {"wall_s": 30}}, timeout=2.0)

@@ -6,7 +6,7 @@ import pytest
 
 from gosandbox.diagnostics import Diagnostic, parse_positions, parse_vet_json
 from gosandbox.errors import InvalidRequest, InvalidSource
-from gosandbox.gotest import Benchmark, TestOptions, parse_test_output
+from gosandbox.gotest import Benchmark, TestOptions, module_path, parse_test_output
 from gosandbox.txtar import looks_like_txtar, parse_txtar
 
 F = "\x16"
@@ -84,6 +84,11 @@ def test_test_options_become_test_binary_flags() -> None:
 def test_bad_test_options_are_refused(options: TestOptions) -> None:
     with pytest.raises(InvalidRequest):
         options.check()
+
+
+def test_module_path_of_go_mod() -> None:
+    assert module_path('// c\nmodule "example.com/x" // why\n\ngo 1.27\n') == "example.com/x"
+    assert module_path("go 1.27\n") == ""
 
 
 def test_txtar_with_a_preamble_and_files() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from gosandbox.backends.base import BuildJob, ExecJob
 from gosandbox.diagnostics import parse_positions, parse_vet_json
-from gosandbox.gotest import TestOptions, parse_test_output
+from gosandbox.gotest import TestOptions, module_path, parse_test_output
 from gosandbox.models import FmtResult, RunSpec, Status, TestResult, Timings, VetResult
 from gosandbox.runner import Runner, ms, text, toolchain_of
 from gosandbox.toolchain import Tool
@@ -33,7 +33,7 @@ def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threa
     args = options.binary_args(round(spec.limits.wall_s * 0.9, 2))
     run_job = ExecJob(build.binary, spec.stdin, tuple(args), spec.limits, cancel or threading.Event(), spec.files)
     outcome = runner.backend.execute(run_job)
-    report = parse_test_output(text(outcome.stdout))
+    report = parse_test_output(text(outcome.stdout), module_path(spec.files.get("go.mod", "")))
     status = classify(outcome)
     timings = Timings(ms(build.duration_s), ms(outcome.duration_s), ms(time.monotonic() - started))
     return TestResult(

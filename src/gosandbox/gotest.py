@@ -63,6 +63,7 @@ class TestCase:
     __test__ = False  # not a pytest test class
 
     name: str
+    package: str = ""  # import path of the package under test
     result: str = "running"  # pass, fail, skip; "running" if the binary died inside it
     elapsed_s: float = 0.0
     output: str = ""
@@ -132,9 +133,20 @@ class _Parser:
             self.report.output += line + "\n"
 
 
-def parse_test_output(stdout: str) -> TestReport:
-    """Parse the stdout of a test binary run with ``-test.v=test2json``."""
+def parse_test_output(stdout: str, package: str = "") -> TestReport:
+    """Parse the stdout of a test binary run with ``-test.v=test2json``; ``package`` names its tests' package."""
     parser = _Parser()
     for line in stdout.splitlines():
         parser.feed(line)
+    for case in parser.report.tests:
+        case.package = package
     return parser.report
+
+
+def module_path(go_mod: str) -> str:
+    """The ``module`` line of a go.mod (the import path of the package at its root)."""
+    for line in go_mod.splitlines():
+        words = line.split("//", 1)[0].split()
+        if len(words) == 2 and words[0] == "module":
+            return words[1].strip('"`')
+    return ""

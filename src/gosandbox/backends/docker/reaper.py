@@ -30,5 +30,11 @@ def reap(client: docker.DockerClient, instance: str | None) -> int:
                 client.api.remove_container(container_id, force=True, v=True)
                 removed += 1
             except docker.errors.NotFound:
-                pass
+                pass  # gone meanwhile
+            except docker.errors.APIError as exc:
+                if exc.status_code != _CONFLICT:
+                    raise  # 409: "removal already in progress" by someone else is just as good
     return removed
+
+
+_CONFLICT = 409
