@@ -33,7 +33,6 @@ MAIN = "package main\n\nfunc main() {}\n"
         "a/b/c/d.go",
         "x_test.go",
         "my-file.v2.go",
-        "x_amd64.s",
         "testdata/in.txt",
         "static/index.html",
         "LICENSE",
@@ -245,20 +244,29 @@ def test_quoted_local_replace_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "line",
+    "go_mod",
     [
-        '#include "/builds/other/src/secret.go"',
-        '#include "../secret.go"',
-        '  #  include "/etc/passwd"',
-        "#include </proc/self/environ>",
-        '#include "sub/x.h"',
+        'replace example.com/a => "\\x2e\\x2e/b"',
+        'replace example.com/a => "\\u002e./b"',
+        'replace example.com/a => "\\x2fproc/1/cwd"',
+        "replace example.com/a => example.com/b",
+        "replace example.com/a => example.com/b v1.0.0 extra",
+        "replace example.com/a\u00a0=> ../b",
     ],
 )
-def test_assembly_include_of_a_path_is_refused(line: str) -> None:
-    with pytest.raises(InvalidSource, match="#include"):
-        check_files({"main.go": MAIN, "x_amd64.s": f"{line}\nTEXT ·f(SB),0,$0\n"})
+def test_escaped_or_odd_replace_targets_are_refused(go_mod: str) -> None:
+    with pytest.raises(InvalidSource, match="local path"):
+        check_go_mod(f"module sandbox\n\n{go_mod}\n")
 
 
-def test_assembly_include_of_a_plain_header_is_accepted() -> None:
-    files = check_files({"main.go": MAIN, "x_amd64.s": '#include "textflag.h"\nTEXT ·f(SB),NOSPLIT,$0\n'})
-    assert "x_amd64.s" in files
+@pytest.mark.parametrize("name", ["x_amd64.s", "x.S", "inc/x.h"])
+def test_assembly_and_headers_are_refused(name: str) -> None:
+    with pytest.raises(InvalidSource, match="only Go is compiled"):
+        check_file_name(name)
+
+
+def test_a_name_used_as_file_and_directory_is_refused() -> None:
+    with pytest.raises(InvalidSource, match="file and used as a directory"):
+        check_files({"main.go": MAIN, "a": "x", "a/b.go": "package a\n"})
+    with pytest.raises(InvalidSource, match="file and used as a directory"):
+        check_files({"main.go": MAIN, "go.mod/x.go": "package x\n"})

@@ -17,20 +17,23 @@ MAX_ARGS = 64
 MAX_ARG_BYTES = 4096
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
-# Inputs the go command would compile or link besides Go and Go assembly (cgo, SWIG, objects):
-# none is needed with CGO_ENABLED=0, and each widens what the builder parses. Headers are
-# refused too, so that an assembly #include can only reach the toolchain's own headers.
+# Inputs the go command would compile or link besides Go: none is needed with CGO_ENABLED=0,
+# and each widens what the builder parses. Go assembly is among them: the assembler's
+# preprocessor opens any #include path (comments can hide the directive from a line check),
+# which would read other builds' files in the shared builder.
 _REFUSED_SUFFIXES = (
-    ".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".hxx", ".m", ".f", ".for", ".f90",
-    ".sx", ".swig", ".swigcxx", ".syso",
+    ".s", ".S", ".sx", ".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".hxx", ".m", ".f", ".F", ".for",
+    ".f90", ".swig", ".swigcxx", ".syso",
 )  # fmt: skip
 _REFUSED_NAMES = {"go.work", "go.work.sum"}  # ignored under GOWORK=off: refuse rather than surprise
-# A replace directive whose target is a filesystem path: "=> ./x", "=> ../x", "=> /x",
-# also quoted ("=> \"../x\"" and backquotes), as go.mod allows.
-_LOCAL_REPLACE = re.compile(r"=>\s*[\"`]?\s*(\.|/|[A-Za-z]:\\)")
 
-_ASM_INCLUDE = re.compile(r"\s*#\s*include\b\s*(.*)")
-_PLAIN_HEADER = re.compile(r"[\"<][A-Za-z0-9_][A-Za-z0-9_.\-]*\.h[\">]\s*(//.*)?")
+# The only replace directive accepted: module path [version] => module path version, unquoted.
+# Anything else after "=>" (a path, a quoted or escaped string) could name a directory.
+_MODULE_PATH = r"[A-Za-z0-9][A-Za-z0-9._~+\-]*(?:/[A-Za-z0-9._~+\-]+)*"
+_VERSION = r"v[0-9][0-9A-Za-z.+\-]*"
+_MODULE_REPLACE = re.compile(
+    rf"[ \t]*(?:replace[ \t]+)?{_MODULE_PATH}(?:[ \t]+{_VERSION})?[ \t]*=>[ \t]*{_MODULE_PATH}[ \t]+{_VERSION}[ \t]*"
+)
 
 #: go.mod written for submissions that bring none.
 DEFAULT_GO_MOD = "module sandbox\n\ngo 1.27\n"
@@ -69,28 +72,22 @@ def check_file_name(name: str) -> None:
     if segments[-1] in _REFUSED_NAMES:
         raise InvalidSource(f"{shown(name)}: workspaces are not supported; send one module")
     if name.endswith(_REFUSED_SUFFIXES) or name.endswith(".S"):
-        raise InvalidSource(f"{shown(name)}: only Go and Go assembly (*.s) are compiled here (CGO_ENABLED=0)")
+        raise InvalidSource(f"{shown(name)}: only Go is compiled here (no assembly, no cgo inputs)")
 
 
-def check_assembly(name: str, text: str) -> None:
-    """Refuse ``#include`` of anything but a plain header name in Go assembly.
+def check_go_mod(text: str, name: str = "go.mod") -> None:
+    """Refuse go.mod files that would make the build read outside the submitted files.
 
-    The assembler opens an include path as given and echoes its text in errors: an absolute
-    or ``..`` path would read files of the builder (other builds' sources).
+    Every line holding ``=>`` must be a module-to-module replace: an allowlist, because go.mod
+    strings may be quoted and escaped ("\\x2e\\x2e/x" is "../x") and a local path can hide in many
+    spellings. Comments are cut first (conservatively: also inside strings, which then fail).
     """
-    for number, line in enumerate(text.splitlines(), start=1):
-        found = _ASM_INCLUDE.match(line)
-        if found and not _PLAIN_HEADER.fullmatch(found.group(1)):
-            raise InvalidSource(f'{name} line {number}: #include may name only a header such as "textflag.h"')
-
-
-def check_go_mod(text: str) -> None:
-    """Refuse go.mod files that would make the build read outside the submitted files."""
     # Go's go.mod lexer ends lines only at \n and reads \r as a space; so must we.
     for number, line in enumerate(text.replace("\r", " ").split("\n"), start=1):
         code = line.split("//", 1)[0]
-        if "=>" in code and _LOCAL_REPLACE.search(code):
-            raise InvalidSource(f"go.mod line {number}: replace directives may not point at a local path")
+        if "=>" in code and not _MODULE_REPLACE.fullmatch(code):
+            # ``name`` passed check_file_name: safe to show as it is.
+            raise InvalidSource(f"{name} line {number}: replace directives may not point at a local path")
 
 
 def check_files(files: Mapping[str, str]) -> dict[str, str]:
@@ -103,18 +100,25 @@ def check_files(files: Mapping[str, str]) -> dict[str, str]:
     for name, text in files.items():
         check_file_name(name)
         total += len(utf8_bytes(text, f"file {shown(name)}"))
-        if name.endswith(".s"):
-            check_assembly(name, text)
+        if name == "go.mod" or name.endswith("/go.mod"):
+            check_go_mod(text, name)
     if total > MAX_SOURCE_BYTES:
         raise PayloadTooLarge(f"the files hold {total} bytes; at most {MAX_SOURCE_BYTES} are allowed")
     if not any(name.endswith(".go") for name in files):
         raise InvalidSource("no .go file was sent")
     checked = dict(files)
-    if "go.mod" in checked:
-        check_go_mod(checked["go.mod"])
-    else:
-        checked["go.mod"] = DEFAULT_GO_MOD
+    checked.setdefault("go.mod", DEFAULT_GO_MOD)
+    check_no_file_is_a_directory(checked)
     return checked
+
+
+def check_no_file_is_a_directory(files: Mapping[str, str]) -> None:
+    """Refuse "a" beside "a/b.go": one name cannot be both a file and a directory."""
+    directories = {name.rsplit("/", 1)[0] for name in files if "/" in name}
+    parents = {"/".join(d.split("/")[:i]) for d in directories for i in range(1, d.count("/") + 2)}
+    clash = sorted(parents & files.keys())
+    if clash:
+        raise InvalidSource(f"{shown(clash[0])} is sent as a file and used as a directory")
 
 
 def check_args(args: Sequence[str]) -> tuple[str, ...]:
