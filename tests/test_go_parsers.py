@@ -109,3 +109,13 @@ def test_txtar_without_a_preamble_and_plain_go_is_not_txtar() -> None:
 def test_txtar_duplicate_names_are_refused() -> None:
     with pytest.raises(InvalidSource, match="twice"):
         parse_txtar("-- a.go --\n-- a.go --\n")
+
+
+def test_hostile_output_never_breaks_the_parsers() -> None:
+    huge = "9" * 5000
+    assert parse_positions(f"main.go:{huge}: x\nmain.go:{huge}:{huge}: y\n") == []
+    assert parse_vet_json('{"p": {"a": [1, "x", {"posn": "m.go:zz:1", "message": "m"}]}} {"a":' + "[" * 5000) == [
+        Diagnostic("m.go", 0, 1, "m", "a")
+    ]
+    report = parse_test_output(f"{F}=== RUN   BenchmarkX\nBenchmarkX-2 {huge} 1 ns/op\n{F}--- PASS: TestY ({huge}s)\n")
+    assert report.benchmarks == []

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 # "./main.go:9:2: message" (go build), "main.go:9:2: message" (gofmt), "vet: ./main.go:..." (go vet
 # on a package that does not type-check); the column is optional.
 _POSITION = re.compile(
-    r"^(?:vet: )?(?:\./)?(?P<file>[^\s:][^:]*?\.(?:go|s|mod)):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<message>.+)$"
+    r"^(?:vet: )?(?:\./)?(?P<file>[^\s:][^:]*?\.(?:go|s|mod))"
+    r":(?P<line>\d{1,9})(?::(?P<column>\d{1,9}))?: (?P<message>.+)$"
 )
 
 
@@ -36,18 +37,25 @@ def parse_positions(text: str) -> list[Diagnostic]:
 def _split_position(posn: str) -> tuple[str, int, int]:
     file, _, rest = posn.partition(":")
     line, _, column = rest.partition(":")
-    return file.removeprefix("./"), int(line or 0), int(column or 0)
+    return file.removeprefix("./"), _small_int(line), _small_int(column)
+
+
+def _small_int(text: str) -> int:
+    return int(text) if text.isdigit() and len(text) <= 9 else 0
 
 
 def parse_vet_json(text: str) -> list[Diagnostic]:
-    """``go vet -json`` output: JSON objects {package: {analyzer: [{posn, message}]}} among other lines."""
-    found = []
+    """``go vet -json`` output: JSON objects {package: {analyzer: [{posn, message}]}} among other lines.
+
+    The output can echo the program's own text (in type errors), so anything odd is skipped, never raised.
+    """
+    found: list[Diagnostic] = []
     decoder = json.JSONDecoder()
     index = text.find("{")
     while index != -1:
         try:
             value, end = decoder.raw_decode(text, index)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             index = text.find("{", index + 1)
             continue
         found += _vet_findings(value)
@@ -61,6 +69,7 @@ def _vet_findings(value: object) -> list[Diagnostic]:
     for analyzers in packages.values():
         for analyzer, findings in analyzers.items() if isinstance(analyzers, dict) else []:
             for finding in findings if isinstance(findings, list) else []:
-                file, line, column = _split_position(str(finding.get("posn", "")))
-                found.append(Diagnostic(file, line, column, str(finding.get("message", "")), analyzer))
+                if isinstance(finding, dict):
+                    file, line, column = _split_position(str(finding.get("posn", "")))
+                    found.append(Diagnostic(file, line, column, str(finding.get("message", "")), str(analyzer)))
     return found

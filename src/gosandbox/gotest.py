@@ -13,9 +13,9 @@ from gosandbox.errors import InvalidRequest
 
 _FRAME, _ERR_START, _ERR_END = "\x16", "\x0f", "\x0e"
 _EVENT = re.compile(r"^=== (RUN|PAUSE|CONT|NAME)\s*(.*)$")
-_RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \((\d+(?:\.\d+)?)s\)$")
-_BENCH = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(\d+(?:\.\d+)?) ns/op(.*)$")
-_COVERAGE = re.compile(r"^coverage: (\d+(?:\.\d+)?)% of statements")
+_RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \((\d{1,18}(?:\.\d{1,18})?)s\)$")
+_BENCH = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d{1,18})\s+(\d{1,18}(?:\.\d{1,18})?) ns/op(.*)$")
+_COVERAGE = re.compile(r"^coverage: (\d{1,3}(?:\.\d{1,18})?)% of statements")
 _SAFE_PATTERN = re.compile(r"^[\x20-\x7e]{0,200}$")
 _SAFE_DURATION = re.compile(r"^\d{1,6}(x|ns|us|ms|s|m)?$")
 
