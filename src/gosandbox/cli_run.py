@@ -89,7 +89,6 @@ def test_once(
 ) -> int:
     overrides = {"wall_s": wall_s} if wall_s is not None else {}
     limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
-    options.check()
     with local_runner(settings, limits) as runner:
         result = run_tests(runner, make_spec(files, limits=limits), options)
     _print_tests(result, verbose)

@@ -33,7 +33,7 @@ from gosandbox.errors import BackendUnavailable
 from gosandbox.go_tools import format_files, run_tests, vet
 from gosandbox.gotest import TestOptions
 from gosandbox.limits import resolve_limits
-from gosandbox.models import FmtResult, TestResult, VetResult
+from gosandbox.models import FmtResult, RunSpec, TestResult, VetResult
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
 from gosandbox.source import make_spec
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 _DISCONNECT_POLL_S = 0.1
 Result = TypeVar("Result")
+Prepared = TypeVar("Prepared")
 
 
 async def until_done_or_gone(
@@ -61,8 +62,9 @@ async def until_done_or_gone(
 
 def _make_runner(settings: Settings, backend: Backend) -> Runner:
     cache = None
-    if settings.binary_cache_mb > 0:
-        identity = getattr(backend, "build_identity", backend.go_version)
+    # With a module proxy, "latest" versions can change under the same files: no binary cache then.
+    if settings.binary_cache_mb > 0 and settings.module_proxy_dir() is None:
+        identity = backend.build_identity
         cache = BinaryCache(
             settings.state_dir / "binaries", max_bytes=settings.binary_cache_mb * 1024 * 1024, build_identity=identity
         )
@@ -76,16 +78,13 @@ def _docker_backend(settings: Settings) -> Backend:
 
 
 def _start_backend(backend: Backend) -> None:
-    start = getattr(backend, "start", None)
-    if start is None:
-        return
     try:
-        start()
+        backend.start()
     except BackendUnavailable as exc:
         logger.error("the sandbox backend is not ready yet: %s (%s)", exc, exc.hint)
 
 
-def _test_spec(parsed: TestRequest | None, files: dict[str, str], settings: Settings) -> tuple[Any, TestOptions]:
+def _test_spec(parsed: TestRequest | None, files: dict[str, str], settings: Settings) -> tuple[RunSpec, TestOptions]:
     overrides = parsed.limits.overrides() if parsed and parsed.limits else {}
     limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
     options = parsed.options() if parsed else TestOptions()
@@ -125,56 +124,52 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     return app
 
 
+def _source_spec(body: bytes, kind: str) -> tuple[RunSpec, dict[str, str]]:
+    parsed, files = package_request(body, kind, SourceRequest)
+    return make_spec(files, go_version=parsed.go_version if parsed else None), files
+
+
 def _add_program_routes(app: FastAPI, settings: Settings, runner: Runner, admission: Admission) -> None:
     """POST /run, /test, /vet, /fmt: each parses its body, waits for a slot, runs in a worker thread."""
     errors = problem_responses(400, 413, 415, 422, 429, 503)
 
-    async def body_of(request: Request) -> tuple[bytes, str]:
+    async def serve(
+        request: Request, prepare: Callable[[bytes, str], Prepared], work: Callable[[Prepared, threading.Event], Any]
+    ) -> dict[str, Any]:
         kind = media_type(request)
-        return await read_capped_body(request, settings.max_body_bytes), kind
+        body = await read_capped_body(request, settings.max_body_bytes)
+        prepared = await asyncio.to_thread(prepare, body, kind)  # validation never blocks the event loop
+        async with admission.slot():
+            result = await until_done_or_gone(request, request.app.state.workers, lambda cancel: work(prepared, cancel))
+        return asdict(result)
 
     @app.post("/run", response_model=RunResponse, openapi_extra=request_body("RunRequest", required=False),
               responses=errors)  # fmt: skip
     async def run(request: Request) -> dict[str, Any]:
         """Compile and run a Go program in fresh sandboxes; return its verdict and output."""
-        spec = run_spec(*await body_of(request), settings)
-        async with admission.slot():
-            result = await until_done_or_gone(request, request.app.state.workers, lambda c: runner.run(spec, cancel=c))
-        return asdict(result)
+        return await serve(request, lambda b, k: run_spec(b, k, settings), lambda spec, c: runner.run(spec, cancel=c))
 
     @app.post("/test", response_model=TestResult, openapi_extra=request_body("TestRequest", required=True),
               responses=errors)  # fmt: skip
     async def test(request: Request) -> dict[str, Any]:
         """``go test`` the package: per-test results, benchmarks, coverage; the tests run in a fresh sandbox."""
-        parsed, files = package_request(*await body_of(request), TestRequest)
-        spec, options = _test_spec(parsed, files, settings)
-        async with admission.slot():
-            result = await until_done_or_gone(
-                request, request.app.state.workers, lambda c: run_tests(runner, spec, options, c)
-            )
-        return asdict(result)
+        return await serve(
+            request,
+            lambda b, k: _test_spec(*package_request(b, k, TestRequest), settings),
+            lambda job, c: run_tests(runner, job[0], job[1], c),
+        )
 
     @app.post("/vet", response_model=VetResult, openapi_extra=request_body("SourceRequest", required=True),
               responses=errors)  # fmt: skip
     async def vet_package(request: Request) -> dict[str, Any]:
         """``go vet`` the package: findings with file, line, column, message and analyzer."""
-        parsed, files = package_request(*await body_of(request), SourceRequest)
-        spec = make_spec(files, go_version=parsed.go_version if parsed else None)
-        async with admission.slot():
-            result = await until_done_or_gone(request, request.app.state.workers, lambda _: vet(runner, spec))
-        return asdict(result)
+        return await serve(request, _source_spec, lambda job, _: vet(runner, job[0]))
 
     @app.post("/fmt", response_model=FmtResult, openapi_extra=request_body("SourceRequest", required=True),
               responses=errors)  # fmt: skip
     async def fmt(request: Request) -> dict[str, Any]:
         """gofmt each .go file and normalise go.mod; syntax errors come back with positions."""
-        parsed, files = package_request(*await body_of(request), SourceRequest)
-        spec = make_spec(files, go_version=parsed.go_version if parsed else None)
-        async with admission.slot():
-            result = await until_done_or_gone(
-                request, request.app.state.workers, lambda _: format_files(runner, spec, files.keys())
-            )
-        return asdict(result)
+        return await serve(request, _source_spec, lambda job, _: format_files(runner, job[0], job[1].keys()))
 
 
 def _add_status_routes(app: FastAPI, settings: Settings, backend: Backend) -> None:

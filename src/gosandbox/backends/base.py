@@ -73,6 +73,13 @@ class Backend(Protocol):
     def go_versions(self) -> list[str]:
         """Every toolchain a BuildJob may name, the default first."""
 
+    @property
+    def build_identity(self) -> str:
+        """Everything besides the files that shapes a binary (images, flags): part of the binary cache key."""
+
+    def start(self) -> None:
+        """Get ready to serve (idempotent): remove what a crashed predecessor left, pre-start sandboxes."""
+
     def build(self, job: BuildJob) -> BuildOutcome: ...
 
     def execute(self, job: ExecJob) -> ExecOutcome: ...

@@ -37,6 +37,7 @@ class FakeBackend:
         self.executions: list[ExecJob] = []
         self.ready_error: Exception | None = None
         self.closed = False
+        self.started = False
         self.go_versions = [self.go_version]
 
     def build(self, job: BuildJob) -> BuildOutcome:
@@ -48,6 +49,13 @@ class FakeBackend:
         with self._lock:
             self.executions.append(job)
         return self._execute(job)
+
+    @property
+    def build_identity(self) -> str:
+        return self.go_version
+
+    def start(self) -> None:
+        self.started = True
 
     def check_ready(self) -> None:
         if self.ready_error is not None:

@@ -131,6 +131,9 @@ func runOne(command []string, deadline time.Time) int {
 	select {
 	case err := <-done:
 		if exitErr, ok := err.(*exec.ExitError); ok {
+			if status, ok := exitErr.Sys().(syscall.WaitStatus); ok && status.Signaled() {
+				return 128 + int(status.Signal()) // as a shell reports it: 137 for SIGKILL (e.g. out of memory)
+			}
 			return exitErr.ExitCode()
 		} else if err != nil {
 			fail("wait: " + err.Error())

@@ -16,10 +16,10 @@ from typing import Any
 import docker
 
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
-from gosandbox.backends.docker.builder import Builder, BuilderConfig
+from gosandbox.backends.docker.builder import KILLED_EXIT, Builder, BuilderConfig
 from gosandbox.backends.docker.errors import docker_errors
-from gosandbox.backends.docker.images import AGENT, ImageNames, image_names, require_images
-from gosandbox.backends.docker.options import MIB, SandboxShape, container_options
+from gosandbox.backends.docker.images import AGENT, ImageNames, build_cache_volume, image_names, require_images
+from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import labels_for, reap
 from gosandbox.backends.docker.streams import BoundedOutput, cgroup_oom_kills
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 #: Docker 20.10's API; pinned so that building a client never needs the engine.
 DOCKER_API_VERSION = "1.41"
-_KILLED_EXIT = 137
+_CLEANUP_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,17 @@ class DockerBackend:
         self.labels = labels_for(config.instance)
         self._sandboxes_dir = config.state_dir / "sandboxes"
         self._sandboxes_dir.mkdir(parents=True, exist_ok=True)
+        self._sandboxes_dir.chmod(0o711)  # traversable to reach a sandbox's own directory, not listable
         self.builders = {
             name: Builder(self.client, self._builder_config(names), config.policy)
             for name, names in self.toolchain_images.items()
         }
         self.builder = self.builders[self.images.go_version]
-        self._cleanup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-cleanup")
+        self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="sandbox-cleanup")
+        # Used sandboxes waiting for removal still hold whatever their leftover processes took:
+        # past this many, a finishing run waits for one removal (backpressure, not a backlog).
+        self._pending_removals = threading.BoundedSemaphore(2 * _CLEANUP_WORKERS)
+        self._start_lock = threading.Lock()
         self.pool: SandboxPool | None = None
 
     @property
@@ -136,7 +141,7 @@ class DockerBackend:
             image=images.builder,
             labels=self.labels,
             builds_dir=c.state_dir / "builds",
-            cache_volume=f"gosandbox-gocache-{images.builder.rsplit('-', 1)[-1]}",
+            cache_volume=build_cache_volume(images),
             memory_mb=c.builder_memory_mb,
             cpus=c.builder_cpus,
             module_proxy_dir=c.module_proxy_dir,
@@ -144,11 +149,18 @@ class DockerBackend:
         )
 
     def start(self) -> None:
-        """Remove what a crashed predecessor left, then start pre-creating run sandboxes."""
-        removed = reap(self.client, self.config.instance)
-        if removed:
-            logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
-        self.pool = SandboxPool(self._create_sandbox, self._destroy_sandbox, self.config.pool_size)
+        """Remove what a crashed predecessor left, then start pre-creating run sandboxes.
+
+        Idempotent; every build and run calls it first, so the reaper only ever runs before
+        this process has a container of its own.
+        """
+        with self._start_lock:
+            if self.pool is not None:
+                return
+            removed = reap(self.client, self.config.instance)
+            if removed:
+                logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
+            self.pool = SandboxPool(self._create_sandbox, self._destroy_sandbox, self.config.pool_size)
 
     def check_ready(self) -> None:
         with docker_errors("pinging the Docker engine"):
@@ -160,6 +172,7 @@ class DockerBackend:
         builder = self.builders.get(job.go_version or self.go_version)
         if builder is None:
             raise UnknownToolchain(f"no builder for {job.go_version!r}; installed: {', '.join(self.builders)}")
+        self.start()
         return builder.build(job)
 
     def _create_sandbox(self, limits: Limits | None = None) -> RunSandbox:
@@ -195,8 +208,7 @@ class DockerBackend:
         shutil.rmtree(sandbox.host_dir, ignore_errors=True)
 
     def _acquire(self) -> RunSandbox:
-        if self.pool is None:
-            self.start()
+        self.start()
         assert self.pool is not None
         return self.pool.acquire()
 
@@ -218,14 +230,10 @@ class DockerBackend:
 
     def _resize(self, sandbox: RunSandbox, limits: Limits) -> None:
         """Set a pre-started sandbox's cgroup limits to the request's."""
-        data = {
-            "Memory": limits.memory_mb * MIB,
-            "MemorySwap": limits.memory_mb * MIB,
-            "NanoCpus": int(limits.cpus * 1e9),
-            "PidsLimit": limits.pids,
-        }
+        data = resource_update(limits.memory_mb, limits.cpus, limits.pids)
         api = self.client.api
         with docker_errors("resizing a run sandbox"):
+            # docker-py's update_container() knows neither NanoCpus nor PidsLimit: the raw endpoint.
             response = api._post_json(api._url("/containers/{0}/update", sandbox.container_id), data=data)
             api._raise_for_status(response)
 
@@ -245,7 +253,14 @@ class DockerBackend:
                 exec_id = self._prepare(sandbox, job)
             return self._run(sandbox, exec_id, job)
         finally:
-            self._cleanup.submit(self._destroy_sandbox, sandbox)
+            self._pending_removals.acquire()
+            self._cleanup.submit(self._destroy_and_release, sandbox)
+
+    def _destroy_and_release(self, sandbox: RunSandbox) -> None:
+        try:
+            self._destroy_sandbox(sandbox)
+        finally:
+            self._pending_removals.release()
 
     def _run(self, sandbox: RunSandbox, exec_id: str, job: ExecJob) -> ExecOutcome:
         api = self.client.api
@@ -255,11 +270,13 @@ class DockerBackend:
             started = time.monotonic()
             finished = threading.Event()
             _watch(killer, job, finished, started)
-            stream = api.exec_start(exec_id, stream=True, demux=True)
-            output.feed(stream)
-            for _ in stream:  # after an overflow kill: drain what is left, keep nothing
-                pass
-            finished.set()
+            try:
+                stream = api.exec_start(exec_id, stream=True, demux=True)
+                output.feed(stream)
+                for _ in stream:  # after an overflow kill: drain what is left, keep nothing
+                    pass
+            finally:
+                finished.set()
             duration = time.monotonic() - started
             exit_code = api.exec_inspect(exec_id)["ExitCode"]
         return self._outcome(sandbox, killer, output, exit_code, duration)
@@ -267,7 +284,7 @@ class DockerBackend:
     def _outcome(
         self, sandbox: RunSandbox, killer: _Killer, output: BoundedOutput, exit_code: int | None, duration: float
     ) -> ExecOutcome:
-        killed = exit_code == _KILLED_EXIT or exit_code is None
+        killed = exit_code == KILLED_EXIT or exit_code is None
         oom = killed and killer.reason is None and (cgroup_oom_kills(sandbox.container_id) or 0) > 0
         signal = exit_code - 128 if exit_code is not None and exit_code > 128 else None
         if exit_code is None and killer.reason is not None:

@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 MAX_COMPILE_OUTPUT_BYTES = 64 * 1024
 MAX_BINARY_BYTES = 256 * 1024 * 1024
 _BUILD_TIMEOUT_EXIT = 124
-_KILLED_EXIT = 137
+#: 128 + SIGKILL: what an exec reports for a process the kernel or we killed.
+KILLED_EXIT = 137
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class Builder:
             exit_code = self.client.api.exec_inspect(exec_id)["ExitCode"]
         duration = time.monotonic() - started
         text = output.decode("utf-8", errors="replace").replace(f"{inside}/src/", "").replace(inside, ".")
-        if exit_code == _KILLED_EXIT:
+        if exit_code == KILLED_EXIT:
             text += f"\ngosandbox: the compiler was killed: it used more than {self.config.memory_mb} MB\n"
         succeeded = exit_code == 0
         binary_path = host_dir / "out" / "prog"
@@ -165,26 +166,35 @@ def _write_sources(host_dir: Path, files: dict[str, str]) -> None:
 
 
 def _read_back(src: Path, files: dict[str, str]) -> dict[str, str]:
-    """The formatted .go files and go.mod, read without following links and bounded in size."""
+    """The formatted .go files and go.mod, each bounded in size."""
     formatted = {}
     for name, original in files.items():
-        if not (name.endswith(".go") or name == "go.mod"):
-            continue
-        fd = os.open(src / name, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(2 * len(original.encode()) + 64 * 1024)
-        formatted[name] = data.decode("utf-8", errors="replace")
+        if name.endswith(".go") or name == "go.mod":
+            data = _read_inside(src, name, 2 * len(original.encode()) + 64 * 1024)
+            formatted[name] = data.decode("utf-8", errors="replace")
     return formatted
 
 
 def _read_binary(path: Path) -> bytes:
-    """The built program: a regular file, no symlink, bounded (the builder's output is not trusted blindly)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as binary:
-        info = os.fstat(binary.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BINARY_BYTES:
-            raise SandboxFailure(f"the builder produced no usable binary ({info.st_size} bytes)")
-        return binary.read(MAX_BINARY_BYTES)
+    """The built program, bounded."""
+    return _read_inside(path.parent, path.name, MAX_BINARY_BYTES)
+
+
+def _read_inside(root: Path, name: str, max_bytes: int) -> bytes:
+    """Read ``root/name`` as the builder left it, trusting nothing about it.
+
+    The builder can write below ``root``: no component may lead outside it, the file must be
+    regular (a FIFO would block us forever) and no larger than ``max_bytes``.
+    """
+    real = os.path.realpath(root / name)
+    if not real.startswith(os.path.realpath(root) + os.sep):
+        raise SandboxFailure(f"the builder left {name!r} pointing outside its directory")
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            raise SandboxFailure(f"the builder left {name!r} as no regular file of at most {max_bytes} bytes")
+        return handle.read(max_bytes)
 
 
 def _read_capped(stream: Any, cap_bytes: int) -> bytes:

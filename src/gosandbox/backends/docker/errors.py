@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,6 +10,8 @@ import docker.errors
 import requests.exceptions
 
 from gosandbox.errors import EngineUnreachable, ImageMissing, SandboxFailure
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -21,7 +24,9 @@ def docker_errors(doing: str) -> Iterator[None]:
     except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
         if _is_connection_problem(exc):
             raise EngineUnreachable(f"{doing}: the Docker engine is unreachable") from exc
-        raise SandboxFailure(f"{doing}: {_short(exc)}") from exc
+        # The engine's text can name host paths (mount sources): the log gets it, the caller does not.
+        logger.warning("%s: %s", doing, _short(exc))
+        raise SandboxFailure(f"{doing} failed; the server log has the engine's answer") from exc
 
 
 def _is_connection_problem(exc: Exception) -> bool:

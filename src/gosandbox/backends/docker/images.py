@@ -265,10 +265,15 @@ def _docker_build(
                 progress(line)
 
 
+def build_cache_volume(names: ImageNames) -> str:
+    """The volume holding a builder image's warm build cache (named after the image's content tag)."""
+    return f"gosandbox-gocache-{names.builder.rsplit('-', 1)[-1]}"
+
+
 def prune_stale(client: docker.DockerClient, in_use: list[ImageNames], progress: Progress) -> None:
     """Remove older gosandbox images and their build-cache volumes (those no container uses)."""
     current = {name for names in in_use for name in (names.builder, names.runner)}
-    keep = {f"gosandbox-gocache-{names.builder.rsplit('-', 1)[-1]}" for names in in_use}
+    keep = {build_cache_volume(names) for names in in_use}
     with docker_errors("pruning old images"):
         for image in client.images.list(name="gosandbox-*"):
             stale = [tag for tag in image.tags if tag.split(":")[0] in _REPOSITORIES and tag not in current]

@@ -46,6 +46,11 @@ def _security_opt(policy: Policy) -> list[str]:
     return options
 
 
+def resource_update(memory_mb: int, cpus: float, pids: int) -> dict[str, int]:
+    """The body of the engine's container-update call that resizes a sandbox (same rules as below)."""
+    return {"Memory": memory_mb * MIB, "MemorySwap": memory_mb * MIB, "NanoCpus": int(cpus * 1e9), "PidsLimit": pids}
+
+
 def container_options(shape: SandboxShape, policy: Policy) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` (docker SDK)."""
     return {

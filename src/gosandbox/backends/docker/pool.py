@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gosandbox.errors import BackendUnavailable
 from gosandbox.limits import Limits
 
 logger = logging.getLogger(__name__)
@@ -74,7 +73,7 @@ class SandboxPool:
     def _refill_one(self) -> None:
         try:
             sandbox = self._create()
-        except BackendUnavailable as exc:
+        except Exception as exc:  # the refill thread must outlive any failure (disk full, engine down)
             logger.warning("could not pre-start a run sandbox: %s", exc)
             with self._cond:
                 self._cond.wait(_RETRY_AFTER_FAILURE_S)
