@@ -102,6 +102,7 @@ def test_go_test_fuzz_is_time_bounded(live: TestClient) -> None:
     result = post(live, "/test", body)
     assert (result["status"], result["passed"]) == ("ok", True), result
     assert _by_name(result)["FuzzAdd"]["result"] == "pass"
+    assert "not built with coverage instrumentation" not in str(result)  # coverage-guided
 
 
 def test_go_test_compile_error_has_positions(live: TestClient) -> None:

@@ -20,7 +20,9 @@ def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threa
     options.check()
     started = time.monotonic()
     version = toolchain_of(runner.backend, spec)
-    job = BuildJob(spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, go_version=version)
+    job = BuildJob(
+        spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz, go_version=version
+    )
     build = runner.backend.build(job)
     if not build.succeeded or build.binary is None:
         status = Status.COMPILE_ERROR if not build.succeeded else Status.OK

@@ -20,12 +20,16 @@ class Tool(StrEnum):
     FMT = "fmt"  # gofmt every .go file and normalise go.mod, in place
 
 
-def go_command(tool: Tool, binary_path: str, *, cover: bool = False) -> list[str]:
-    """The argv the builder runs in the package directory (``binary_path``: where a binary goes)."""
+def go_command(tool: Tool, binary_path: str, *, cover: bool = False, fuzz: str | None = None) -> list[str]:
+    """The argv the builder runs in the package directory (``binary_path``: where a binary goes).
+
+    ``fuzz`` (a checked pattern, one argv element) instruments the test binary for coverage-guided fuzzing.
+    """
     if tool is Tool.BUILD:
         return ["go", "build", *BUILD_FLAGS, "-o", binary_path, "."]
     if tool is Tool.TEST:
-        return ["go", "test", "-c", *BUILD_FLAGS, *(["-cover"] if cover else []), "-o", binary_path, "."]
+        extra = (["-cover"] if cover else []) + ([f"-fuzz={fuzz}"] if fuzz else [])
+        return ["go", "test", "-c", *BUILD_FLAGS, *extra, "-o", binary_path, "."]
     if tool is Tool.VET:
         return ["go", "vet", "-json", "./..."]
     return ["gofmt", "-l", "-w", ".", THEN, "go", "mod", "edit", "-fmt"]

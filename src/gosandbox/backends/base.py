@@ -23,6 +23,7 @@ class BuildJob:
     timeout_s: float
     tool: Tool = Tool.BUILD
     cover: bool = False
+    fuzz: str | None = None  # Tool.TEST: the fuzz target pattern to instrument for
     go_version: str | None = None  # None: the backend's default toolchain
 
 

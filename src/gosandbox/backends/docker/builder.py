@@ -128,7 +128,7 @@ class Builder:
     def _run_tool(self, build_id: str, host_dir: Path, job: BuildJob) -> BuildOutcome:
         container_id = self.container_id()
         inside = f"/builds/{build_id}"
-        tool = go_command(job.tool, f"{inside}/out/prog", cover=job.cover)
+        tool = go_command(job.tool, f"{inside}/out/prog", cover=job.cover, fuzz=job.fuzz)
         command = [AGENT, "build", str(int(job.timeout_s * 1000)), *tool]
         started = time.monotonic()
         with docker_errors("running the toolchain in the builder sandbox"):
