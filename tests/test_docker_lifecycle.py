@@ -15,11 +15,13 @@ import pytest
 from docker_helpers import (
     TEST_INSTANCE,
     Server,
+    docker_settings,
     program_processes,
     serving,
     wait_for_program_processes,
     wait_until_no_program_processes,
 )
+from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
 
 pytestmark = pytest.mark.docker
 
@@ -96,3 +98,17 @@ def test_kill_9_with_8_runs_in_flight_then_restart_leaves_no_container(server: S
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=60) == 0
     assert server.sandboxes() == []
+
+
+def test_start_sweeps_host_directories_a_crash_left(tmp_path: Path) -> None:
+    settings = docker_settings(tmp_path, instance=f"{TEST_INSTANCE}-sweep")
+    left = [tmp_path / kind / settings.instance / "0123abcd" for kind in ("sandboxes", "builds")]
+    for directory in left:
+        (directory / "src").mkdir(parents=True)
+        (directory / "src" / "main.go").write_text("package main\n")
+    backend = DockerBackend(config_from_settings(settings, pool_size=0))
+    try:
+        backend.start()
+        assert [directory.exists() for directory in left] == [False, False]
+    finally:
+        backend.close()

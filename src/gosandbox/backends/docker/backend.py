@@ -107,9 +107,13 @@ class DockerBackend:
             name: image_names(base, go_version=name) for name, base in config.toolchains.items()
         }
         self.labels = labels_for(config.instance)
-        self._sandboxes_dir = config.state_dir / "sandboxes"
-        self._sandboxes_dir.mkdir(parents=True, exist_ok=True)
-        self._sandboxes_dir.chmod(0o711)  # traversable to reach a sandbox's own directory, not listable
+        # Host directories per instance, so that start() can sweep what a crash left of its own.
+        self._sandboxes_dir = config.state_dir / "sandboxes" / config.instance
+        self._builds_dir = config.state_dir / "builds" / config.instance
+        for directory in (self._sandboxes_dir, self._builds_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+            for level in (directory, directory.parent):
+                level.chmod(0o711)  # traversable to reach one's own uuid directory, not listable
         self.builders = {
             name: Builder(self.client, self._builder_config(names), config.policy)
             for name, names in self.toolchain_images.items()
@@ -140,7 +144,7 @@ class DockerBackend:
         return BuilderConfig(
             image=images.builder,
             labels=self.labels,
-            builds_dir=c.state_dir / "builds",
+            builds_dir=self._builds_dir,
             cache_volume=build_cache_volume(images),
             memory_mb=c.builder_memory_mb,
             cpus=c.builder_cpus,
@@ -160,6 +164,9 @@ class DockerBackend:
             removed = reap(self.client, self.config.instance)
             if removed:
                 logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
+            for directory in (self._sandboxes_dir, self._builds_dir):  # their containers are gone now
+                for leftover in directory.iterdir():
+                    shutil.rmtree(leftover, ignore_errors=True)
             self.pool = SandboxPool(self._create_sandbox, self._destroy_sandbox, self.config.pool_size)
 
     def check_ready(self) -> None:
@@ -178,7 +185,7 @@ class DockerBackend:
     def _create_sandbox(self, limits: Limits | None = None) -> RunSandbox:
         limits = limits or self.config.default_limits
         host_dir = self._sandboxes_dir / uuid.uuid4().hex
-        host_dir.mkdir(mode=0o755)
+        host_dir.mkdir(mode=0o755, parents=True)
         shape = SandboxShape(
             image=self.images.runner,
             command=[AGENT, "init"],
@@ -302,14 +309,16 @@ class DockerBackend:
         )
 
     def close(self) -> None:
-        """Destroy idle sandboxes, wait for pending removals, stop the builder."""
+        """Destroy idle sandboxes, wait for pending removals, stop the builders, remove our host directories."""
         if self.pool is not None:
             self.pool.close()
         self._cleanup.shutdown(wait=True)
-        self._cleanup = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-cleanup")
+        self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="sandbox-cleanup")
         for builder in self.builders.values():
             builder.stop()
         reap(self.client, self.config.instance)
+        for directory in (self._sandboxes_dir, self._builds_dir):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _shape_of(limits: Limits) -> tuple[int, float, int]:
