@@ -7,10 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from docker_helpers import TEST_INSTANCE, docker_settings
+from docker_helpers import docker_settings, sandboxes_of_this_test_run
 from gosandbox.api import create_app
 from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
-from gosandbox.backends.docker.reaper import list_sandboxes, reap
 from gosandbox.errors import GosandboxError
 
 
@@ -25,9 +24,10 @@ def docker_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerB
         pytest.fail(f"real-Docker tests need the engine and images: {exc} ({exc.hint}); run `make setup`")
     yield backend
     backend.close()
-    # After the whole session, no container of this test instance may remain.
-    left = list_sandboxes(backend.client, TEST_INSTANCE)
-    reap(backend.client, TEST_INSTANCE)
+    # After the whole session, no container of any instance of this test run may remain.
+    left = sandboxes_of_this_test_run()
+    for container_id in left:
+        backend.client.api.remove_container(container_id, force=True, v=True)
     assert not left, f"containers left behind by the tests: {left}"
 
 

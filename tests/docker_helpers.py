@@ -149,4 +149,24 @@ def serving(state_dir: Path, instance: str) -> Iterator[Server]:
         if server.process is not None and server.process.poll() is None:
             server.process.kill()
             server.process.wait()
-        reap(connect(), instance)
+        reap_until_quiet(instance)
+
+
+def reap_until_quiet(instance: str, timeout_s: float = 10.0) -> None:
+    """Reap until nothing is left: a killed server's last create request can still complete in the engine."""
+    client, deadline = connect(), time.monotonic() + timeout_s
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if reap(client, instance):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 1.0:
+            return
+        time.sleep(0.2)
+
+
+def sandboxes_of_this_test_run() -> list[str]:
+    """Containers of every instance this test run created (their instance label starts with ours)."""
+    containers = connect().api.containers(all=True, filters={"label": "gosandbox"})
+    return [c["Id"] for c in containers if c["Labels"].get("gosandbox.instance", "").startswith(TEST_INSTANCE)]
