@@ -54,13 +54,18 @@ def test_test2json_framing() -> None:
         ("TestA", "pass", 0.01),
         ("TestB", "fail", 0.0),
         ("TestC", "skip", 0.0),
-        ("BenchmarkX", "running", 0.0),
+        ("BenchmarkX", "running", 0.0),  # the binary said FAIL: unfinished stays "running"
     ]
     assert report.tests[0].output == "    a_test.go:3: log line\n"
     assert report.tests[1].output == "    b_test.go:9: boom\n"
     assert report.benchmarks == [Benchmark("BenchmarkX", 100, 4.14, "")]
     assert report.passed is False
     assert report.coverage_percent == 40.0
+
+
+def test_a_passing_benchmark_passes() -> None:
+    report = parse_test_output(f"{F}=== RUN   BenchmarkX\nBenchmarkX-2 \t 10\t 1.0 ns/op\n{F}PASS\n", "example.com/x")
+    assert [(t.name, t.result, t.package) for t in report.tests] == [("BenchmarkX", "pass", "example.com/x")]
 
 
 def test_output_that_looks_like_a_frame_but_is_not_framed_stays_output() -> None:
