@@ -11,6 +11,10 @@ engine_answers() {
     docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
 
+dockerd_running() {
+    [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null
+}
+
 if engine_answers; then
     exit 0
 fi
@@ -21,7 +25,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
 fi
 
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+if ! dockerd_running; then
     # A daemon that was killed leaves its pid file behind and blocks the next start.
     rm -f /var/run/docker.pid
     echo "ensure-docker: starting dockerd (log: $LOG)" >&2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,11 +25,21 @@ def _engine_answers() -> bool:
 
 
 def _stop_engine() -> None:
-    subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=False)
+    """SIGTERM to dockerd (its pid file names it), then wait until it is gone."""
+    pid = int(Path("/var/run/docker.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 60
-    while _engine_answers() or subprocess.run(["pgrep", "-x", "dockerd"], check=False).returncode == 0:
+    while _alive(pid) or _engine_answers():
         assert time.monotonic() < deadline, "dockerd did not stop within 60 s"
         time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from docker_helpers import run, wait_until_no_program_processes
+from gosandbox.backends.docker.backend import connect
 
 pytestmark = pytest.mark.docker
 
@@ -197,9 +197,10 @@ def host_listener() -> Iterator[tuple[int, list[object]]]:
 
 
 def _bridge_address() -> str | None:
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True, check=False)
-    parts = out.stdout.split()
-    return parts[3].split("/")[0] if len(parts) > 3 else None
+    """The host's address on Docker's default bridge (a local address of this machine)."""
+    configs = connect().networks.get("bridge").attrs.get("IPAM", {}).get("Config") or [{}]
+    gateway: str | None = configs[0].get("Gateway")
+    return gateway
 
 
 def test_no_network_only_loopback_and_host_listener_unreachable(
