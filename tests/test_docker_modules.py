@@ -51,7 +51,7 @@ def proxy_runner(tmp_path: Path) -> Iterator[tuple[Runner, Path]]:
     backend.start()
     yield Runner(backend), zip_path
     backend.close()
-    backend.client.api.remove_volume(backend.builder.config.module_cache_volume, force=True)
+    backend.client.api.remove_volume(backend.builders[backend.go_version].config.module_cache_volume, force=True)
 
 
 def test_module_is_fetched_once_then_served_from_the_cache(proxy_runner: tuple[Runner, Path]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gosandbox.diagnostics import Diagnostic, parse_positions, parse_vet_json
@@ -85,11 +87,11 @@ def test_test_options_become_test_binary_flags() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [TestOptions(run="a\nb"), TestOptions(benchtime="1h; rm"), TestOptions(count=0), TestOptions(fuzz="x" * 300)],
+    [{"run": "a\nb"}, {"benchtime": "1h; rm"}, {"count": 0}, {"fuzz": "x" * 300}],
 )
-def test_bad_test_options_are_refused(options: TestOptions) -> None:
+def test_bad_test_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest):
-        options.check()
+        TestOptions(**options)
 
 
 def test_module_path_of_go_mod() -> None:

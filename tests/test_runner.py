@@ -111,7 +111,7 @@ def test_a_build_without_a_binary_is_a_compile_error() -> None:
 
 def test_build_timeout_is_a_compile_error() -> None:
     def build(job: BuildJob) -> BuildOutcome:
-        return BuildOutcome(succeeded=False, output="build timed out", binary=None, duration_s=30.0, timed_out=True)
+        return BuildOutcome(succeeded=False, output="build timed out", binary=None, duration_s=30.0)
 
     result = run(FakeBackend(build=build))
     assert result.status is Status.COMPILE_ERROR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
@@ -15,6 +16,7 @@ from gosandbox.errors import GosandboxError
 from gosandbox.settings import Settings
 
 
+@functools.cache
 def _settings() -> Settings:
     return Settings()
 
@@ -103,8 +105,11 @@ def test_command(path: Path, run_pattern: str | None, cover: bool, bench: str | 
     from gosandbox.cli_run import read_package, test_once  # noqa: PLC0415
     from gosandbox.gotest import TestOptions  # noqa: PLC0415
 
-    options = TestOptions(run=run_pattern, cover=cover, bench=bench, fuzz=fuzz, fuzztime=fuzztime)
-    _exit_with(lambda: test_once(_settings(), read_package(path), options, verbose=verbose, wall_s=wall_s))
+    def test() -> int:
+        options = TestOptions(run=run_pattern, cover=cover, bench=bench, fuzz=fuzz, fuzztime=fuzztime)
+        return test_once(_settings(), read_package(path), options, verbose=verbose, wall_s=wall_s)
+
+    _exit_with(test)
 
 
 @main.command("vet")

@@ -12,7 +12,7 @@ from gosandbox.backends.docker.backend import DockerBackend, config_from_setting
 from gosandbox.errors import InvalidSource
 from gosandbox.go_tools import format_files, run_tests, vet
 from gosandbox.gotest import TestOptions
-from gosandbox.limits import Limits, resolve_limits
+from gosandbox.limits import Limits
 from gosandbox.models import Status, TestResult
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
@@ -58,7 +58,7 @@ def local_runner(settings: Settings, limits: Limits) -> Iterator[Runner]:
 def run_once(
     settings: Settings, files: dict[str, str], *, stdin: bytes, args: tuple[str, ...], overrides: dict[str, float | int]
 ) -> int:
-    limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
+    limits = settings.limits_for(overrides)
     spec = make_spec(files, stdin=stdin, args=args, limits=limits)
     with local_runner(settings, limits) as runner:
         result = runner.run(spec)
@@ -88,7 +88,7 @@ def test_once(
     settings: Settings, files: dict[str, str], options: TestOptions, *, verbose: bool, wall_s: float | None
 ) -> int:
     overrides = {"wall_s": wall_s} if wall_s is not None else {}
-    limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
+    limits = settings.limits_for(overrides)
     with local_runner(settings, limits) as runner:
         result = run_tests(runner, make_spec(files, limits=limits), options)
     _print_tests(result, verbose)

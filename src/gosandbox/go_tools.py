@@ -17,19 +17,26 @@ from gosandbox.verdict import classify
 
 def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threading.Event | None = None) -> TestResult:
     """Compile the package's tests in the builder, run the test binary once in a fresh sandbox."""
-    options.check()
     started = time.monotonic()
     version = toolchain_of(runner.backend, spec)
     job = BuildJob(
         spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz, go_version=version
     )
     build = runner.backend.build(job)
-    if not build.succeeded or build.binary is None:
-        status = Status.COMPILE_ERROR if not build.succeeded else Status.OK
-        timings = Timings(ms(build.duration_s), 0, ms(time.monotonic() - started))
-        diagnostics = parse_positions(build.output)
+    if not build.succeeded or build.binary is None:  # a compile error, or a package without tests
         return TestResult(
-            status, build.succeeded, [], [], None, "", "", build.output, diagnostics, False, timings, version
+            status=Status.COMPILE_ERROR if not build.succeeded else Status.OK,
+            passed=build.succeeded,
+            tests=[],
+            benchmarks=[],
+            coverage_percent=None,
+            output="",
+            stderr="",
+            compile_output=build.output,
+            diagnostics=parse_positions(build.output),
+            truncated=False,
+            timings_ms=Timings(ms(build.duration_s), 0, ms(time.monotonic() - started)),
+            go_version=version,
         )
     # -test.timeout fires a little before the wall limit so Go names the test that hung.
     args = options.binary_args(round(spec.limits.wall_s * 0.9, 2))

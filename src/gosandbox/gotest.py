@@ -35,7 +35,10 @@ class TestOptions:
     fuzztime: str = "5s"
     short: bool = False
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
+        self._check()  # a TestOptions that exists is a valid one: callers never re-check
+
+    def _check(self) -> None:
         for name in ("run", "bench", "fuzz"):
             value = getattr(self, name)
             if value is not None and not _SAFE_PATTERN.match(value):

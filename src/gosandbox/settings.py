@@ -13,10 +13,15 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gosandbox.limits import Limits
+from gosandbox.limits import Limits, resolve_limits
 from gosandbox.policy import Policy
 
 _TOOLCHAIN_NAME = re.compile(r"go[0-9][0-9A-Za-z.\-]{0,30}")
+
+
+def _toolchain_pairs(value: str) -> list[tuple[str, str]]:
+    pairs = (item.partition("=") for item in value.split(",") if item.strip())
+    return [(name.strip(), image.strip()) for name, _, image in pairs]
 
 
 def _default_state_dir() -> Path:
@@ -98,16 +103,14 @@ class Settings(BaseSettings):
     @field_validator("extra_toolchains")
     @classmethod
     def _toolchain_list(cls, value: str) -> str:
-        for item in filter(None, value.split(",")):
-            name, _, image = item.partition("=")
-            if not _TOOLCHAIN_NAME.fullmatch(name.strip()) or not image.strip():
-                raise ValueError(f"GOSANDBOX_EXTRA_TOOLCHAINS item {item!r} is not name=image (name like go1.26)")
+        for name, image in _toolchain_pairs(value):
+            if not _TOOLCHAIN_NAME.fullmatch(name) or not image:
+                raise ValueError(f"GOSANDBOX_EXTRA_TOOLCHAINS item {name}={image} is not name=image (name like go1.26)")
         return value
 
     def toolchains(self) -> dict[str, str]:
         """Extra toolchains: name -> image with Go at /usr/local/go."""
-        pairs = (item.partition("=") for item in filter(None, self.extra_toolchains.split(",")))
-        return {name.strip(): image.strip() for name, _, image in pairs}
+        return dict(_toolchain_pairs(self.extra_toolchains))
 
     def module_proxy_dir(self) -> Path | None:
         return None if self.goproxy == "off" else Path(self.goproxy.removeprefix("file://"))
@@ -119,6 +122,10 @@ class Settings(BaseSettings):
 
     def limit_caps(self) -> Limits:
         return Limits(self.max_wall_s, self.max_memory_mb, self.max_cpus, self.max_pids, self.max_output_bytes)
+
+    def limits_for(self, requested: dict[str, float | int]) -> Limits:
+        """A request's limit overrides over this server's defaults, within its caps."""
+        return resolve_limits(requested, self.default_limits(), self.limit_caps())
 
     def policy(self) -> Policy:
         """The hardening policy; the seccomp profile's JSON text is read here, once."""

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from gosandbox import __version__
 from gosandbox.api.admission import Admission
 from gosandbox.api.problems import install_handlers
-from gosandbox.api.requests import media_type, package_request, read_capped_body, run_spec
+from gosandbox.api.requests import go_test_spec, media_type, read_capped_body, run_spec, source_spec
 from gosandbox.api.schemas import (
     Problem,
     RunRequest,
@@ -31,12 +31,9 @@ from gosandbox.backends.base import Backend
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.errors import BackendUnavailable
 from gosandbox.go_tools import format_files, run_tests, vet
-from gosandbox.gotest import TestOptions
-from gosandbox.limits import resolve_limits
-from gosandbox.models import FmtResult, RunSpec, TestResult, VetResult
+from gosandbox.models import FmtResult, TestResult, VetResult
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
-from gosandbox.source import make_spec
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +81,6 @@ def _start_backend(backend: Backend) -> None:
         logger.error("the sandbox backend is not ready yet: %s (%s)", exc, exc.hint)
 
 
-def _test_spec(parsed: TestRequest | None, files: dict[str, str], settings: Settings) -> tuple[RunSpec, TestOptions]:
-    overrides = parsed.limits.overrides() if parsed and parsed.limits else {}
-    limits = resolve_limits(overrides, settings.default_limits(), settings.limit_caps())
-    options = parsed.options() if parsed else TestOptions()
-    options.check()
-    return make_spec(files, limits=limits, go_version=parsed.go_version if parsed else None), options
-
-
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
     """Build the app. Without ``backend``, the Docker backend is made from ``settings``."""
     settings = settings or Settings()
@@ -118,19 +107,19 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     )
     app.state.settings, app.state.backend, app.state.runner, app.state.admission = settings, backend, runner, admission
     install_handlers(app)
-    _add_program_routes(app, settings, runner, admission)
+    _add_program_routes(app, settings, runner, admission, settings.default_program_source())
     _add_status_routes(app, settings, backend)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def _source_spec(body: bytes, kind: str) -> tuple[RunSpec, dict[str, str]]:
-    parsed, files = package_request(body, kind, SourceRequest)
-    return make_spec(files, go_version=parsed.go_version if parsed else None), files
+def _add_program_routes(
+    app: FastAPI, settings: Settings, runner: Runner, admission: Admission, default_program: str
+) -> None:
+    """POST /run, /test, /vet, /fmt: each parses its body, waits for a slot, runs in a worker thread.
 
-
-def _add_program_routes(app: FastAPI, settings: Settings, runner: Runner, admission: Admission) -> None:
-    """POST /run, /test, /vet, /fmt: each parses its body, waits for a slot, runs in a worker thread."""
+    ``default_program`` is read once, at start-up: a missing file fails the start, not a request.
+    """
     errors = problem_responses(400, 413, 415, 422, 429, 503)
 
     async def serve(
@@ -147,7 +136,9 @@ def _add_program_routes(app: FastAPI, settings: Settings, runner: Runner, admiss
               responses=errors)  # fmt: skip
     async def run(request: Request) -> dict[str, Any]:
         """Compile and run a Go program in fresh sandboxes; return its verdict and output."""
-        return await serve(request, lambda b, k: run_spec(b, k, settings), lambda spec, c: runner.run(spec, cancel=c))
+        return await serve(
+            request, lambda b, k: run_spec(b, k, settings, default_program), lambda spec, c: runner.run(spec, cancel=c)
+        )
 
     @app.post("/test", response_model=TestResult, openapi_extra=request_body("TestRequest", required=True),
               responses=errors)  # fmt: skip
@@ -155,7 +146,7 @@ def _add_program_routes(app: FastAPI, settings: Settings, runner: Runner, admiss
         """``go test`` the package: per-test results, benchmarks, coverage; the tests run in a fresh sandbox."""
         return await serve(
             request,
-            lambda b, k: _test_spec(*package_request(b, k, TestRequest), settings),
+            lambda b, k: go_test_spec(b, k, settings),
             lambda job, c: run_tests(runner, job[0], job[1], c),
         )
 
@@ -163,13 +154,13 @@ def _add_program_routes(app: FastAPI, settings: Settings, runner: Runner, admiss
               responses=errors)  # fmt: skip
     async def vet_package(request: Request) -> dict[str, Any]:
         """``go vet`` the package: findings with file, line, column, message and analyzer."""
-        return await serve(request, _source_spec, lambda job, _: vet(runner, job[0]))
+        return await serve(request, source_spec, lambda job, _: vet(runner, job[0]))
 
     @app.post("/fmt", response_model=FmtResult, openapi_extra=request_body("SourceRequest", required=True),
               responses=errors)  # fmt: skip
     async def fmt(request: Request) -> dict[str, Any]:
         """gofmt each .go file and normalise go.mod; syntax errors come back with positions."""
-        return await serve(request, _source_spec, lambda job, _: format_files(runner, job[0], job[1].keys()))
+        return await serve(request, source_spec, lambda job, _: format_files(runner, job[0], job[1].keys()))
 
 
 def _add_status_routes(app: FastAPI, settings: Settings, backend: Backend) -> None:

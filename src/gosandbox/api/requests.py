@@ -8,9 +8,9 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from gosandbox.api.problems import UnsupportedMediaType
-from gosandbox.api.schemas import RunRequest, SourceRequest
+from gosandbox.api.schemas import RunRequest, SourceRequest, TestRequest
 from gosandbox.errors import InvalidRequest, InvalidSource, PayloadTooLarge
-from gosandbox.limits import resolve_limits
+from gosandbox.gotest import TestOptions
 from gosandbox.models import RunSpec
 from gosandbox.settings import Settings
 from gosandbox.source import make_spec, utf8_bytes
@@ -65,17 +65,31 @@ def media_type(request: Request) -> str:
     raise UnsupportedMediaType(f"media type {value[:60]!r} is not supported; use application/json or text/plain")
 
 
-def run_spec(body: bytes, kind: str, settings: Settings) -> RunSpec:
-    """POST /run: JSON, plain text (main.go or txtar), or nothing (the default program)."""
+def run_spec(body: bytes, kind: str, settings: Settings, default_program: str) -> RunSpec:
+    """POST /run: JSON, plain text (main.go or txtar), or nothing (``default_program``)."""
     if not body.strip():
-        return make_spec({"main.go": settings.default_program_source()}, limits=settings.default_limits())
+        return make_spec({"main.go": default_program}, limits=settings.default_limits())
     if kind == "text/plain":
         return make_spec(_plain_text_files(body), limits=settings.default_limits())
     parsed = parse_json(body, RunRequest)
-    limits = resolve_limits(parsed.limits.overrides() if parsed.limits else {}, settings.default_limits(),
-                            settings.limit_caps())  # fmt: skip
+    limits = settings.limits_for(parsed.limits.overrides() if parsed.limits else {})
     stdin = utf8_bytes(parsed.stdin, "stdin")
     return make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits, go_version=parsed.go_version)
+
+
+def go_test_spec(body: bytes, kind: str, settings: Settings) -> tuple[RunSpec, TestOptions]:
+    """POST /test: the package and the ``go test`` options (checked by :func:`gosandbox.go_tools.run_tests`)."""
+    parsed, files = package_request(body, kind, TestRequest)
+    if parsed is None:
+        return make_spec(files, limits=settings.default_limits()), TestOptions()
+    limits = settings.limits_for(parsed.limits.overrides() if parsed.limits else {})
+    return make_spec(files, limits=limits, go_version=parsed.go_version), parsed.options()
+
+
+def source_spec(body: bytes, kind: str) -> tuple[RunSpec, dict[str, str]]:
+    """POST /vet, /fmt: the package, and the files as sent (fmt answers with those only)."""
+    parsed, files = package_request(body, kind, SourceRequest)
+    return make_spec(files, go_version=parsed.go_version if parsed else None), files
 
 
 def package_request(body: bytes, kind: str, model: type[Model]) -> tuple[Model | None, dict[str, str]]:

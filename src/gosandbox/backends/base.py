@@ -33,7 +33,6 @@ class BuildOutcome:
     output: str
     binary: bytes | None
     duration_s: float
-    timed_out: bool = False
     files: dict[str, str] | None = None  # the package after Tool.FMT
 
 

@@ -118,7 +118,6 @@ class DockerBackend:
             name: Builder(self.client, self._builder_config(names), config.policy)
             for name, names in self.toolchain_images.items()
         }
-        self.builder = self.builders[self.images.go_version]
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="sandbox-cleanup")
         # Used sandboxes waiting for removal still hold whatever their leftover processes took:
         # past this many, a finishing run waits for one removal (backpressure, not a backlog).

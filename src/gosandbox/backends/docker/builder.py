@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 MAX_COMPILE_OUTPUT_BYTES = 64 * 1024
 MAX_BINARY_BYTES = 256 * 1024 * 1024
-_BUILD_TIMEOUT_EXIT = 124
 #: 128 + SIGKILL: what an exec reports for a process the kernel or we killed.
 KILLED_EXIT = 137
 
@@ -66,8 +65,6 @@ class Builder:
         self.client, self.config, self.policy = client, config, policy
         self._lock = threading.Lock()
         self._container_id: str | None = None
-        config.builds_dir.mkdir(parents=True, exist_ok=True)
-        config.builds_dir.chmod(0o711)
 
     def _shape(self) -> SandboxShape:
         c = self.config
@@ -120,7 +117,9 @@ class Builder:
         build_id = uuid.uuid4().hex
         host_dir = self.config.builds_dir / build_id
         try:
-            _write_sources(host_dir, job.files)
+            # Only gofmt -w and go.sum updates (with a module proxy) write into the package.
+            writable = job.tool is Tool.FMT or self.config.module_proxy_dir is not None
+            _write_sources(host_dir, job.files, writable=writable)
             return self._run_tool(build_id, host_dir, job)
         finally:
             shutil.rmtree(host_dir, ignore_errors=True)
@@ -145,14 +144,14 @@ class Builder:
         wants_binary = succeeded and job.tool in _BINARY_TOOLS and os.path.lexists(binary_path)
         binary = _read_binary(binary_path) if wants_binary else None
         files = _read_back(host_dir / "src", job.files) if job.tool is Tool.FMT else None
-        return BuildOutcome(succeeded, text, binary, duration, timed_out=exit_code == _BUILD_TIMEOUT_EXIT, files=files)
+        return BuildOutcome(succeeded, text, binary, duration, files=files)
 
 
 _BINARY_TOOLS = (Tool.BUILD, Tool.TEST)
 
 
-def _write_sources(host_dir: Path, files: dict[str, str]) -> None:
-    """The package under ``src/``, writable by the builder (gofmt -w, go.sum updates), an ``out/`` for the binary."""
+def _write_sources(host_dir: Path, files: dict[str, str], *, writable: bool) -> None:
+    """The package under ``src/`` (writable by the builder only if ``writable``), an ``out/`` for the binary."""
     src, out = host_dir / "src", host_dir / "out"
     src.mkdir(parents=True, mode=0o755)
     out.mkdir(mode=0o777)
@@ -161,8 +160,9 @@ def _write_sources(host_dir: Path, files: dict[str, str]) -> None:
         path = src / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    for path in [src, *src.rglob("*")]:
-        path.chmod(0o777 if path.is_dir() else 0o666)
+    if writable:
+        for path in [src, *src.rglob("*")]:
+            path.chmod(0o777 if path.is_dir() else 0o666)
 
 
 def _read_back(src: Path, files: dict[str, str]) -> dict[str, str]:
