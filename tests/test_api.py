@@ -50,7 +50,7 @@ def make_settings(state_dir: Path, **overrides: Any) -> Settings:
         "binary_cache_mb": 0,
         "max_body_bytes": 64 * 1024,
         "max_concurrent_runs": 2,
-        "max_queued_runs": 4,
+        "max_queued": 4,
         "runtime": "runc",
         "default_program": None,
         "default_wall_s": 5.0,
@@ -406,6 +406,7 @@ def test_version(client: TestClient) -> None:
         "go_version": "go0.0-fake",
         "go_versions": ["go0.0-fake"],
         "runtime": "runc",
+        "mode": "embedded",
     }
 
 
@@ -472,7 +473,7 @@ def post_in_thread(pool: ThreadPoolExecutor, client: TestClient, stdin: str) -> 
 
 def test_a_full_server_answers_429_with_retry_after(tmp_path: Path) -> None:
     gate = Gate()
-    settings = make_settings(tmp_path, max_concurrent_runs=1, max_queued_runs=0)
+    settings = make_settings(tmp_path, max_concurrent_runs=1, max_queued=0)
     with TestClient(create_app(settings, backend=FakeBackend(execute=gate))) as client, ThreadPoolExecutor(1) as pool:
         try:
             first = post_in_thread(pool, client, "first")
@@ -491,13 +492,13 @@ def test_a_full_server_answers_429_with_retry_after(tmp_path: Path) -> None:
 def test_the_queue_holds_runs_until_a_slot_frees(tmp_path: Path) -> None:
     gate = Gate()
     backend = FakeBackend(execute=gate)
-    app = create_app(make_settings(tmp_path, max_concurrent_runs=1, max_queued_runs=1), backend=backend)
+    app = create_app(make_settings(tmp_path, max_concurrent_runs=1, max_queued=1), backend=backend)
     with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
         try:
             first = post_in_thread(pool, client, "first")
             assert gate.entered.acquire(timeout=WAIT_S), "the first run never started"
             queued = post_in_thread(pool, client, "queued")
-            wait_until(lambda: app.state.admission.waiting == 1)
+            wait_until(lambda: app.state.jobs.dispatcher.waiting == 1)
             refused = client.post("/run", json={"code": MAIN, "stdin": "refused"})
             assert len(backend.executions) == 1
         finally:

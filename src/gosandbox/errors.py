@@ -7,15 +7,23 @@ Exception tree::
     │   ├── InvalidSource          bad file names, bad go.mod, too many files
     │   ├── LimitOutOfRange        a requested limit is below the minimum or above the cap
     │   ├── UnknownToolchain       the requested Go version is not installed here
+    │   ├── CallbackNotAllowed     a callback_url whose host the server does not allow
     │   └── PayloadTooLarge        body, source or stdin over its size cap
+    ├── SubmissionNotFound         no submission has this id (HTTP 404)
+    ├── SubmissionFinished         the submission already finished; it cannot be cancelled (HTTP 409)
     ├── Overloaded                 all sandboxes busy and the wait queue full (HTTP 429)
-    └── BackendUnavailable         the sandbox engine cannot serve (HTTP 503)
+    ├── JobFailed                  the service could not finish a job; carries its stored problem
+    └── BackendUnavailable         something the service needs cannot serve (HTTP 503)
         ├── EngineUnreachable      the Docker engine does not answer
         ├── ImageMissing           an image must be built first
-        └── SandboxFailure         the engine answered but a sandbox step failed
+        ├── SandboxFailure         the engine answered but a sandbox step failed
+        ├── QueueUnavailable       the task queue (Redis) does not answer
+        └── StoreUnavailable       the submission database does not answer
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class GosandboxError(Exception):
@@ -46,8 +54,28 @@ class UnknownToolchain(InvalidRequest):
     """The request names a Go version this server has no builder for."""
 
 
+class CallbackNotAllowed(InvalidRequest):
+    """A ``callback_url`` the server will not call."""
+
+
 class PayloadTooLarge(InvalidRequest):
     """A body, a source or stdin is bigger than its cap."""
+
+
+class SubmissionNotFound(GosandboxError):
+    """No submission has this id (it never existed, or it was purged after its TTL)."""
+
+
+class SubmissionFinished(GosandboxError):
+    """The submission already finished."""
+
+
+class JobFailed(GosandboxError):
+    """A job ended ``failed``: ``problem`` is the problem document stored with it."""
+
+    def __init__(self, problem: dict[str, Any]) -> None:
+        super().__init__(str(problem.get("detail", "the job failed")))
+        self.problem = problem
 
 
 class Overloaded(GosandboxError):
@@ -72,3 +100,11 @@ class ImageMissing(BackendUnavailable):
 
 class SandboxFailure(BackendUnavailable):
     hint = "see the server log; `gosandbox doctor` checks the set-up"
+
+
+class QueueUnavailable(BackendUnavailable):
+    hint = "start Redis (GOSANDBOX_QUEUE_URL) and retry; accepted jobs are kept in the database"
+
+
+class StoreUnavailable(BackendUnavailable):
+    hint = "check that the database (GOSANDBOX_DATABASE_URL) is up and reachable, then retry"

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Collection
 
-from gosandbox.backends.base import BuildJob, ExecJob
+from gosandbox.backends.base import BuildJob, ExecJob, Observers
 from gosandbox.diagnostics import parse_positions, parse_vet_json
 from gosandbox.gotest import TestOptions, module_path, parse_test_output
 from gosandbox.models import FmtResult, RunSpec, Status, TestResult, Timings, VetResult
@@ -15,7 +15,13 @@ from gosandbox.toolchain import Tool
 from gosandbox.verdict import classify
 
 
-def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threading.Event | None = None) -> TestResult:
+def run_tests(
+    runner: Runner,
+    spec: RunSpec,
+    options: TestOptions,
+    cancel: threading.Event | None = None,
+    observers: Observers | None = None,
+) -> TestResult:
     """Compile the package's tests in the builder, run the test binary once in a fresh sandbox."""
     started = time.monotonic()
     version = toolchain_of(runner.backend, spec)
@@ -23,6 +29,9 @@ def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threa
         spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz, go_version=version
     )
     build = runner.backend.build(job)
+    observers = observers or Observers()
+    if observers.on_compiled is not None:
+        observers.on_compiled(build)
     if not build.succeeded or build.binary is None:  # a compile error, or a package without tests
         return TestResult(
             status=Status.COMPILE_ERROR if not build.succeeded else Status.OK,
@@ -40,7 +49,8 @@ def run_tests(runner: Runner, spec: RunSpec, options: TestOptions, cancel: threa
         )
     # -test.timeout fires a little before the wall limit so Go names the test that hung.
     args = options.binary_args(round(spec.limits.wall_s * 0.9, 2))
-    run_job = ExecJob(build.binary, spec.stdin, tuple(args), spec.limits, cancel or threading.Event(), spec.files)
+    cancel = cancel or threading.Event()
+    run_job = ExecJob(build.binary, spec.stdin, tuple(args), spec.limits, cancel, spec.files, observers.on_output)
     outcome = runner.backend.execute(run_job)
     report = parse_test_output(text(outcome.stdout), module_path(spec.files.get("go.mod", "")))
     status = classify(outcome)

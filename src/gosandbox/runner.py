@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 
-from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob
+from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob, Observers
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.diagnostics import parse_positions
 from gosandbox.errors import UnknownToolchain
@@ -49,15 +49,22 @@ class Runner:
         self.build_timeout_s = build_timeout_s
         self.cache = cache
 
-    def run(self, spec: RunSpec, *, cancel: threading.Event | None = None) -> RunResult:
+    def run(
+        self, spec: RunSpec, *, cancel: threading.Event | None = None, observers: Observers | None = None
+    ) -> RunResult:
+        """Compile, then run once; ``observers`` see the run as it happens."""
         started = time.monotonic()
         run_id = uuid.uuid4().hex[:12]
         version = toolchain_of(self.backend, spec)
         build, cached = self._compile(spec, version)
+        observers = observers or Observers()
+        if observers.on_compiled is not None:
+            observers.on_compiled(build)
         if not build.succeeded or build.binary is None:
             logger.info("run %s: compile_error", run_id)
             return self._compile_error(build, started, version)
-        job = ExecJob(build.binary, spec.stdin, spec.args, spec.limits, cancel or threading.Event())
+        cancel = cancel or threading.Event()
+        job = ExecJob(build.binary, spec.stdin, spec.args, spec.limits, cancel, on_output=observers.on_output)
         outcome = self.backend.execute(job)
         status = classify(outcome)
         logger.info("run %s: %s exit=%s in %.3f s", run_id, status, outcome.exit_code, time.monotonic() - started)

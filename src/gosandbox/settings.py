@@ -75,8 +75,25 @@ class Settings(BaseSettings):
     builder_memory_mb: int = Field(2048, ge=256)
     pool_size: int = Field(2, ge=0, le=64, description="run sandboxes kept started ahead of need")
     max_concurrent_runs: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
-    max_queued_runs: int = Field(32, ge=0)
+    max_queued: int = Field(32, ge=0, description="jobs waiting for a slot or a worker; beyond it, 429")
     binary_cache_mb: int = Field(256, ge=0)
+
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the submission store (default: a SQLite file in the state directory)"
+    )
+    queue_url: str | None = Field(
+        None, pattern=r"^rediss?://", description="redis://host:port/N: run jobs on workers through this Redis"
+    )
+    result_ttl_s: int = Field(86400, ge=1, description="finished submissions are purged after this many seconds")
+    max_attempts: int = Field(2, ge=1, le=10, description="how many times a job may lose its worker before failing")
+    callback_hosts: str = Field("", description="hosts (host or host:port, comma-separated) callbacks may go to")
+    callback_secret: str = Field("", description="HMAC-SHA256 key of the X-Gosandbox-Signature on callbacks")
+    heartbeat_timeout_s: float = Field(
+        10.0, ge=1, description="a worker silent this long is taken for dead: its jobs go to another worker"
+    )
+    requeue_after_s: float = Field(
+        60.0, ge=1, description="a job queued this long is enqueued again (the queue may have lost it)"
+    )
 
     default_wall_s: float = 5.0
     default_memory_mb: int = 128
@@ -114,6 +131,16 @@ class Settings(BaseSettings):
 
     def module_proxy_dir(self) -> Path | None:
         return None if self.goproxy == "off" else Path(self.goproxy.removeprefix("file://"))
+
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'gosandbox.db'}"
+
+    def allowed_callback_hosts(self) -> frozenset[str]:
+        return frozenset(host.strip().lower() for host in self.callback_hosts.split(",") if host.strip())
+
+    def longest_job_s(self) -> float:
+        """The most a job can take once it runs: its build, its wall clock, and room for hand-over."""
+        return self.build_timeout_s + self.max_wall_s + 30.0
 
     def default_limits(self) -> Limits:
         return Limits(

@@ -10,23 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gosandbox import errors
+from gosandbox.problems import internal_error, problem_of
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-
-# Most specific first: the first matching class decides.
-_STATUS: list[tuple[type[errors.GosandboxError], int, str]] = [
-    (errors.PayloadTooLarge, 413, "payload-too-large"),
-    (errors.InvalidSource, 422, "invalid-source"),
-    (errors.LimitOutOfRange, 422, "limit-out-of-range"),
-    (errors.UnknownToolchain, 422, "unknown-toolchain"),
-    (errors.InvalidRequest, 400, "invalid-request"),
-    (errors.Overloaded, 429, "overloaded"),
-    (errors.EngineUnreachable, 503, "engine-unreachable"),
-    (errors.ImageMissing, 503, "image-missing"),
-    (errors.BackendUnavailable, 503, "backend-unavailable"),
-]
 
 
 class UnsupportedMediaType(errors.InvalidRequest):
@@ -41,15 +29,14 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JS
 def error_response(exc: errors.GosandboxError) -> JSONResponse:
     if isinstance(exc, UnsupportedMediaType):
         return problem(415, "unsupported-media-type", "Unsupported media type", str(exc))
-    for cls, status, slug in _STATUS:
-        if isinstance(exc, cls):
-            detail = f"{exc}; {exc.hint}" if exc.hint else str(exc)
-            response = problem(status, slug, slug.replace("-", " ").capitalize(), detail)
-            if isinstance(exc, errors.Overloaded):
-                response.headers["Retry-After"] = str(exc.retry_after_s)
-            return response
-    logger.error("unmapped service error: %r", exc)
-    return problem(500, "internal-error", "Internal error", "the service failed; see its log")
+    document = problem_of(exc)
+    if document is None:
+        logger.error("unmapped service error: %r", exc)
+        document = internal_error()
+    response = JSONResponse(document, status_code=int(document.get("status", 500)), media_type=PROBLEM_JSON)
+    if isinstance(exc, errors.Overloaded):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:

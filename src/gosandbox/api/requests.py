@@ -5,18 +5,29 @@ from __future__ import annotations
 from typing import TypeVar
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gosandbox.api.problems import UnsupportedMediaType
-from gosandbox.api.schemas import RunRequest, SourceRequest, TestRequest
+from gosandbox.api.schemas import (
+    FmtSubmission,
+    RunRequest,
+    RunSubmission,
+    SourceRequest,
+    SubmissionHead,
+    TestRequest,
+    TestSubmission,
+    VetSubmission,
+)
 from gosandbox.errors import InvalidRequest, InvalidSource, PayloadTooLarge
 from gosandbox.gotest import TestOptions
+from gosandbox.jobs.model import JobRequest, Kind
 from gosandbox.models import RunSpec
 from gosandbox.settings import Settings
 from gosandbox.source import make_spec, utf8_bytes
 from gosandbox.txtar import looks_like_txtar, parse_txtar
 
-Model = TypeVar("Model", bound=SourceRequest)
+Model = TypeVar("Model", bound=BaseModel)
+Package = TypeVar("Package", bound=SourceRequest)
 
 
 async def read_capped_body(request: Request, cap_bytes: int) -> bytes:
@@ -65,34 +76,38 @@ def media_type(request: Request) -> str:
     raise UnsupportedMediaType(f"media type {value[:60]!r} is not supported; use application/json or text/plain")
 
 
-def run_spec(body: bytes, kind: str, settings: Settings, default_program: str) -> RunSpec:
+def run_spec(
+    body: bytes, kind: str, settings: Settings, default_program: str, model: type[RunRequest] = RunRequest
+) -> RunSpec:
     """POST /run: JSON, plain text (main.go or txtar), or nothing (``default_program``)."""
     if not body.strip():
         return make_spec({"main.go": default_program}, limits=settings.default_limits())
     if kind == "text/plain":
         return make_spec(_plain_text_files(body), limits=settings.default_limits())
-    parsed = parse_json(body, RunRequest)
+    parsed = parse_json(body, model)
     limits = settings.limits_for(parsed.limits.overrides() if parsed.limits else {})
     stdin = utf8_bytes(parsed.stdin, "stdin")
     return make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits, go_version=parsed.go_version)
 
 
-def go_test_spec(body: bytes, kind: str, settings: Settings) -> tuple[RunSpec, TestOptions]:
+def go_test_spec(
+    body: bytes, kind: str, settings: Settings, model: type[TestRequest] = TestRequest
+) -> tuple[RunSpec, TestOptions]:
     """POST /test: the package and the ``go test`` options (checked by :func:`gosandbox.go_tools.run_tests`)."""
-    parsed, files = package_request(body, kind, TestRequest)
+    parsed, files = package_request(body, kind, model)
     if parsed is None:
         return make_spec(files, limits=settings.default_limits()), TestOptions()
     limits = settings.limits_for(parsed.limits.overrides() if parsed.limits else {})
     return make_spec(files, limits=limits, go_version=parsed.go_version), parsed.options()
 
 
-def source_spec(body: bytes, kind: str) -> tuple[RunSpec, dict[str, str]]:
+def source_spec(body: bytes, kind: str, model: type[SourceRequest] = SourceRequest) -> tuple[RunSpec, dict[str, str]]:
     """POST /vet, /fmt: the package, and the files as sent (fmt answers with those only)."""
-    parsed, files = package_request(body, kind, SourceRequest)
+    parsed, files = package_request(body, kind, model)
     return make_spec(files, go_version=parsed.go_version if parsed else None), files
 
 
-def package_request(body: bytes, kind: str, model: type[Model]) -> tuple[Model | None, dict[str, str]]:
+def package_request(body: bytes, kind: str, model: type[Package]) -> tuple[Package | None, dict[str, str]]:
     """POST /test, /vet, /fmt: the parsed JSON (None for plain text) and the package's files."""
     if not body.strip():
         raise InvalidSource("send a package: JSON with code, files or txtar, or main.go as text/plain")
@@ -100,3 +115,41 @@ def package_request(body: bytes, kind: str, model: type[Model]) -> tuple[Model |
         return None, _plain_text_files(body)
     parsed = parse_json(body, model)
     return parsed, parsed.file_map()
+
+
+# --- the same requests as jobs ------------------------------------------------------------------
+
+
+def run_job(body: bytes, kind: str, settings: Settings, default_program: str,
+            model: type[RunRequest] = RunRequest) -> JobRequest:  # fmt: skip
+    return JobRequest(Kind.RUN, run_spec(body, kind, settings, default_program, model))
+
+
+def go_test_job(body: bytes, kind: str, settings: Settings, model: type[TestRequest] = TestRequest) -> JobRequest:
+    spec, options = go_test_spec(body, kind, settings, model)
+    return JobRequest(Kind.TEST, spec, options)
+
+
+def vet_job(body: bytes, kind: str, model: type[SourceRequest] = SourceRequest) -> JobRequest:
+    return JobRequest(Kind.VET, source_spec(body, kind, model)[0])
+
+
+def fmt_job(body: bytes, kind: str, model: type[SourceRequest] = SourceRequest) -> JobRequest:
+    spec, sent = source_spec(body, kind, model)
+    return JobRequest(Kind.FMT, spec, sent_files=tuple(sorted(sent)))
+
+
+def submission_job(body: bytes, kind: str, settings: Settings) -> tuple[JobRequest, str | None]:
+    """POST /submissions: a /run, /test, /vet or /fmt body with ``kind`` and ``callback_url``."""
+    if not body.strip():
+        raise InvalidSource("send a submission: JSON with code, files or txtar (and optionally kind, callback_url)")
+    if kind == "text/plain":
+        return run_job(body, kind, settings, ""), None
+    head = parse_json(body, SubmissionHead)
+    if head.kind == "test":
+        return go_test_job(body, kind, settings, TestSubmission), head.callback_url
+    if head.kind == "vet":
+        return vet_job(body, kind, VetSubmission), head.callback_url
+    if head.kind == "fmt":
+        return fmt_job(body, kind, FmtSubmission), head.callback_url
+    return run_job(body, kind, settings, "", RunSubmission), head.callback_url

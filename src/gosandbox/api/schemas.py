@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -81,6 +81,77 @@ class TestRequest(SourceRequest):
         return TestOptions(
             self.run, self.count, self.cover, self.bench, self.benchtime, self.fuzz, self.fuzztime, self.short
         )
+
+
+_CALLBACK = Field(None, description="POST the final submission here (host in GOSANDBOX_CALLBACK_HOSTS)")
+
+
+class SubmissionHead(BaseModel):
+    """The fields of a submission that decide how the rest of its body is read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["run", "test", "vet", "fmt"] = Field("run", description="which endpoint's body this is")
+    callback_url: str | None = _CALLBACK
+
+
+class RunSubmission(RunRequest):
+    """A job running a program: a /run body, plus ``kind`` and ``callback_url``."""
+
+    kind: Literal["run"] = "run"
+    callback_url: str | None = _CALLBACK
+
+
+class TestSubmission(TestRequest):
+    """A job testing a package: a /test body, plus ``kind`` and ``callback_url``."""
+
+    __test__ = False  # not a pytest test class
+
+    kind: Literal["test"]
+    callback_url: str | None = _CALLBACK
+
+
+class VetSubmission(SourceRequest):
+    kind: Literal["vet"]
+    callback_url: str | None = _CALLBACK
+
+
+class FmtSubmission(SourceRequest):
+    kind: Literal["fmt"]
+    callback_url: str | None = _CALLBACK
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    submissions: list[dict[str, Any]] = Field(description="at most 100 submission bodies", max_length=100,
+                                              min_length=1)  # fmt: skip
+
+
+class SubmissionOut(BaseModel):
+    """A job: its state (queued, running, done, failed, cancelled) and, once done, the endpoint's result."""
+
+    id: str
+    kind: Literal["run", "test", "vet", "fmt"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    result: dict[str, Any] | None = Field(description="what the synchronous endpoint returns (state done)")
+    error: dict[str, Any] | None = Field(description="a problem document when the service failed (state failed)")
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+    worker: str | None
+    go_version: str | None
+    callback_url: str | None
+    callback: dict[str, Any] | None = Field(description="the callback's delivery outcome")
+
+
+class SubmissionList(BaseModel):
+    submissions: list[SubmissionOut]
+
+
+class BatchOut(BaseModel):
+    ids: list[str]
 
 
 class TimingsOut(BaseModel):

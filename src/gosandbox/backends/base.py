@@ -8,6 +8,7 @@ runner turns those facts into a verdict. Backends raise only
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,6 +37,18 @@ class BuildOutcome:
     files: dict[str, str] | None = None  # the package after Tool.FMT
 
 
+#: Receives the program's output as it is written: ("stdout" | "stderr", bytes kept within the cap).
+OutputSink = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True)
+class Observers:
+    """Who watches a run as it happens: the build's end, and each chunk of output as it is written."""
+
+    on_compiled: Callable[[BuildOutcome], None] | None = None
+    on_output: OutputSink | None = None
+
+
 @dataclass(frozen=True)
 class ExecJob:
     """Run ``binary`` once in a fresh sandbox; ``cancel`` set means: stop now, the caller left."""
@@ -47,6 +60,8 @@ class ExecJob:
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
     #: Package files the program reads at run time (a test's testdata/), placed read-only in its working directory.
     package_files: dict[str, str] = field(default_factory=dict)
+    #: Called from the backend's reader thread for each chunk it keeps, in the order written.
+    on_output: OutputSink | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,12 @@ class FakeBackend:
     def execute(self, job: ExecJob) -> ExecOutcome:
         with self._lock:
             self.executions.append(job)
-        return self._execute(job)
+        outcome = self._execute(job)
+        if job.on_output is not None:  # as a real backend would have streamed it
+            for name, data in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):
+                if data:
+                    job.on_output(name, data)
+        return outcome
 
     @property
     def build_identity(self) -> str:

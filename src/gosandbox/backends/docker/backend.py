@@ -271,7 +271,7 @@ class DockerBackend:
     def _run(self, sandbox: RunSandbox, exec_id: str, job: ExecJob) -> ExecOutcome:
         api = self.client.api
         killer = _Killer(self.client, sandbox.container_id)
-        output = BoundedOutput(job.limits.output_bytes, on_overflow=lambda: killer.kill("output"))
+        output = BoundedOutput(job.limits.output_bytes, lambda: killer.kill("output"), job.on_output)
         with docker_errors("running the program"):
             started = time.monotonic()
             finished = threading.Event()

@@ -6,26 +6,35 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gosandbox.backends.base import OutputSink
+
 
 @dataclass
 class BoundedOutput:
-    """Collect stdout and stderr up to ``cap_bytes`` in total; past it, call ``on_overflow`` once."""
+    """Collect stdout and stderr up to ``cap_bytes`` in total; past it, call ``on_overflow`` once.
+
+    ``on_output`` sees each kept chunk as it arrives (for live events).
+    """
 
     cap_bytes: int
     on_overflow: Callable[[], None]
+    on_output: OutputSink | None = None
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     exceeded: bool = False
 
     def feed(self, chunks: Iterable[tuple[bytes | None, bytes | None]]) -> None:
         for out, err in chunks:
-            for data, buffer in ((out, self.stdout), (err, self.stderr)):
-                if data and not self._take(data, buffer):
+            for name, data, buffer in (("stdout", out, self.stdout), ("stderr", err, self.stderr)):
+                if data and not self._take(name, data, buffer):
                     return
 
-    def _take(self, data: bytes, buffer: bytearray) -> bool:
+    def _take(self, name: str, data: bytes, buffer: bytearray) -> bool:
         room = self.cap_bytes - len(self.stdout) - len(self.stderr)
-        buffer += data[: max(room, 0)]
+        kept = data[: max(room, 0)]
+        buffer += kept
+        if kept and self.on_output is not None:
+            self.on_output(name, kept)
         if len(data) > room:
             self.exceeded = True
             self.on_overflow()

@@ -1,0 +1,187 @@
+"""Routes of jobs: /submissions (submit, batch, get, list, cancel, live events), and submit-and-wait."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from gosandbox.api.requests import media_type, parse_json, read_capped_body, submission_job
+from gosandbox.api.schemas import BatchOut, BatchRequest, SubmissionList, SubmissionOut, problem_responses
+from gosandbox.errors import InvalidRequest, JobFailed, SubmissionFinished, SubmissionNotFound
+from gosandbox.jobs.model import JobRequest, State, Submission
+from gosandbox.jobs.service import JobService
+from gosandbox.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_DISCONNECT_POLL_S = 0.1
+MAX_WAIT_S = 60.0
+
+
+def _checked_id(submission_id: str) -> str:
+    if not _ID.match(submission_id):
+        raise SubmissionNotFound("no submission has this id (ids are 32 hexadecimal digits)")
+    return submission_id
+
+
+async def submit_and_wait(request: Request, service: JobService, job: JobRequest) -> JSONResponse:
+    """The synchronous endpoints: submit, then answer with the result the moment it exists.
+
+    If the client hangs up first, its job is cancelled (its sandbox killed).
+    """
+    submission, _ = await asyncio.to_thread(service.submit, job)
+    waiting = asyncio.create_task(service.wait(submission.id, None))
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=_DISCONNECT_POLL_S)
+            if done:
+                break
+            if await request.is_disconnected():
+                logger.info("client went away; cancelling submission %s", submission.id)
+                await _cancel_quietly(service, submission.id)
+                break
+        final = await waiting
+    finally:
+        waiting.cancel()
+    return result_response(final)
+
+
+async def _cancel_quietly(service: JobService, submission_id: str) -> None:
+    with contextlib.suppress(SubmissionFinished):
+        await asyncio.to_thread(service.cancel, submission_id)
+
+
+def result_response(final: Submission) -> JSONResponse:
+    if final.state is State.FAILED:
+        raise JobFailed(final.error or {})
+    headers = {"X-Submission-Id": final.id}
+    if final.state is State.CANCELLED or final.result is None:
+        detail = "the job was cancelled before it finished"
+        body = {"type": "urn:gosandbox:problem:cancelled", "title": "Cancelled", "status": 409, "detail": detail}
+        return JSONResponse(body, status_code=409, media_type="application/problem+json", headers=headers)
+    return JSONResponse(final.result, headers=headers)
+
+
+def _sse(event_id: str, name: str, data: dict[str, Any]) -> bytes:
+    payload = json.dumps(data, separators=(",", ":"))
+    return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
+
+
+def add_job_routes(app: FastAPI, settings: Settings, service: JobService) -> None:
+    _add_submit_routes(app, settings, service)
+    _add_read_routes(app, service)
+
+
+def _batch_jobs(batch: BatchRequest, settings: Settings) -> list[tuple[JobRequest, str | None]]:
+    parsed = []
+    for index, item in enumerate(batch.submissions):
+        try:
+            parsed.append(submission_job(json.dumps(item).encode(), "application/json", settings))
+        except InvalidRequest as exc:
+            raise type(exc)(f"submissions[{index}]: {exc}") from None
+    return parsed
+
+
+def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService) -> None:
+    errors = problem_responses(400, 413, 415, 422, 429, 503)
+
+    @app.post("/submissions", status_code=201, response_model=SubmissionOut, responses=errors,
+              openapi_extra=_submission_body())  # fmt: skip
+    async def submit(request: Request, wait: float = Query(0, ge=0, le=MAX_WAIT_S)) -> JSONResponse:
+        """Store a job (a /run, /test, /vet or /fmt body with ``kind``); ``?wait=S`` holds the answer until it ends."""
+        key = request.headers.get("idempotency-key")
+        if key is not None and not _KEY.match(key):
+            raise InvalidRequest("Idempotency-Key must be 1-255 printable ASCII characters")
+        kind = media_type(request)
+        body = await read_capped_body(request, settings.max_body_bytes)
+        job, callback_url = await asyncio.to_thread(submission_job, body, kind, settings)
+        submission, created = await asyncio.to_thread(
+            lambda: service.submit(job, callback_url=callback_url, idempotency_key=key)
+        )
+        if wait > 0:
+            submission = await service.wait(submission.id, wait)
+        headers = {"Location": f"/submissions/{submission.id}"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(submission.public(), status_code=201 if created else 200, headers=headers)
+
+    @app.post("/submissions/batch", status_code=201, response_model=BatchOut, responses=errors)
+    async def submit_batch(request: Request) -> dict[str, list[str]]:
+        """Store up to 100 jobs at once: all are checked (and room for all asked) before any is stored."""
+        body = await read_capped_body(request, settings.max_body_bytes)
+        batch = await asyncio.to_thread(parse_json, body, BatchRequest)
+
+        requests = await asyncio.to_thread(_batch_jobs, batch, settings)
+        submissions = await asyncio.to_thread(service.submit_many, requests)
+        return {"ids": [s.id for s in submissions]}
+
+
+def _add_read_routes(app: FastAPI, service: JobService) -> None:
+    @app.get("/submissions", response_model=SubmissionList, responses=problem_responses(400, 503))
+    async def list_submissions(ids: str = Query(description="comma-separated ids, at most 100")) -> dict[str, Any]:
+        """The submissions with these ids, in that order (unknown ones are left out)."""
+        wanted = [i.strip() for i in ids.split(",") if i.strip()]
+        if not wanted or len(wanted) > 100 or not all(_ID.match(i) for i in wanted):
+            raise InvalidRequest("ids must be 1-100 comma-separated submission ids (32 hexadecimal digits each)")
+        found = await asyncio.to_thread(service.store.get_many, wanted)
+        return {"submissions": [s.public() for s in found]}
+
+    @app.get("/submissions/{submission_id}", response_model=SubmissionOut, responses=problem_responses(404, 503))
+    async def get_submission(submission_id: str) -> dict[str, Any]:
+        """The submission: state, result once done, error if the service failed."""
+        return (await asyncio.to_thread(service.get, _checked_id(submission_id))).public()
+
+    @app.delete("/submissions/{submission_id}", response_model=SubmissionOut,
+                responses=problem_responses(404, 409, 503))  # fmt: skip
+    async def cancel_submission(submission_id: str) -> dict[str, Any]:
+        """Cancel: a queued job never runs, a running one's sandbox is killed; a finished one gives 409."""
+        return (await asyncio.to_thread(service.cancel, _checked_id(submission_id))).public()
+
+    @app.get("/submissions/{submission_id}/events", responses={**problem_responses(404, 503), 200: _sse_doc()})
+    async def submission_events(request: Request, submission_id: str) -> StreamingResponse:
+        """Server-Sent Events: state, compile, stdout/stderr chunks as written, then result; Last-Event-ID resumes."""
+        stream = service.stream(_checked_id(submission_id), request.headers.get("last-event-id"))
+        first = await _first(stream)  # a missing submission is a 404, not an empty stream
+        return StreamingResponse(_render(first, stream), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+_END = object()
+
+
+async def _first(stream: AsyncIterator[Any]) -> Any:
+    try:
+        return await anext(stream)
+    except StopAsyncIteration:
+        return _END
+
+
+async def _render(first: Any, stream: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    async def items() -> AsyncIterator[Any]:
+        if first is not _END:
+            yield first
+            async for item in stream:
+                yield item
+
+    async for item in items():
+        yield b": keep-alive\n\n" if item is None else _sse(item.id, item.name, item.data)
+
+
+def _submission_body() -> dict[str, Any]:
+    refs = [{"$ref": f"#/components/schemas/{name}"} for name in
+            ("RunSubmission", "TestSubmission", "VetSubmission", "FmtSubmission")]  # fmt: skip
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": refs}}}}}
+
+
+def _sse_doc() -> dict[str, Any]:
+    return {"description": "an event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}

@@ -1,0 +1,117 @@
+"""The dispatcher seam: who executes a stored job. This module: the server's own run slots (the default).
+
+The other implementation, :class:`gosandbox.jobs.queue.QueueDispatcher`, sends jobs to workers
+through a task queue on Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from gosandbox.backends.base import Backend
+from gosandbox.errors import Overloaded
+from gosandbox.jobs.execution import JobExecutor
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    def start(self) -> None: ...
+
+    def close(self) -> None:
+        """Stop taking jobs; let the running ones finish."""
+
+    def admit(self, count: int = 1) -> None:
+        """Raise :class:`Overloaded` when ``count`` more jobs would pass the queue's bound."""
+
+    def enqueue(self, submission_id: str, go_version: str | None) -> None:
+        """Hand a stored, queued job to whoever runs it."""
+
+    def cancel_running(self, submission_id: str) -> None:
+        """Tell whoever runs the job to kill its sandbox now."""
+
+    def go_versions(self) -> list[str]:
+        """The toolchains jobs may ask for (the default first)."""
+
+    def check_ready(self) -> None:
+        """Raise a :class:`BackendUnavailable` saying why jobs cannot run now."""
+
+
+def retry_after_s(waiting: int, slots: int) -> int:
+    """A client's fair wait: about one second per round of the slots that the queue ahead fills."""
+    return max(1, min(60, 1 + waiting // max(1, slots)))
+
+
+class LocalDispatcher:
+    """At most ``slots`` jobs run at once in this process, ``max_queued`` wait behind them, 429 beyond."""
+
+    def __init__(self, executor: JobExecutor, backend: Backend, slots: int, max_queued: int) -> None:
+        self.executor, self.backend = executor, backend
+        self.slots, self.max_queued = slots, max_queued
+        self.running = self.waiting = 0
+        self._lock = threading.Lock()
+        self._cancels: dict[str, threading.Event] = {}
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="job")
+
+    def start(self) -> None:
+        """Jobs a killed predecessor of this instance was running go back to the queue, then all queued run."""
+        store = self.executor.store
+        requeued = store.requeue_lost(self.executor.worker, self.executor.max_attempts)
+        if requeued:
+            logger.warning("%d job(s) of a stopped server are queued again", len(requeued))
+        for submission_id in store.queued_ids():
+            self._submit(submission_id)
+
+    def admit(self, count: int = 1) -> None:
+        with self._lock:
+            self._check_room(count)
+
+    def _check_room(self, count: int) -> None:
+        if self.running + self.waiting + count > self.slots + self.max_queued:
+            raise Overloaded(
+                f"{self.running} jobs running and {self.waiting} waiting (the queue holds {self.max_queued})",
+                retry_after_s=retry_after_s(self.waiting, self.slots),
+            )
+
+    def enqueue(self, submission_id: str, go_version: str | None) -> None:
+        del go_version  # this one backend has every toolchain it offers
+        with self._lock:
+            self._check_room(1)
+        self._submit(submission_id)
+
+    def _submit(self, submission_id: str) -> None:
+        with self._lock:
+            self.waiting += 1
+            cancel = self._cancels.setdefault(submission_id, threading.Event())
+        self._pool.submit(self._run, submission_id, cancel)
+
+    def _run(self, submission_id: str, cancel: threading.Event) -> None:
+        with self._lock:
+            self.waiting -= 1
+            self.running += 1
+        try:
+            self.executor.execute(submission_id, submission_id, cancel)
+        except Exception:  # the store or the event log failed: the job stays for the sweeper or a restart
+            logger.exception("submission %s could not be executed", submission_id)
+        finally:
+            with self._lock:
+                self.running -= 1
+                self._cancels.pop(submission_id, None)
+
+    def cancel_running(self, submission_id: str) -> None:
+        with self._lock:
+            cancel = self._cancels.get(submission_id)
+        if cancel is not None:
+            cancel.set()
+
+    def go_versions(self) -> list[str]:
+        return self.backend.go_versions
+
+    def check_ready(self) -> None:
+        self.backend.check_ready()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

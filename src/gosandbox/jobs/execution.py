@@ -1,0 +1,114 @@
+"""Running one job, the same way wherever it runs (the server's own slots, or a queue worker).
+
+claim → ``state: running`` → the tool (run, test, vet, fmt) with live ``compile`` and output
+events → finish (compare-and-set: a cancelled or re-run job is never finished twice) →
+``state`` and ``result`` events, the events stored with the submission, the callback sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from gosandbox.backends.base import BuildOutcome, Observers
+from gosandbox.errors import GosandboxError
+from gosandbox.go_tools import format_files, run_tests, vet
+from gosandbox.jobs.events import RESULT, EventLog, OutputEvents
+from gosandbox.jobs.model import JobRequest, Kind, State
+from gosandbox.jobs.store import Claim, Store
+from gosandbox.jobs.webhooks import Webhooks
+from gosandbox.problems import internal_error, problem_of
+from gosandbox.runner import Runner
+
+logger = logging.getLogger(__name__)
+
+
+def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers) -> dict[str, Any]:
+    """Run the request's tool; its result as the synchronous endpoint returns it."""
+    spec = request.spec
+    if request.kind is Kind.RUN:
+        result: Any = runner.run(spec, cancel=cancel, observers=observers)
+    elif request.kind is Kind.TEST:
+        result = run_tests(runner, spec, request.test_options, cancel, observers)
+    elif request.kind is Kind.VET:
+        result = vet(runner, spec)
+    else:
+        result = format_files(runner, spec, request.sent_files)
+    return asdict(result)
+
+
+class JobEnd:
+    """What follows the end of a job, whoever ended it (a worker, a canceller, a sweeper)."""
+
+    def __init__(self, store: Store, events: EventLog, webhooks: Webhooks | None) -> None:
+        self.store, self.events, self.webhooks = store, events, webhooks
+
+    def announce(self, submission_id: str) -> None:
+        submission = self.store.get(submission_id)
+        if submission is None:
+            return
+        public = submission.public()
+        self.events.publish(submission_id, "state", {"state": submission.state.value})
+        self.events.publish(submission_id, RESULT, public)
+        self.store.set_events(submission_id, [e.to_json() for e in self.events.history(submission_id)])
+        if submission.callback_url and self.webhooks is not None:
+            self.webhooks.send(submission_id, submission.callback_url, public)
+
+
+Publish = Callable[[str, dict[str, Any]], None]
+
+
+class JobExecutor:
+    """Runs jobs as ``worker``; a job whose worker was lost ``max_attempts`` times fails."""
+
+    def __init__(self, runner: Runner, end: JobEnd, *, worker: str, max_attempts: int) -> None:
+        self.runner, self.end, self.store, self.events = runner, end, end.store, end.events
+        self.worker, self.max_attempts = worker, max_attempts
+
+    def execute(self, submission_id: str, token: str, cancel: threading.Event) -> None:
+        """Run the job if this delivery may; ``token`` names the queue message (see :meth:`Store.claim`)."""
+        outcome = self.store.claim(submission_id, token, self.worker, self.max_attempts)
+        if outcome.claim is Claim.LOST:
+            self.end.announce(submission_id)
+        if outcome.claim is not Claim.RUN:
+            return
+        submission = self.store.get(submission_id)
+        if submission is None:
+            return
+
+        def publish(name: str, data: dict[str, Any]) -> None:
+            self.events.publish(submission_id, name, data)
+
+        publish("state", {"state": State.RUNNING.value, "attempt": outcome.attempt, "worker": self.worker})
+        state, result, error = self._perform(submission.request, cancel, publish)
+        if cancel.is_set():  # the canceller already recorded and announced the end
+            return
+        if self.store.finish(submission_id, outcome.attempt, state, result=result, error=error):
+            self.end.announce(submission_id)
+        else:
+            logger.info("submission %s: attempt %d no longer owns it", submission_id, outcome.attempt)
+
+    def _perform(
+        self, request_json: dict[str, Any], cancel: threading.Event, publish: Publish
+    ) -> tuple[State, dict[str, Any] | None, dict[str, Any] | None]:
+        output = OutputEvents(publish)
+
+        def compiled(build: BuildOutcome) -> None:
+            publish("compile", {"succeeded": build.succeeded, "output": build.output,
+                                "duration_ms": round(build.duration_s * 1000)})  # fmt: skip
+
+        try:
+            observers = Observers(on_compiled=compiled, on_output=output.write)
+            result = perform(self.runner, JobRequest.from_json(request_json), cancel, observers)
+        except GosandboxError as exc:
+            logger.warning("job failed: %s", exc)
+            return State.FAILED, None, problem_of(exc) or internal_error()
+        except Exception:
+            logger.exception("job failed unexpectedly")
+            return State.FAILED, None, internal_error()
+        finally:
+            output.close()
+        return State.DONE, result, None

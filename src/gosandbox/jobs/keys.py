@@ -1,0 +1,34 @@
+"""Every Redis key, channel and queue name the job layer uses, in one place."""
+
+from __future__ import annotations
+
+import re
+
+#: Dramatiq's namespace: its queues and heartbeats live under this prefix.
+QUEUE_NAMESPACE = "gosandbox-queue"
+#: The actor every job message names.
+ACTOR = "execute_submission"
+#: Jobs that name no toolchain: every worker takes them, with its default toolchain.
+DEFAULT_QUEUE = "default"
+#: Cancel signals: the message is a submission id; the worker running it kills its sandbox.
+CANCEL_CHANNEL = "gosandbox:cancel"
+#: Workers announce themselves here (one key each, expiring unless refreshed).
+WORKER_PREFIX = "gosandbox:worker:"
+
+_QUEUE_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def events_key(submission_id: str) -> str:
+    """The Redis stream of one job's events."""
+    return f"gosandbox:events:{submission_id}"
+
+
+def worker_key(name: str) -> str:
+    return f"{WORKER_PREFIX}{name}"
+
+
+def toolchain_queue(go_version: str | None) -> str:
+    """The queue of jobs that asked for ``go_version``: only workers that have it consume it."""
+    if go_version is None:
+        return DEFAULT_QUEUE
+    return "go-" + _QUEUE_SAFE.sub("_", go_version)

@@ -1,0 +1,118 @@
+"""A submission: one request (run, test, vet or fmt) turned into a job with an id, a state and a result.
+
+``state`` is the job's (``queued`` → ``running`` → ``done`` | ``failed`` | ``cancelled``); the
+program's verdict stays in ``result["status"]``.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from gosandbox.gotest import TestOptions
+from gosandbox.limits import Limits
+from gosandbox.models import RunSpec
+from gosandbox.source import make_spec
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (State.DONE, State.FAILED, State.CANCELLED)
+
+
+class Kind(StrEnum):
+    RUN = "run"
+    TEST = "test"
+    VET = "vet"
+    FMT = "fmt"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a job does, in a form any worker can rebuild from JSON (no pickle)."""
+
+    kind: Kind
+    spec: RunSpec
+    test_options: TestOptions = field(default_factory=TestOptions)
+    sent_files: tuple[str, ...] = ()  # fmt answers with the files the caller sent, not the go.mod we added
+
+    def to_json(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "kind": self.kind.value,
+            "files": spec.files,
+            "stdin_b64": base64.b64encode(spec.stdin).decode("ascii"),
+            "args": list(spec.args),
+            "limits": asdict(spec.limits),
+            "go_version": spec.go_version,
+            "test_options": asdict(self.test_options),
+            "sent_files": list(self.sent_files),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobRequest:
+        """Rebuild a request stored by :meth:`to_json`; the files are checked again on the way."""
+        spec = make_spec(
+            dict(data["files"]),
+            stdin=base64.b64decode(data["stdin_b64"]),
+            args=tuple(data["args"]),
+            limits=Limits(**data["limits"]),
+            go_version=data["go_version"],
+        )
+        options = TestOptions(**data["test_options"])
+        return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]))
+
+
+def iso(epoch_s: float | None) -> str | None:
+    if epoch_s is None:
+        return None
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A stored job. Times are seconds since the epoch (UTC)."""
+
+    id: str
+    kind: Kind
+    state: State
+    request: dict[str, Any]
+    created_at: float
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    worker: str | None = None
+    go_version: str | None = None
+    callback_url: str | None = None
+    callback: dict[str, Any] | None = None  # the webhook's delivery outcome
+    events: list[dict[str, Any]] | None = None  # every event, stored when the job finished
+
+    def public(self) -> dict[str, Any]:
+        """The submission as the API shows it (the source is not echoed back)."""
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "state": self.state.value,
+            "result": self.result,
+            "error": self.error,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "attempts": self.attempts,
+            "worker": self.worker,
+            "go_version": self.go_version,
+            "callback_url": self.callback_url,
+            "callback": self.callback,
+        }

@@ -1,0 +1,162 @@
+"""What the edges (HTTP, CLI, compatibility layers) call: submit, get, cancel, wait, follow events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+
+from gosandbox.errors import (
+    Overloaded,
+    QueueUnavailable,
+    SubmissionFinished,
+    SubmissionNotFound,
+    UnknownToolchain,
+)
+from gosandbox.jobs.dispatch import Dispatcher
+from gosandbox.jobs.events import RESULT, Event, EventLog, events_after
+from gosandbox.jobs.execution import JobEnd
+from gosandbox.jobs.model import JobRequest, State, Submission
+from gosandbox.jobs.store import Store
+from gosandbox.jobs.webhooks import check_callback_url
+from gosandbox.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+KEEPALIVE_S = 15.0
+_SWEEP_EVERY_S = 5.0
+
+
+class JobService:
+    def __init__(self, settings: Settings, store: Store, events: EventLog, dispatcher: Dispatcher,
+                 end: JobEnd) -> None:  # fmt: skip
+        self.settings, self.store, self.events, self.dispatcher, self.end = settings, store, events, dispatcher, end
+        self.distributed = settings.queue_url is not None
+
+    # --- submitting ---------------------------------------------------------------------------
+
+    def check(self, request: JobRequest, callback_url: str | None) -> None:
+        """Refuse what no worker could run, before anything is stored."""
+        if callback_url is not None:
+            check_callback_url(callback_url, self.settings.allowed_callback_hosts(), self.settings.callback_secret)
+        wanted = request.spec.go_version
+        offered = self.dispatcher.go_versions()
+        if wanted is not None and offered and wanted not in offered:
+            raise UnknownToolchain(
+                f"go_version {wanted[:40]!r} is not installed here; choose one of: {', '.join(offered)}"
+            )
+
+    def submit(
+        self, request: JobRequest, *, callback_url: str | None = None, idempotency_key: str | None = None
+    ) -> tuple[Submission, bool]:
+        """Store the job and hand it on; an ``idempotency_key`` seen before returns that submission."""
+        self.check(request, callback_url)
+        if idempotency_key is not None and (existing := self.store.find_by_key(idempotency_key)) is not None:
+            return existing, False
+        self.dispatcher.admit()
+        submission, created = self.store.create(request, callback_url=callback_url, idempotency_key=idempotency_key)
+        if created:
+            self._hand_on(submission)
+        return submission, created
+
+    def submit_many(self, requests: Sequence[tuple[JobRequest, str | None]]) -> list[Submission]:
+        """A batch: every request is checked and room for all is asked before any is stored."""
+        for request, callback_url in requests:
+            self.check(request, callback_url)
+        self.dispatcher.admit(len(requests))
+        submissions = []
+        for request, callback_url in requests:
+            submission, _ = self.store.create(request, callback_url=callback_url)
+            self._hand_on(submission)
+            submissions.append(submission)
+        return submissions
+
+    def _hand_on(self, submission: Submission) -> None:
+        self.events.publish(submission.id, "state", {"state": State.QUEUED.value})
+        try:
+            self.dispatcher.enqueue(submission.id, submission.go_version)
+        except (Overloaded, QueueUnavailable):
+            self.store.delete(submission.id)  # never accepted: the client is told to retry
+            raise
+
+    # --- reading, cancelling ------------------------------------------------------------------
+
+    def get(self, submission_id: str) -> Submission:
+        submission = self.store.get(submission_id)
+        if submission is None:
+            raise SubmissionNotFound(
+                f"no submission {submission_id[:40]!r}; finished ones are kept {self.settings.result_ttl_s} s"
+            )
+        return submission
+
+    def cancel(self, submission_id: str) -> Submission:
+        previous = self.store.cancel(submission_id)
+        if previous is None:
+            self.get(submission_id)  # raises: not found
+        assert previous is not None
+        if previous.finished:
+            raise SubmissionFinished(f"submission {submission_id} already ended ({previous.value}); nothing to cancel")
+        self.dispatcher.cancel_running(submission_id)
+        self.end.announce(submission_id)
+        logger.info("submission %s cancelled (it was %s)", submission_id, previous.value)
+        return self.get(submission_id)
+
+    # --- waiting and following ----------------------------------------------------------------
+
+    async def wait(self, submission_id: str, timeout_s: float | None) -> Submission:
+        """The submission once it finishes (the moment its result event arrives), or after ``timeout_s``."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        submission = await asyncio.to_thread(self.get, submission_id)
+        if submission.state.finished or timeout_s == 0:
+            return submission
+        async for item in self.events.follow(submission_id, None, idle_s=1.0 if deadline is None else 0.2):
+            if item is not None and item.name == RESULT:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if item is None and (await asyncio.to_thread(self.get, submission_id)).state.finished:
+                break  # its result event was lost (an outage of the event transport)
+        return await asyncio.to_thread(self.get, submission_id)
+
+    async def stream(self, submission_id: str, last_event_id: str | None) -> AsyncIterator[Event | None]:
+        """Every event after ``last_event_id``, live; a finished job replays what was stored."""
+        submission = await asyncio.to_thread(self.get, submission_id)
+        if submission.state.finished:
+            stored = [Event.from_json(e) for e in submission.events or []]
+            if not stored or stored[-1].name != RESULT:
+                stored.append(Event("final", RESULT, submission.public()))
+            for replayed in events_after(stored, last_event_id):
+                yield replayed
+            return
+        async for item in self.events.follow(submission_id, last_event_id, idle_s=KEEPALIVE_S):
+            yield item
+
+    # --- upkeep -------------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Purge expired results; re-send jobs the queue may have lost; fail jobs whose worker vanished."""
+        now = time.time()
+        purged = self.store.purge(now - self.settings.result_ttl_s)
+        if purged:
+            logger.info("purged %d finished submission(s)", purged)
+        if self.distributed:
+            stale = self.store.queued_ids(enqueued_before=now - self.settings.requeue_after_s, limit=200)
+            for submission_id in stale:
+                submission = self.store.get(submission_id)
+                if submission is not None:
+                    self.dispatcher.enqueue(submission_id, submission.go_version)
+            if stale:
+                self.store.mark_enqueued(stale)
+                logger.warning("re-sent %d job(s) queued for over %.0f s", len(stale), self.settings.requeue_after_s)
+        started_before = now - 2 * self.settings.longest_job_s() - self.settings.heartbeat_timeout_s
+        for submission_id in self.store.fail_stale(started_before):
+            self.end.announce(submission_id)
+
+    async def sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(_SWEEP_EVERY_S)
+            try:
+                await asyncio.to_thread(self.sweep)
+            except Exception as exc:  # an outage: the next round tries again
+                logger.warning("sweep failed: %s", exc)

@@ -1,0 +1,102 @@
+"""Callbacks: one signed POST of the final submission to a URL the client chose, on an allowlisted host.
+
+A callback is an outbound request a stranger picks, so the host must be listed in
+``GOSANDBOX_CALLBACK_HOSTS``; redirects are not followed (they could lead anywhere).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from gosandbox.errors import CallbackNotAllowed
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Gosandbox-Signature"
+RETRIES = 3
+_BACKOFF_S = (0.5, 1.0, 2.0)
+_TIMEOUT_S = 5.0
+
+
+def check_callback_url(url: str, allowed_hosts: frozenset[str], secret: str) -> None:
+    """Refuse a callback URL unless it is http(s) to an allowed host (``host`` or ``host:port``)."""
+    if not allowed_hosts:
+        raise CallbackNotAllowed(
+            "callbacks are off on this server: set GOSANDBOX_CALLBACK_HOSTS to the hosts callbacks may go to"
+        )
+    if not secret:
+        raise CallbackNotAllowed("callbacks need GOSANDBOX_CALLBACK_SECRET, the key their signatures are made with")
+    try:
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        raise CallbackNotAllowed("callback_url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host or parts.username or parts.password or len(url) > 2000:
+        raise CallbackNotAllowed("callback_url must be an http:// or https:// URL with a host and no user info")
+    if host not in allowed_hosts and f"{host}:{port}" not in allowed_hosts:
+        raise CallbackNotAllowed(
+            f"callback host {host[:80]!r} is not in GOSANDBOX_CALLBACK_HOSTS; ask the operator to add it"
+        )
+
+
+def signature(body: bytes, secret: str) -> str:
+    """``sha256=<hex HMAC-SHA256 of body>``: what a receiver recomputes to trust the callback."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def deliver(
+    url: str, payload: dict[str, Any], secret: str, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
+    """POST ``payload`` to ``url``, retrying 3 times with backoff; return the outcome to record."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(body, secret)}
+    outcome: dict[str, Any] = {"url": url, "delivered": False, "attempts": 0, "status_code": None, "error": None}
+    with httpx.Client(timeout=_TIMEOUT_S, follow_redirects=False, trust_env=False) as client:
+        for attempt in range(RETRIES + 1):
+            if attempt:
+                sleep(_BACKOFF_S[attempt - 1])
+            outcome["attempts"] = attempt + 1
+            try:
+                response = client.post(url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                outcome["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+                continue
+            outcome["status_code"], outcome["error"] = response.status_code, None
+            if response.is_success:
+                outcome["delivered"] = True
+                break
+    outcome["finished_at"] = time.time()
+    return outcome
+
+
+class Webhooks:
+    """Delivers callbacks off the job's thread; ``record`` stores each outcome."""
+
+    def __init__(self, secret: str, record: Callable[[str, dict[str, Any]], None]) -> None:
+        self.secret, self._record = secret, record
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook")
+
+    def send(self, submission_id: str, url: str, payload: dict[str, Any]) -> None:
+        self._pool.submit(self._send, submission_id, url, payload)
+
+    def _send(self, submission_id: str, url: str, payload: dict[str, Any]) -> None:
+        try:
+            outcome = deliver(url, payload, self.secret)
+            logger.info("callback of %s: delivered=%s after %d attempt(s)", submission_id, outcome["delivered"],
+                        outcome["attempts"])  # fmt: skip
+            self._record(submission_id, outcome)
+        except Exception:
+            logger.exception("callback of %s failed", submission_id)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

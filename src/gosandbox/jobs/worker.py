@@ -1,0 +1,139 @@
+"""``gosandbox worker``: take jobs from the Redis queue and run them on this host's Docker engine.
+
+Each worker process has its own ``GOSANDBOX_INSTANCE``: at start it removes what a killed
+predecessor of that instance left (sandboxes, and its running jobs go back to the queue).
+SIGTERM: stop taking jobs, let the running ones finish (bounded), remove every sandbox, exit 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq import Worker
+from dramatiq.middleware import CurrentMessage
+
+from gosandbox.jobs.execution import JobEnd, JobExecutor
+from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, DEFAULT_QUEUE, toolchain_queue, worker_key
+from gosandbox.jobs.queue import make_broker
+from gosandbox.runner import Runner
+from gosandbox.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_ANNOUNCE_EVERY_S = 3.0
+#: The longest a consumer sleeps between polls of an empty queue: the pick-up latency when idle.
+_POLL_MS = 10
+
+
+class RunningJobs:
+    """Cancel events of the jobs this process runs, by submission id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, threading.Event] = {}
+
+    def add(self, submission_id: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(submission_id, threading.Event())
+
+    def remove(self, submission_id: str) -> None:
+        with self._lock:
+            self._events.pop(submission_id, None)
+
+    def cancel(self, submission_id: str) -> None:
+        with self._lock:
+            event = self._events.get(submission_id)
+        if event is not None:
+            logger.info("cancelling submission %s", submission_id)
+            event.set()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+
+class JobWorker:
+    def __init__(self, settings: Settings, runner: Runner, end: JobEnd, concurrency: int) -> None:
+        assert settings.queue_url is not None
+        self.settings, self.backend, self.concurrency = settings, runner.backend, concurrency
+        self.name = settings.instance
+        self.executor = JobExecutor(runner, end, worker=self.name, max_attempts=settings.max_attempts)
+        self.running = RunningJobs()
+        self.redis = redis.Redis.from_url(settings.queue_url, socket_timeout=5, socket_connect_timeout=3)
+        self.broker = make_broker(settings.queue_url, settings.heartbeat_timeout_s)
+        self._stopping = threading.Event()
+        dramatiq.actor(actor_name=ACTOR, queue_name=DEFAULT_QUEUE, broker=self.broker)(self._execute)
+        for version in self.backend.go_versions:
+            self.broker.declare_queue(toolchain_queue(version))
+
+    def _execute(self, submission_id: str) -> None:
+        message = CurrentMessage.get_current_message()
+        token = message.message_id if message is not None else submission_id
+        cancel = self.running.add(submission_id)
+        try:
+            self.executor.execute(submission_id, token, cancel)
+        except Exception:  # the store is down: the job stays queued or running, the API's sweeper re-sends it
+            logger.exception("submission %s could not be executed", submission_id)
+        finally:
+            self.running.remove(submission_id)
+
+    def announcement(self) -> dict[str, Any]:
+        return {"name": self.name, "host": socket.gethostname(), "pid": os.getpid(),
+                "go_version": self.backend.go_version, "go_versions": self.backend.go_versions,
+                "concurrency": self.concurrency, "running": self.running.count(), "at": time.time()}  # fmt: skip
+
+    def _announce_loop(self) -> None:
+        while not self._stopping.wait(_ANNOUNCE_EVERY_S):
+            self._announce()
+
+    def _announce(self) -> None:
+        try:
+            self.redis.set(worker_key(self.name), json.dumps(self.announcement()), ex=int(_ANNOUNCE_EVERY_S * 4))
+        except redis.RedisError as exc:
+            logger.warning("could not announce this worker: %s", exc)
+
+    def _cancel_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub.subscribe(CANCEL_CHANNEL)
+                while not self._stopping.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and isinstance(message.get("data"), bytes):
+                        self.running.cancel(message["data"].decode("ascii", "replace"))
+            except redis.RedisError as exc:
+                logger.warning("cancel channel lost (%s); reconnecting", type(exc).__name__)
+                self._stopping.wait(1.0)
+
+    def run(self) -> None:
+        """Serve until SIGTERM or SIGINT, then drain."""
+        requeued = self.executor.store.requeue_lost(self.name, self.settings.max_attempts)
+        if requeued:  # a killed predecessor of this instance held them; the API's sweeper re-sends them
+            logger.warning("%d job(s) of a killed predecessor are queued again", len(requeued))
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        worker = Worker(self.broker, worker_threads=self.concurrency, worker_timeout=_POLL_MS)
+        worker.queue_prefetch = self.concurrency  # take no more than can start: other workers get the rest
+        self._announce()
+        threads = [threading.Thread(target=f, daemon=True) for f in (self._announce_loop, self._cancel_loop)]
+        for thread in threads:
+            thread.start()
+        worker.start()
+        logger.info("worker %s: %d slot(s), toolchains %s", self.name, self.concurrency, self.backend.go_versions)
+        stop.wait()
+        logger.info("worker %s: stopping; %d job(s) still running", self.name, self.running.count())
+        worker.stop(timeout=int(self.settings.longest_job_s() * 1000))
+        self._stopping.set()
+        with contextlib.suppress(redis.RedisError):
+            self.redis.delete(worker_key(self.name))

@@ -1,0 +1,55 @@
+"""Service errors as RFC 9457 problem documents: the one table from error class to status code.
+
+The HTTP edge renders these; the job layer stores them as a failed submission's ``error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gosandbox import errors
+
+# Most specific first: the first matching class decides.
+_STATUS: list[tuple[type[errors.GosandboxError], int, str]] = [
+    (errors.PayloadTooLarge, 413, "payload-too-large"),
+    (errors.InvalidSource, 422, "invalid-source"),
+    (errors.LimitOutOfRange, 422, "limit-out-of-range"),
+    (errors.UnknownToolchain, 422, "unknown-toolchain"),
+    (errors.CallbackNotAllowed, 422, "callback-not-allowed"),
+    (errors.InvalidRequest, 400, "invalid-request"),
+    (errors.SubmissionNotFound, 404, "submission-not-found"),
+    (errors.SubmissionFinished, 409, "submission-finished"),
+    (errors.Overloaded, 429, "overloaded"),
+    (errors.EngineUnreachable, 503, "engine-unreachable"),
+    (errors.ImageMissing, 503, "image-missing"),
+    (errors.QueueUnavailable, 503, "queue-unavailable"),
+    (errors.StoreUnavailable, 503, "store-unavailable"),
+    (errors.BackendUnavailable, 503, "backend-unavailable"),
+]
+
+
+def problem_document(status: int, slug: str, detail: str, title: str | None = None) -> dict[str, Any]:
+    title = title or slug.replace("-", " ").capitalize()
+    return {"type": f"urn:gosandbox:problem:{slug}", "title": title, "status": status, "detail": detail}
+
+
+def problem_of(exc: errors.GosandboxError) -> dict[str, Any] | None:
+    """The problem document of a service error; None when no status is mapped to its class."""
+    if isinstance(exc, errors.JobFailed):
+        return exc.problem
+    for cls, status, slug in _STATUS:
+        if isinstance(exc, cls):
+            return problem_document(status, slug, f"{exc}; {exc.hint}" if exc.hint else str(exc))
+    return None
+
+
+def internal_error() -> dict[str, Any]:
+    return problem_document(500, "internal-error", "the service failed; see its log", "Internal error")
+
+
+def worker_lost(attempts: int) -> dict[str, Any]:
+    detail = (
+        f"worker lost: the process running this job stopped {attempts} time(s) before it finished; "
+        "submit it again (if it recurs, the program may be taking its worker down)"
+    )
+    return problem_document(503, "worker-lost", detail, "Worker lost")
