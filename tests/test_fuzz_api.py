@@ -34,8 +34,8 @@ pytestmark = pytest.mark.fuzz
 MAX_EXAMPLES = 500
 
 # Built at collection time (schema.parametrize needs the schema then), before any tmp_path exists:
-# with the binary cache off and the FakeBackend, nothing is ever written to the state directory.
-_STATE_DIR = Path(tempfile.gettempdir()) / "gosandbox-fuzz-unused"
+# a fresh directory of its own holds the submission database (the binary cache is off).
+_STATE_DIR = Path(tempfile.mkdtemp(prefix="gosandbox-fuzz-"))
 app = create_app(Settings(state_dir=_STATE_DIR, binary_cache_mb=0), backend=FakeBackend())
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import signal
 import sys
@@ -34,7 +35,7 @@ def _fail(exc: GosandboxError) -> None:
 @click.pass_context
 def main(ctx: click.Context, log_level: str | None) -> None:
     """Run untrusted Go code in hardened, throwaway Docker sandboxes."""
-    default = _settings().log_level if ctx.invoked_subcommand == "serve" else "warning"
+    default = _settings().log_level if ctx.invoked_subcommand in ("serve", "worker") else "warning"
     logging.basicConfig(level=(log_level or default).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
@@ -137,6 +138,67 @@ def _exit_with(command: Callable[[], int]) -> None:
     except GosandboxError as exc:
         _fail(exc)
     sys.exit(code)
+
+
+@main.command()
+@click.option("--concurrency", type=int, default=None, help="jobs at once (default: GOSANDBOX_MAX_CONCURRENT_RUNS)")
+def worker(concurrency: int | None) -> None:
+    """Run jobs from the queue (GOSANDBOX_QUEUE_URL) on this host's Docker engine until SIGTERM.
+
+    Each worker process needs its own GOSANDBOX_INSTANCE; several may share a host.
+    """
+    from gosandbox.wiring import run_worker  # noqa: PLC0415
+
+    settings = _settings()
+    if settings.queue_url is None:
+        click.echo("gosandbox: a worker needs GOSANDBOX_QUEUE_URL=redis://host:port/N", err=True)
+        sys.exit(2)
+    try:
+        run_worker(settings, concurrency or settings.max_concurrent_runs)
+    except GosandboxError as exc:
+        _fail(exc)
+
+
+@main.command("submit")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--kind", type=click.Choice(["run", "test", "vet", "fmt"]), default="run", show_default=True)
+@click.option("--wait", "wait_s", type=click.FloatRange(0, 60), default=0, help="wait up to S seconds for the end")
+@click.option("--follow", is_flag=True, help="print the program's output live, then exit with its exit code")
+@click.option("--url", default=None, help="the server (default: http://GOSANDBOX_HOST:GOSANDBOX_PORT)")
+def submit_command(path: Path, kind: str, wait_s: float, follow: bool, url: str | None) -> None:
+    """Submit PATH (a .go file or a package directory) to a server as a job; print the submission."""
+    from gosandbox.cli_run import read_package  # noqa: PLC0415
+    from gosandbox.cli_submit import exit_code_of, follow_events, submit  # noqa: PLC0415
+
+    settings = _settings()
+    url = url or f"http://{settings.host}:{settings.port}"
+    try:
+        submission = submit(url, {"kind": kind, "files": read_package(path)}, wait_s=wait_s)
+        if follow:
+            submission = follow_events(url, submission["id"])
+            sys.exit(exit_code_of(submission))
+    except GosandboxError as exc:
+        _fail(exc)
+    click.echo(json.dumps(submission, indent=2))
+    sys.exit(exit_code_of(submission) if submission.get("state") in ("done", "failed", "cancelled") else 0)
+
+
+@main.group()
+def db() -> None:
+    """The submission database (GOSANDBOX_DATABASE_URL, default SQLite in the state directory)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every schema migration not yet applied (the server and workers also do it at start)."""
+    from gosandbox.jobs.migrate import current_revision  # noqa: PLC0415
+    from gosandbox.wiring import open_store  # noqa: PLC0415
+
+    try:
+        store = open_store(_settings())
+    except GosandboxError as exc:
+        _fail(exc)
+    click.echo(f"database schema at revision {current_revision(store.engine)}")
 
 
 @main.group()

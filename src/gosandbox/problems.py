@@ -47,6 +47,11 @@ def internal_error() -> dict[str, Any]:
     return problem_document(500, "internal-error", "the service failed; see its log", "Internal error")
 
 
+def server_stopped() -> dict[str, Any]:
+    detail = "the server stopped before this synchronous request finished; its client had gone, so it was not run again"
+    return problem_document(503, "server-stopped", detail, "Server stopped")
+
+
 def worker_lost(attempts: int) -> dict[str, Any]:
     detail = (
         f"worker lost: the process running this job stopped {attempts} time(s) before it finished; "

@@ -31,42 +31,16 @@ from gosandbox.api.schemas import (
     request_body,
 )
 from gosandbox.backends.base import Backend
-from gosandbox.binary_cache import BinaryCache
 from gosandbox.errors import BackendUnavailable
-from gosandbox.jobs.assembly import job_service, open_store
 from gosandbox.jobs.model import JobRequest
 from gosandbox.jobs.service import JobService
 from gosandbox.models import FmtResult, TestResult, VetResult
-from gosandbox.runner import Runner
 from gosandbox.settings import Settings
+from gosandbox.wiring import docker_backend, job_service, make_runner, open_store, start_backend
 
 logger = logging.getLogger(__name__)
 
 Prepare = Callable[[bytes, str], JobRequest]
-
-
-def make_runner(settings: Settings, backend: Backend) -> Runner:
-    cache = None
-    # With a module proxy, "latest" versions can change under the same files: no binary cache then.
-    if settings.binary_cache_mb > 0 and settings.module_proxy_dir() is None:
-        identity = backend.build_identity
-        cache = BinaryCache(
-            settings.state_dir / "binaries", max_bytes=settings.binary_cache_mb * 1024 * 1024, build_identity=identity
-        )
-    return Runner(backend, build_timeout_s=settings.build_timeout_s, cache=cache)
-
-
-def docker_backend(settings: Settings) -> Backend:
-    from gosandbox.backends.docker.backend import DockerBackend, config_from_settings  # noqa: PLC0415 - SDK stays optional
-
-    return DockerBackend(config_from_settings(settings))
-
-
-def start_backend(backend: Backend) -> None:
-    try:
-        backend.start()
-    except BackendUnavailable as exc:
-        logger.error("the sandbox backend is not ready yet: %s (%s)", exc, exc.hint)
 
 
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
@@ -125,7 +99,7 @@ def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, d
 
     ``default_program`` is read once, at start-up: a missing file fails the start, not a request.
     """
-    errors = problem_responses(400, 413, 415, 422, 429, 503)
+    errors = problem_responses(400, 409, 413, 415, 422, 429, 503)  # 409: cancelled (DELETE of its submission)
 
     async def serve(request: Request, prepare: Prepare) -> JSONResponse:
         kind = media_type(request)

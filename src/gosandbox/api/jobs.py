@@ -39,7 +39,7 @@ async def submit_and_wait(request: Request, service: JobService, job: JobRequest
 
     If the client hangs up first, its job is cancelled (its sandbox killed).
     """
-    submission, _ = await asyncio.to_thread(service.submit, job)
+    submission, _ = await asyncio.to_thread(lambda: service.submit(job, sync=True))
     waiting = asyncio.create_task(service.wait(submission.id, None))
     try:
         while True:
@@ -94,8 +94,10 @@ def _batch_jobs(batch: BatchRequest, settings: Settings) -> list[tuple[JobReques
 
 def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService) -> None:
     errors = problem_responses(400, 413, 415, 422, 429, 503)
+    replayed = {200: {"description": "an Idempotency-Key seen before: that submission, unchanged",
+                      "model": SubmissionOut}}  # fmt: skip
 
-    @app.post("/submissions", status_code=201, response_model=SubmissionOut, responses=errors,
+    @app.post("/submissions", status_code=201, response_model=SubmissionOut, responses={**errors, **replayed},
               openapi_extra=_submission_body())  # fmt: skip
     async def submit(request: Request, wait: float = Query(0, ge=0, le=MAX_WAIT_S)) -> JSONResponse:
         """Store a job (a /run, /test, /vet or /fmt body with ``kind``); ``?wait=S`` holds the answer until it ends."""
@@ -127,7 +129,7 @@ def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService) ->
 
 
 def _add_read_routes(app: FastAPI, service: JobService) -> None:
-    @app.get("/submissions", response_model=SubmissionList, responses=problem_responses(400, 503))
+    @app.get("/submissions", response_model=SubmissionList, responses=problem_responses(400, 422, 503))
     async def list_submissions(ids: str = Query(description="comma-separated ids, at most 100")) -> dict[str, Any]:
         """The submissions with these ids, in that order (unknown ones are left out)."""
         wanted = [i.strip() for i in ids.split(",") if i.strip()]
@@ -136,18 +138,18 @@ def _add_read_routes(app: FastAPI, service: JobService) -> None:
         found = await asyncio.to_thread(service.store.get_many, wanted)
         return {"submissions": [s.public() for s in found]}
 
-    @app.get("/submissions/{submission_id}", response_model=SubmissionOut, responses=problem_responses(404, 503))
+    @app.get("/submissions/{submission_id}", response_model=SubmissionOut, responses=problem_responses(404, 422, 503))
     async def get_submission(submission_id: str) -> dict[str, Any]:
         """The submission: state, result once done, error if the service failed."""
         return (await asyncio.to_thread(service.get, _checked_id(submission_id))).public()
 
     @app.delete("/submissions/{submission_id}", response_model=SubmissionOut,
-                responses=problem_responses(404, 409, 503))  # fmt: skip
+                responses=problem_responses(404, 409, 422, 503))  # fmt: skip
     async def cancel_submission(submission_id: str) -> dict[str, Any]:
         """Cancel: a queued job never runs, a running one's sandbox is killed; a finished one gives 409."""
         return (await asyncio.to_thread(service.cancel, _checked_id(submission_id))).public()
 
-    @app.get("/submissions/{submission_id}/events", responses={**problem_responses(404, 503), 200: _sse_doc()})
+    @app.get("/submissions/{submission_id}/events", responses={**problem_responses(404, 422, 503), 200: _sse_doc()})
     async def submission_events(request: Request, submission_id: str) -> StreamingResponse:
         """Server-Sent Events: state, compile, stdout/stderr chunks as written, then result; Last-Event-ID resumes."""
         stream = service.stream(_checked_id(submission_id), request.headers.get("last-event-id"))

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from gosandbox.backends.base import Backend
-from gosandbox.errors import Overloaded
+from gosandbox.errors import Overloaded, SandboxFailure
 from gosandbox.jobs.execution import JobExecutor
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,16 @@ class LocalDispatcher:
         self.running = self.waiting = 0
         self._lock = threading.Lock()
         self._cancels: dict[str, threading.Event] = {}
-        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="job")
+        self._pool: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         """Jobs a killed predecessor of this instance was running go back to the queue, then all queued run."""
+        with self._lock:
+            self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="job")
         store = self.executor.store
+        abandoned = store.abandon_sync(self.executor.worker)
+        if abandoned:
+            logger.warning("%d synchronous request(s) of a stopped server lost their clients: failed", len(abandoned))
         requeued = store.requeue_lost(self.executor.worker, self.executor.max_attempts)
         if requeued:
             logger.warning("%d job(s) of a stopped server are queued again", len(requeued))
@@ -84,9 +89,11 @@ class LocalDispatcher:
 
     def _submit(self, submission_id: str) -> None:
         with self._lock:
+            if self._pool is None:
+                raise SandboxFailure("the server is not serving (starting or shutting down)", hint="retry shortly")
             self.waiting += 1
             cancel = self._cancels.setdefault(submission_id, threading.Event())
-        self._pool.submit(self._run, submission_id, cancel)
+            self._pool.submit(self._run, submission_id, cancel)
 
     def _run(self, submission_id: str, cancel: threading.Event) -> None:
         with self._lock:
@@ -114,4 +121,8 @@ class LocalDispatcher:
         self.backend.check_ready()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Running jobs finish; queued ones stay queued in the store for the next start."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

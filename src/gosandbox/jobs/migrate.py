@@ -11,8 +11,12 @@ from importlib import resources
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from gosandbox.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
+logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines say nothing an operator needs
 
 #: pg_advisory_lock key of schema migrations ("gosb" in ASCII).
 _PG_LOCK_KEY = 0x676F7362
@@ -51,9 +55,12 @@ def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
 
 def upgrade(engine: Engine) -> None:
     """Run every migration not yet applied (idempotent)."""
-    with engine.connect() as connection, _migration_lock(engine, connection):
-        command.upgrade(_alembic_config(connection), "head")
-        connection.commit()
+    try:
+        with engine.connect() as connection, _migration_lock(engine, connection):
+            command.upgrade(_alembic_config(connection), "head")
+            connection.commit()
+    except (OperationalError, InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot migrate the database: {str(exc).splitlines()[0][:200]}") from exc
     logger.info("database schema is current")
 
 

@@ -8,8 +8,8 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from gosandbox.errors import (
+    BackendUnavailable,
     Overloaded,
-    QueueUnavailable,
     SubmissionFinished,
     SubmissionNotFound,
     UnknownToolchain,
@@ -48,14 +48,23 @@ class JobService:
             )
 
     def submit(
-        self, request: JobRequest, *, callback_url: str | None = None, idempotency_key: str | None = None
+        self,
+        request: JobRequest,
+        *,
+        sync: bool = False,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
     ) -> tuple[Submission, bool]:
-        """Store the job and hand it on; an ``idempotency_key`` seen before returns that submission."""
+        """Store the job and hand it on; an ``idempotency_key`` seen before returns that submission.
+
+        ``sync``: a client waits for it on this node (a synchronous endpoint).
+        """
         self.check(request, callback_url)
         if idempotency_key is not None and (existing := self.store.find_by_key(idempotency_key)) is not None:
             return existing, False
         self.dispatcher.admit()
-        submission, created = self.store.create(request, callback_url=callback_url, idempotency_key=idempotency_key)
+        submission, created = self.store.create(request, origin=self.settings.instance, sync=sync,
+                                                callback_url=callback_url, idempotency_key=idempotency_key)  # fmt: skip
         if created:
             self._hand_on(submission)
         return submission, created
@@ -67,7 +76,7 @@ class JobService:
         self.dispatcher.admit(len(requests))
         submissions = []
         for request, callback_url in requests:
-            submission, _ = self.store.create(request, callback_url=callback_url)
+            submission, _ = self.store.create(request, origin=self.settings.instance, callback_url=callback_url)
             self._hand_on(submission)
             submissions.append(submission)
         return submissions
@@ -76,7 +85,7 @@ class JobService:
         self.events.publish(submission.id, "state", {"state": State.QUEUED.value})
         try:
             self.dispatcher.enqueue(submission.id, submission.go_version)
-        except (Overloaded, QueueUnavailable):
+        except (Overloaded, BackendUnavailable):
             self.store.delete(submission.id)  # never accepted: the client is told to retry
             raise
 

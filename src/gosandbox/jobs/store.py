@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gosandbox.errors import StoreUnavailable
 from gosandbox.jobs.model import JobRequest, Kind, State, Submission
 from gosandbox.jobs.tables import SubmissionRow
-from gosandbox.problems import worker_lost
+from gosandbox.problems import server_stopped, worker_lost
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,13 @@ class Store:
     # --- creating and reading -----------------------------------------------------------------
 
     def create(
-        self, request: JobRequest, *, callback_url: str | None = None, idempotency_key: str | None = None
+        self,
+        request: JobRequest,
+        *,
+        origin: str,
+        sync: bool = False,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
     ) -> tuple[Submission, bool]:
         """Store a queued submission; with a known ``idempotency_key``, return that one instead.
 
@@ -108,6 +114,8 @@ class Store:
             go_version=request.spec.go_version,
             callback_url=callback_url,
             idempotency_key=idempotency_key,
+            origin=origin,
+            sync=sync,
         )
         try:
             with self._session() as session:
@@ -223,6 +231,15 @@ class Store:
                 self._update(submission_id, *mine, state=State.FAILED.value, error=worker_lost(max_attempts),
                              finished_at=time.time())  # fmt: skip
         return requeued
+
+    def abandon_sync(self, origin: str) -> list[str]:
+        """After a restart of ``origin``: the jobs of its synchronous requests lost their clients; fail them."""
+        row = SubmissionRow
+        orphaned = (row.origin == origin, row.sync.is_(True), row.state.in_(_ACTIVE))
+        with self._session() as session:
+            ids = list(session.scalars(select(row.id).where(*orphaned)))
+        return [i for i in ids if self._update(i, *orphaned, state=State.FAILED.value, error=server_stopped(),
+                                               finished_at=time.time())]  # fmt: skip
 
     def queued_ids(self, *, enqueued_before: float | None = None, limit: int = 1000) -> list[str]:
         row = SubmissionRow

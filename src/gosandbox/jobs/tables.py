@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,6 +33,9 @@ class SubmissionRow(Base):
     go_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     callback: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the API node that accepted it, and whether a client waits on that node (a synchronous endpoint)
+    origin: Mapped[str] = mapped_column(String(128))
+    sync: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
 
     __table_args__ = (

@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("go_version", sa.String(40), nullable=True),
         sa.Column("callback_url", sa.Text(), nullable=True),
         sa.Column("callback", sa.JSON(), nullable=True),
+        sa.Column("origin", sa.String(128), nullable=False),
+        sa.Column("sync", sa.Boolean(), nullable=False),
         sa.Column("idempotency_key", sa.String(255), nullable=True, unique=True),
     )
     op.create_index("ix_submissions_state_enqueued", "submissions", ["state", "enqueued_at"])

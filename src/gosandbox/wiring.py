@@ -1,8 +1,16 @@
-"""Put the job layer together from settings: embedded (the server's own slots) or distributed (Redis)."""
+"""Components built from settings, in one place: backend, runner, store, job service, worker.
+
+Embedded (no ``GOSANDBOX_QUEUE_URL``): jobs run on the server's own slots. Distributed: API
+nodes send jobs through Redis to ``gosandbox worker`` processes.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from gosandbox.backends.base import Backend
+from gosandbox.binary_cache import BinaryCache
+from gosandbox.errors import BackendUnavailable
 from gosandbox.jobs.dispatch import Dispatcher, LocalDispatcher
 from gosandbox.jobs.events import EventLog, MemoryEventLog
 from gosandbox.jobs.execution import JobEnd, JobExecutor
@@ -12,6 +20,32 @@ from gosandbox.jobs.store import Store, make_engine
 from gosandbox.jobs.webhooks import Webhooks
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def make_runner(settings: Settings, backend: Backend) -> Runner:
+    cache = None
+    # With a module proxy, "latest" versions can change under the same files: no binary cache then.
+    if settings.binary_cache_mb > 0 and settings.module_proxy_dir() is None:
+        identity = backend.build_identity
+        cache = BinaryCache(
+            settings.state_dir / "binaries", max_bytes=settings.binary_cache_mb * 1024 * 1024, build_identity=identity
+        )
+    return Runner(backend, build_timeout_s=settings.build_timeout_s, cache=cache)
+
+
+def docker_backend(settings: Settings) -> Backend:
+    from gosandbox.backends.docker.backend import DockerBackend, config_from_settings  # noqa: PLC0415 - SDK stays optional
+
+    return DockerBackend(config_from_settings(settings))
+
+
+def start_backend(backend: Backend) -> None:
+    try:
+        backend.start()
+    except BackendUnavailable as exc:
+        logger.error("the sandbox backend is not ready yet: %s (%s)", exc, exc.hint)
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -53,3 +87,21 @@ def job_service(settings: Settings, store: Store, runner: Runner | None, backend
         dispatcher = QueueDispatcher(settings.queue_url, store, max_queued=settings.max_queued,
                                      heartbeat_timeout_s=settings.heartbeat_timeout_s)  # fmt: skip
     return JobService(settings, store, events, dispatcher, end)
+
+
+def run_worker(settings: Settings, concurrency: int) -> None:
+    """``gosandbox worker``: serve jobs from the queue on this host's Docker engine until SIGTERM."""
+    from gosandbox.jobs.worker import JobWorker  # noqa: PLC0415
+
+    backend = docker_backend(settings)
+    backend.start()  # removes what a killed predecessor of this instance left
+    store = open_store(settings)
+    events = event_log(settings)
+    end = job_end(settings, store, events)
+    try:
+        JobWorker(settings, make_runner(settings, backend), end, concurrency).run()
+    finally:
+        if end.webhooks is not None:
+            end.webhooks.close()
+        events.close()
+        backend.close()
