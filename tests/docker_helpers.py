@@ -97,7 +97,7 @@ def run(client: TestClient, code: str | None = None, **body: Any) -> dict[str, A
     return result
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -107,7 +107,7 @@ class Server:
     """``gosandbox serve`` in a subprocess with its own instance label and state directory."""
 
     def __init__(self, state_dir: Path, instance: str) -> None:
-        self.state_dir, self.instance, self.port = state_dir, instance, _free_port()
+        self.state_dir, self.instance, self.port = state_dir, instance, free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

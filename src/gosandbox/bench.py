@@ -1,8 +1,9 @@
 """Benchmark: gosandbox over HTTP against the origin's way (a cold ``go run`` in a fresh container).
 
 ``python -m gosandbox.bench`` starts a server on a free loopback port (its own instance
-label and state directory), runs every scenario, stops the server, and prints one table.
-Nothing leaves this machine. Benchmarks are not tests: nothing here fails on a slow host.
+label and state directory), runs every scenario, stops the server; then the same through a
+Redis queue (a redis-server of its own, an API node, two workers of one slot each); and prints
+one table. Nothing leaves this machine. Benchmarks are not tests: nothing fails on a slow host.
 """
 
 from __future__ import annotations
@@ -76,25 +77,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _post(client: httpx.Client, source: str) -> tuple[float, int, str]:
+#: The synchronous endpoint, or submit-and-wait: a job answered the moment it ends.
+RUN, SUBMIT = "/run", "/submissions?wait=60"
+
+
+def _post(client: httpx.Client, source: str, path: str = RUN) -> tuple[float, int, str]:
     started = time.perf_counter()
-    response = client.post("/run", json={"code": source})
+    response = client.post(path, json={"code": source})
     elapsed = time.perf_counter() - started
-    status = response.json().get("status", "") if response.status_code == 200 else ""
-    return elapsed, response.status_code, status
+    body = response.json() if response.status_code in (200, 201) else {}
+    status = (body.get("result") or {}).get("status", "") if path == SUBMIT else body.get("status", "")
+    return elapsed, response.status_code if path == RUN else response.status_code - 1, status
 
 
-def sequential(client: httpx.Client, name: str, make_source: Callable[[int], str], runs: int) -> Row:
+def sequential(client: httpx.Client, name: str, make_source: Callable[[int], str], runs: int, path: str = RUN) -> Row:
     row = Row(name, [])
     for i in range(runs):
-        elapsed, code, status = _post(client, make_source(i))
+        elapsed, code, status = _post(client, make_source(i), path)
         row.samples_s.append(elapsed)
         row.errors += code != 200 or status != "ok"
     return row
 
 
-def throughput(url: str, clients: int, duration_s: float) -> Row:
-    row = Row(f"hello, {clients} concurrent clients, {duration_s:.0f} s", [])
+def throughput(url: str, clients: int, duration_s: float, label: str = "") -> Row:
+    row = Row(f"{label}hello, {clients} concurrent clients, {duration_s:.0f} s", [])
     lock = threading.Lock()
     deadline = time.perf_counter() + duration_s
 
@@ -158,9 +164,9 @@ def _idle_sandbox_mb(instance: str) -> list[float]:
     return sizes
 
 
-def _start_server(port: int, state_dir: str, instance: str) -> subprocess.Popen[bytes]:
+def _start_server(port: int, state_dir: str, instance: str, **extra_env: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GOSANDBOX_STATE_DIR": state_dir, "GOSANDBOX_INSTANCE": instance,
-           "GOSANDBOX_LOG_LEVEL": "warning"}  # fmt: skip
+           "GOSANDBOX_LOG_LEVEL": "warning", **extra_env}  # fmt: skip
     command = [sys.executable, "-m", "gosandbox.cli", "serve", "--port", str(port)]
     server = subprocess.Popen(command, env=env)  # noqa: S603
     deadline = time.monotonic() + 60
@@ -176,15 +182,32 @@ def _start_server(port: int, state_dir: str, instance: str) -> subprocess.Popen[
     raise SystemExit("the server did not become ready within 60 s")
 
 
-def _print_table(rows: list[Row], origin: Row) -> None:
-    base = statistics.median(origin.samples_s)
-    print("\n| scenario | runs | p50 s | p90 s | runs/s | errors | origin p50 / p50 |")
-    print("|---|---|---|---|---|---|---|")
+def _print_table(rows: list[Row], origin: Row, baseline: Row) -> None:
+    """``baseline``: the synchronous /run of the embedded server; each row's p50 over it is its overhead."""
+    base, sync_p50 = statistics.median(origin.samples_s), statistics.median(baseline.samples_s)
+    print("\n| scenario | runs | p50 s | p90 s | runs/s | errors | p50 - sync /run p50 | origin p50 / p50 |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in [origin, *rows]:
         p50, p90 = statistics.median(row.samples_s), row.percentile(0.9)
         rate = f"{row.runs_per_s:.1f}" if row.runs_per_s is not None else "-"
-        cells = [row.scenario, len(row.samples_s), f"{p50:.3f}", f"{p90:.3f}", rate, row.errors, f"{base / p50:.1f}x"]
+        extra = f"{(p50 - sync_p50) * 1000:+.0f} ms" if row is not origin else "-"
+        cells = [row.scenario, len(row.samples_s), f"{p50:.3f}", f"{p90:.3f}", rate, row.errors, extra,
+                 f"{base / p50:.1f}x"]  # fmt: skip
         print("| " + " | ".join(map(str, cells)) + " |")
+
+
+def queue_rows(args: argparse.Namespace, state: str) -> list[Row]:
+    """The same hello world through Redis: an API node and two workers of one slot each (SQLite store)."""
+    from gosandbox.bench_cluster import queue_cluster  # noqa: PLC0415
+
+    with queue_cluster(Path(state) / "queue", _start_server) as url, httpx.Client(base_url=url, timeout=60) as client:
+        _post(client, HELLO.format(tag="warm-up"))
+        _post(client, HELLO.format(tag="warm-up-2"))
+        return [
+            sequential(client, "Redis, 2 workers: sync /run", _distinct(HELLO), args.runs),
+            sequential(client, "Redis, 2 workers: submit-and-wait", _distinct(HELLO), args.runs, SUBMIT),
+            throughput(url, args.clients, args.duration_s, "Redis, 2 workers: "),
+        ]
 
 
 def main() -> None:
@@ -193,6 +216,7 @@ def main() -> None:
     parser.add_argument("--origin-runs", type=int, default=5)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration-s", type=float, default=30.0)
+    parser.add_argument("--no-queue", action="store_true", help="skip the scenarios through Redis")
     args = parser.parse_args()
     port, instance = _free_port(), f"bench-{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="gosandbox-bench-") as state:
@@ -206,6 +230,7 @@ def main() -> None:
                 _post(client, HELLO.format(tag="same"))  # the cache-hit scenario starts with its binary cached
                 rows = [
                     sequential(client, "hello world, distinct sources", _distinct(HELLO), args.runs),
+                    sequential(client, "hello, submit-and-wait", _distinct(HELLO), args.runs, SUBMIT),
                     sequential(client, "net/http + httptest + json", _distinct(NET_HTTP), args.runs),
                     sequential(
                         client, "hello world, same source (binary cache)", lambda _: HELLO.format(tag="same"), args.runs
@@ -215,8 +240,10 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=120)
+        if not args.no_queue:
+            rows += queue_rows(args, state)
     origin = origin_way(args.origin_runs)
-    _print_table(rows, origin)
+    _print_table(rows, origin, rows[0])
     print(
         f"\nserver RSS when idle: {idle_rss:.0f} MB; idle pre-started sandboxes: "
         + ", ".join(f"{mb:.1f} MB" for mb in idle_sandboxes)

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     builder_memory_mb: int = Field(2048, ge=256)
     pool_size: int = Field(2, ge=0, le=64, description="run sandboxes kept started ahead of need")
     max_concurrent_runs: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
-    max_queued: int = Field(32, ge=0, description="jobs waiting for a slot or a worker; beyond it, 429")
+    max_queued: int = Field(200, ge=0, description="jobs waiting for a slot or a worker; beyond it, 429")
     binary_cache_mb: int = Field(256, ge=0)
 
     database_url: str | None = Field(

@@ -94,8 +94,8 @@ def _batch_jobs(batch: BatchRequest, settings: Settings) -> list[tuple[JobReques
 
 def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService) -> None:
     errors = problem_responses(400, 413, 415, 422, 429, 503)
-    replayed = {200: {"description": "an Idempotency-Key seen before: that submission, unchanged",
-                      "model": SubmissionOut}}  # fmt: skip
+    replay = "an Idempotency-Key seen before: that submission, unchanged"
+    replayed: dict[int | str, dict[str, Any]] = {200: {"description": replay, "model": SubmissionOut}}
 
     @app.post("/submissions", status_code=201, response_model=SubmissionOut, responses={**errors, **replayed},
               openapi_extra=_submission_body())  # fmt: skip

@@ -60,14 +60,8 @@ class LocalDispatcher:
         """Jobs a killed predecessor of this instance was running go back to the queue, then all queued run."""
         with self._lock:
             self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="job")
-        store = self.executor.store
-        abandoned = store.abandon_sync(self.executor.worker)
-        if abandoned:
-            logger.warning("%d synchronous request(s) of a stopped server lost their clients: failed", len(abandoned))
-        requeued = store.requeue_lost(self.executor.worker, self.executor.max_attempts)
-        if requeued:
-            logger.warning("%d job(s) of a stopped server are queued again", len(requeued))
-        for submission_id in store.queued_ids():
+        self.executor.recover(sync_clients_gone=True)
+        for submission_id in self.executor.store.queued_ids():
             self._submit(submission_id)
 
     def admit(self, count: int = 1) -> None:

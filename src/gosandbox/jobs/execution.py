@@ -68,6 +68,20 @@ class JobExecutor:
         self.runner, self.end, self.store, self.events = runner, end, end.store, end.events
         self.worker, self.max_attempts = worker, max_attempts
 
+    def recover(self, *, sync_clients_gone: bool) -> None:
+        """After a restart: the jobs a killed predecessor of this worker held run again or fail.
+
+        ``sync_clients_gone``: this process also took the synchronous requests (embedded), whose
+        clients went with it; those jobs fail rather than run for nobody.
+        """
+        failed = self.store.abandon_sync(self.worker) if sync_clients_gone else []
+        requeued, lost = self.store.requeue_lost(self.worker, self.max_attempts)
+        for submission_id in failed + lost:
+            self.end.announce(submission_id)
+        if failed or requeued or lost:
+            logger.warning("after a restart: %d synchronous job(s) failed, %d queued again, %d failed (worker lost)",
+                           len(failed), len(requeued), len(lost))  # fmt: skip
+
     def execute(self, submission_id: str, token: str, cancel: threading.Event) -> None:
         """Run the job if this delivery may; ``token`` names the queue message (see :meth:`Store.claim`)."""
         outcome = self.store.claim(submission_id, token, self.worker, self.max_attempts)

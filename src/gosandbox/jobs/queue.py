@@ -22,6 +22,7 @@ from dramatiq.middleware import CurrentMessage
 from gosandbox.errors import Overloaded, QueueUnavailable
 from gosandbox.jobs.dispatch import retry_after_s
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, QUEUE_NAMESPACE, WORKER_PREFIX, toolchain_queue
+from gosandbox.jobs.redis_clients import sync_client
 from gosandbox.jobs.store import Store
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ _MAINTENANCE_CHANCE = 20000
 def make_broker(url: str, heartbeat_timeout_s: float) -> RedisBroker:
     """The broker both sides use; only CurrentMessage (no retries: the store decides what runs again)."""
     return RedisBroker(  # type: ignore[no-untyped-call]
-        url=url,
+        client=sync_client(url),
         namespace=QUEUE_NAMESPACE,
         heartbeat_timeout=int(heartbeat_timeout_s * 1000),
         maintenance_chance=_MAINTENANCE_CHANCE,
@@ -81,7 +82,7 @@ class QueueDispatcher:
     def __init__(self, url: str, store: Store, *, max_queued: int, heartbeat_timeout_s: float) -> None:
         self.store, self.max_queued = store, max_queued
         self.broker = make_broker(url, heartbeat_timeout_s)
-        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
+        self.client = sync_client(url)
         self.directory = WorkerDirectory(self.client)
 
     def start(self) -> None:

@@ -13,6 +13,7 @@ import redis.asyncio
 from gosandbox.errors import QueueUnavailable
 from gosandbox.jobs.events import RESULT, Event
 from gosandbox.jobs.keys import events_key
+from gosandbox.jobs.redis_clients import async_client, sync_client
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +31,12 @@ def _event(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
 class RedisEventLog:
     def __init__(self, url: str) -> None:
         self.url = url
-        self._sync = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
+        self._sync = sync_client(url)
         self._async: redis.asyncio.Redis | None = None
 
     def _client(self) -> redis.asyncio.Redis:
         if self._async is None:  # bound to the running event loop: made on first use there
-            self._async = redis.asyncio.Redis.from_url(self.url, socket_connect_timeout=3)
+            self._async = async_client(self.url)
         return self._async
 
     def publish(self, submission_id: str, name: str, data: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from gosandbox.errors import (
     BackendUnavailable,
+    InvalidRequest,
     Overloaded,
     SubmissionFinished,
     SubmissionNotFound,
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 KEEPALIVE_S = 15.0
 _SWEEP_EVERY_S = 5.0
+_ANNOUNCE_WAIT_S = 1.0  # a finished job's events not stored yet: how long to wait for them
 
 
 class JobService:
@@ -71,8 +73,11 @@ class JobService:
 
     def submit_many(self, requests: Sequence[tuple[JobRequest, str | None]]) -> list[Submission]:
         """A batch: every request is checked and room for all is asked before any is stored."""
-        for request, callback_url in requests:
-            self.check(request, callback_url)
+        for index, (request, callback_url) in enumerate(requests):
+            try:
+                self.check(request, callback_url)
+            except InvalidRequest as exc:  # name the item, as the parsing of the batch does
+                raise type(exc)(f"submissions[{index}]: {exc}") from None
         self.dispatcher.admit(len(requests))
         submissions = []
         for request, callback_url in requests:
@@ -119,20 +124,33 @@ class JobService:
         submission = await asyncio.to_thread(self.get, submission_id)
         if submission.state.finished or timeout_s == 0:
             return submission
+        try:
+            await self._until_result(submission_id, deadline)
+        except BackendUnavailable as exc:  # the event transport failed; the job goes on: ask the store
+            logger.warning("waiting for %s without events: %s", submission_id, exc)
+            while deadline is None or time.monotonic() < deadline:
+                if (await asyncio.to_thread(self.get, submission_id)).state.finished:
+                    break
+                await asyncio.sleep(0.5)
+        return await asyncio.to_thread(self.get, submission_id)
+
+    async def _until_result(self, submission_id: str, deadline: float | None) -> None:
         async for item in self.events.follow(submission_id, None, idle_s=1.0 if deadline is None else 0.2):
             if item is not None and item.name == RESULT:
-                break
+                return
             if deadline is not None and time.monotonic() >= deadline:
-                break
+                return
             if item is None and (await asyncio.to_thread(self.get, submission_id)).state.finished:
-                break  # its result event was lost (an outage of the event transport)
-        return await asyncio.to_thread(self.get, submission_id)
+                return  # its result event was lost (an outage of the event transport)
 
     async def stream(self, submission_id: str, last_event_id: str | None) -> AsyncIterator[Event | None]:
         """Every event after ``last_event_id``, live; a finished job replays what was stored."""
         submission = await asyncio.to_thread(self.get, submission_id)
         if submission.state.finished:
-            stored = [Event.from_json(e) for e in submission.events or []]
+            if submission.events is None:  # its end is being announced this moment: the live log has them
+                stored = await self._announced(submission_id)
+            else:
+                stored = [Event.from_json(e) for e in submission.events]
             if not stored or stored[-1].name != RESULT:
                 stored.append(Event("final", RESULT, submission.public()))
             for replayed in events_after(stored, last_event_id):
@@ -140,6 +158,15 @@ class JobService:
             return
         async for item in self.events.follow(submission_id, last_event_id, idle_s=KEEPALIVE_S):
             yield item
+
+    async def _announced(self, submission_id: str) -> list[Event]:
+        """The live events of a job that just ended, up to its result (or as many as came before a quiet spell)."""
+        events: list[Event] = []
+        async for item in self.events.follow(submission_id, None, idle_s=_ANNOUNCE_WAIT_S):
+            if item is None:
+                break
+            events.append(item)
+        return events
 
     # --- upkeep -------------------------------------------------------------------------------
 

@@ -216,21 +216,24 @@ class Store:
                 return current.state
         raise StoreUnavailable("the submission kept changing while it was being cancelled")
 
-    def requeue_lost(self, worker: str, max_attempts: int) -> list[str]:
-        """After a restart of ``worker``: its running jobs go back to the queue, or fail past their attempts."""
+    def requeue_lost(self, worker: str, max_attempts: int) -> tuple[list[str], list[str]]:
+        """After a restart of ``worker``: its running jobs go back to the queue, or fail past their attempts.
+
+        Returns the ids queued again and the ids failed.
+        """
         row = SubmissionRow
         mine = (row.state == State.RUNNING.value, row.worker == worker)
         with self._session() as session:
             ids = list(session.scalars(select(row.id).where(*mine)))
-        requeued = []
+        requeued, failed = [], []
         for submission_id in ids:
             if self._update(submission_id, *mine, row.attempts < max_attempts, state=State.QUEUED.value,
                             enqueued_at=time.time()):  # fmt: skip
                 requeued.append(submission_id)
-            else:
-                self._update(submission_id, *mine, state=State.FAILED.value, error=worker_lost(max_attempts),
-                             finished_at=time.time())  # fmt: skip
-        return requeued
+            elif self._update(submission_id, *mine, state=State.FAILED.value, error=worker_lost(max_attempts),
+                              finished_at=time.time()):  # fmt: skip
+                failed.append(submission_id)
+        return requeued, failed
 
     def abandon_sync(self, origin: str) -> list[str]:
         """After a restart of ``origin``: the jobs of its synchronous requests lost their clients; fail them."""

@@ -25,6 +25,7 @@ from dramatiq.middleware import CurrentMessage
 from gosandbox.jobs.execution import JobEnd, JobExecutor
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, DEFAULT_QUEUE, toolchain_queue, worker_key
 from gosandbox.jobs.queue import make_broker
+from gosandbox.jobs.redis_clients import sync_client
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
 
@@ -69,7 +70,7 @@ class JobWorker:
         self.name = settings.instance
         self.executor = JobExecutor(runner, end, worker=self.name, max_attempts=settings.max_attempts)
         self.running = RunningJobs()
-        self.redis = redis.Redis.from_url(settings.queue_url, socket_timeout=5, socket_connect_timeout=3)
+        self.redis = sync_client(settings.queue_url)
         self.broker = make_broker(settings.queue_url, settings.heartbeat_timeout_s)
         self._stopping = threading.Event()
         dramatiq.actor(actor_name=ACTOR, queue_name=DEFAULT_QUEUE, broker=self.broker)(self._execute)
@@ -117,9 +118,7 @@ class JobWorker:
 
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT, then drain."""
-        requeued = self.executor.store.requeue_lost(self.name, self.settings.max_attempts)
-        if requeued:  # a killed predecessor of this instance held them; the API's sweeper re-sends them
-            logger.warning("%d job(s) of a killed predecessor are queued again", len(requeued))
+        self.executor.recover(sync_clients_gone=False)  # the queue delivers them again, or the sweeper does
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
