@@ -187,7 +187,7 @@ def listening(statuses: list[int]) -> Iterator[Listener]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield Listener(statuses, server, received)
@@ -277,7 +277,7 @@ def test_wait_gives_up_after_its_seconds(tmp_path: Path) -> None:
     assert 0.5 <= elapsed < 2.0
 
 
-@pytest.mark.parametrize("wait", ["61", "-1", "soon"])
+@pytest.mark.parametrize("wait", ["61", "-1", "soon", "nan"])
 def test_a_wait_out_of_range_is_422(client: TestClient, wait: str) -> None:
     problem_of(client.post("/submissions", json=RUN, params={"wait": wait}), 422, "invalid-request")
 
@@ -522,7 +522,9 @@ def test_a_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
 def test_a_callback_posts_the_signed_final_submission(tmp_path: Path) -> None:
     with (
         listening([200]) as listener,
-        serve(tmp_path, FakeBackend(execute=show_binary), callback_hosts=listener.host, callback_secret=SECRET) as client,
+        serve(
+            tmp_path, FakeBackend(execute=show_binary), callback_hosts=listener.host, callback_secret=SECRET
+        ) as client,
     ):
         submission_id = submit(client, {**RUN, "callback_url": listener.url})["id"]
         wait_until(lambda: get(client, submission_id)["callback"] is not None)
@@ -589,7 +591,8 @@ def test_a_finished_job_is_purged_after_its_ttl(tmp_path: Path) -> None:
 
         def purged() -> bool:
             service.sweep()
-            return client.get(f"/submissions/{submission_id}").status_code == 404
+            status: int = client.get(f"/submissions/{submission_id}").status_code
+            return status == 404
 
         wait_until(purged, every=0.1)
 

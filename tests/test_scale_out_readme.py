@@ -57,7 +57,7 @@ def test_the_readme_scale_out_commands_work_as_written(tmp_path: Path) -> None:
         stop_group(shell.pid)
     result = json.loads(output.splitlines()[-1].removeprefix('{"status":"ready"}'))
     assert shell.returncode == 0
-    assert result["status"] == "ok"
+    assert result["status"] == "ok", output
     assert result["stdout"] == "Hello from a gosandbox sandbox!\n"
     for instance in INSTANCES:
         reap_until_quiet(instance)

@@ -16,7 +16,7 @@ from typing import Any
 from gosandbox.backends.base import BuildOutcome, Observers
 from gosandbox.errors import GosandboxError
 from gosandbox.go_tools import format_files, run_tests, vet
-from gosandbox.jobs.events import RESULT, EventLog, OutputEvents
+from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
 from gosandbox.jobs.model import JobRequest, Kind, State
 from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.webhooks import Webhooks
@@ -53,7 +53,9 @@ class JobEnd:
         public = submission.public()
         self.events.publish(submission_id, "state", {"state": submission.state.value})
         self.events.publish(submission_id, RESULT, public)
-        self.store.set_events(submission_id, [e.to_json() for e in self.events.history(submission_id)])
+        # The result event's data is the submission itself: stored once, in its row, not again here.
+        events = [e if e.name != RESULT else Event(e.id, RESULT, {}) for e in self.events.history(submission_id)]
+        self.store.set_events(submission_id, [e.to_json() for e in events])
         if submission.callback_url and self.webhooks is not None:
             self.webhooks.send(submission_id, submission.callback_url, public)
 

@@ -151,6 +151,8 @@ class JobService:
                 stored = await self._announced(submission_id)
             else:
                 stored = [Event.from_json(e) for e in submission.events]
+            # A stored result event has no data of its own: it is the submission, as it is now.
+            stored = [Event(e.id, RESULT, submission.public()) if e.name == RESULT else e for e in stored]
             if not stored or stored[-1].name != RESULT:
                 stored.append(Event("final", RESULT, submission.public()))
             for replayed in events_after(stored, last_event_id):

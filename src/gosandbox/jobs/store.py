@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gosandbox.errors import StoreUnavailable
@@ -75,8 +75,9 @@ class Store:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except (OperationalError, DBAPIError) as exc:
-            if isinstance(exc, IntegrityError):
+        except DBAPIError as exc:
+            # Only a lost or refused connection is an outage; a schema or SQL error is a bug to see as one.
+            if not isinstance(exc, (OperationalError, InterfaceError)) and not exc.connection_invalidated:
                 raise
             logger.warning("database error: %s", str(exc).splitlines()[0][:300])
             raise StoreUnavailable("the submission database does not answer") from exc
