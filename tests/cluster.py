@@ -90,6 +90,13 @@ class RedisServer:
         self.process.kill()
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _pings(client: redis.Redis) -> bool:
     try:
         return bool(client.ping())
@@ -148,9 +155,9 @@ class Cluster:
             "GOSANDBOX_LOG_LEVEL": "info",
         }
 
-    def add_worker(self, name: str) -> Process:
+    def add_worker(self, name: str, **env: str) -> Process:
         command = self._command("worker", "--concurrency", str(self.concurrency))
-        worker = Process(name, command, self.env(name), self.directory / f"{name}.log")
+        worker = Process(name, command, {**self.env(name), **env}, self.directory / f"{name}.log")
         self.workers[name] = worker
         return worker
 
@@ -159,6 +166,18 @@ class Cluster:
         for name in workers:
             self.add_worker(name).start()
         wait_until(lambda: self.ready_workers() >= len(workers), 60, f"{len(workers)} workers announce themselves")
+
+    def add_api(self, name: str) -> str:
+        """Another API node on the same queue and database; returns its URL once it is ready."""
+        port = free_port()
+        node = Process(
+            name, self._command("serve", "--port", str(port)), self.env(name), self.directory / f"{name}.log"
+        )
+        node.start()
+        self.workers[name] = node  # stopped and reaped with the rest
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{url}/readyz"), 60, f"API node {name} is ready")
+        return url
 
     def ready_workers(self) -> int:
         try:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
+import docker.errors
 import pytest
 from fastapi.testclient import TestClient
 
-from docker_helpers import docker_settings, sandboxes_of_this_test_run
+from docker_helpers import ALT, docker_settings, sandboxes_of_this_test_run
 from gosandbox.api import create_app
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
+from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
+from gosandbox.backends.docker.images import build_images, image_names
 from gosandbox.errors import GosandboxError
 
 
@@ -37,3 +40,16 @@ def live(docker_backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory
     settings = docker_settings(docker_backend.config.state_dir)
     with TestClient(create_app(settings, backend=docker_backend)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def alt_toolchain() -> Iterator[dict[str, str]]:
+    """A second toolchain whose base image is the default builder (any image with Go at /usr/local/go works)."""
+    toolchains = {ALT: image_names().builder}
+    client = connect(timeout_s=900)
+    build_images(client, toolchains=toolchains)
+    yield toolchains
+    alt = image_names(toolchains[ALT], go_version=ALT).builder
+    with contextlib.suppress(docker.errors.APIError):
+        client.images.remove(alt)
+        client.volumes.get(f"gosandbox-gocache-{alt.rsplit('-', 1)[-1]}").remove()

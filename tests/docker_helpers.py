@@ -22,6 +22,9 @@ from gosandbox.backends.docker.reaper import list_sandboxes, reap
 from gosandbox.policy import PROGRAM_UID
 from gosandbox.settings import Settings
 
+#: A second toolchain: its builder is based on the default one (any image with Go at /usr/local/go works).
+ALT = "go1.27-alt"
+
 #: Every container the tests create carries this instance label; teardown removes them all.
 TEST_INSTANCE = f"test-{os.getpid()}"
 

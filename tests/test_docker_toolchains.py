@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import docker.errors
 import pytest
 
-from docker_helpers import TEST_INSTANCE, docker_settings
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
-from gosandbox.backends.docker.images import build_images, image_names
+from docker_helpers import ALT, TEST_INSTANCE, docker_settings
+from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
 from gosandbox.errors import UnknownToolchain
 from gosandbox.models import Status
 from gosandbox.runner import Runner
@@ -19,21 +15,7 @@ from gosandbox.source import make_spec
 
 pytestmark = pytest.mark.docker
 
-ALT = "go1.27-alt"
 PROGRAM = 'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println(runtime.Version()) }\n'
-
-
-@pytest.fixture(scope="module")
-def alt_toolchain() -> Iterator[dict[str, str]]:
-    """A second toolchain whose base image is the default builder (any image with Go at /usr/local/go works)."""
-    toolchains = {ALT: image_names().builder}
-    client = connect(timeout_s=900)
-    build_images(client, toolchains=toolchains)
-    yield toolchains
-    alt = image_names(toolchains[ALT], go_version=ALT).builder
-    with contextlib.suppress(docker.errors.APIError):
-        client.images.remove(alt)
-        client.volumes.get(f"gosandbox-gocache-{alt.rsplit('-', 1)[-1]}").remove()
 
 
 def test_a_request_chooses_its_toolchain(tmp_path: Path, alt_toolchain: dict[str, str]) -> None:

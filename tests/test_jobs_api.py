@@ -211,13 +211,13 @@ def client(tmp_path: Path, backend: FakeBackend) -> Iterator[TestClient]:
 # --- submitting ----------------------------------------------------------------------------------
 
 
-def test_a_submission_is_created_queued_with_its_location(client: TestClient) -> None:
-    submission = submit(client, RUN)
-    assert submission["kind"] == "run"
-    assert submission["state"] in ("queued", "running", "done")
+def test_a_submission_is_answered_201_queued_with_its_location(client: TestClient) -> None:
+    submission = submit(client, RUN)  # checks the status, the fields and Location
+    assert (submission["kind"], submission["state"], submission["attempts"]) == ("run", "queued", 0)
+    assert (submission["result"], submission["error"], submission["started_at"]) == (None, None, None)
     assert submission["created_at"].endswith("Z")
-    assert submission["result"] is None or submission["state"] == "done"
     assert len(submission["id"]) == 32
+    assert finished(client, submission["id"])["state"] == "done"
 
 
 @pytest.mark.parametrize("kind", ["run", "test", "vet", "fmt"])
@@ -559,6 +559,7 @@ def test_a_callback_is_retried_until_it_is_delivered(tmp_path: Path) -> None:
         ("http://user:password@127.0.0.1:8081/", "user info"),
         ("http://127.0.0.1:8081@not-allowed.invalid/", "user info"),
         ("http://127.0.0.1:99999/", "not a valid URL"),
+        ("http://127.0.0.1:8081/\x01", "not a valid URL"),  # httpx, which sends it, would refuse it
     ],
 )
 def test_a_callback_url_off_the_allowlist_is_422(tmp_path: Path, url: str, named: str) -> None:

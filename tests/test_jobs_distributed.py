@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from cluster import Api, Cluster, RedisServer, postgres_schema, wait_until
-from docker_helpers import TEST_INSTANCE, program_processes
+from docker_helpers import ALT, TEST_INSTANCE, program_processes
 from gosandbox.backends.docker.backend import connect
 from gosandbox.backends.docker.reaper import list_sandboxes
 
@@ -106,10 +106,11 @@ def test_fifty_mixed_submissions_each_finish_once_with_the_right_verdict(api: Ap
     assert all(stored_results(api, i) == 1 for i in ids[::7])
 
 
-def test_events_reach_the_api_node_while_the_program_runs_on_a_worker(api: Api) -> None:
+def test_events_reach_another_api_node_while_the_program_runs_on_a_worker(api: Api, cluster: Cluster) -> None:
+    other_node = cluster.add_api("api2")
     submission = api.submit({"code": PRINT_SLEEP_PRINT})
     arrivals: dict[str, float] = {}
-    with httpx.stream("GET", f"{api.client.base_url}/submissions/{submission['id']}/events", timeout=60) as stream:
+    with httpx.stream("GET", f"{other_node}/submissions/{submission['id']}/events", timeout=60) as stream:
         name = ""
         for line in stream.iter_lines():
             if line.startswith("event:"):
@@ -225,6 +226,19 @@ def test_sync_run_through_the_queue_and_a_toolchain_no_worker_has(api: Api) -> N
     refused = api.client.post("/submissions", json={"code": HELLO, "go_version": "go1.2"})
     assert refused.status_code == 422
     assert "go1.27" in refused.json()["detail"]
+
+
+def test_a_job_asking_for_a_toolchain_goes_only_to_a_worker_that_has_it(
+    api: Api, cluster: Cluster, alt_toolchain: dict[str, str]
+) -> None:
+    worker = cluster.add_worker("w3", GOSANDBOX_EXTRA_TOOLCHAINS=f"{ALT}={alt_toolchain[ALT]}")
+    worker.start()
+    wait_until(lambda: ALT in api.client.get("/version").json()["go_versions"], 60, "w3 offers the toolchain")
+    jobs = [api.submit({"code": HELLO, "go_version": ALT}) for _ in range(6)]
+    finished = [api.wait_finished(job["id"], 120) for job in jobs]
+    assert {(s["state"], s["result"]["go_version"], cluster.worker_of(s)) for s in finished} == {("done", ALT, "w3")}
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(60) == 0
 
 
 def test_follow_from_the_command_line(api: Api, cluster: Cluster, tmp_path: Path) -> None:

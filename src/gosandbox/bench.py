@@ -201,8 +201,8 @@ def queue_rows(args: argparse.Namespace, state: str) -> list[Row]:
     from gosandbox.bench_cluster import queue_cluster  # noqa: PLC0415
 
     with queue_cluster(Path(state) / "queue", _start_server) as url, httpx.Client(base_url=url, timeout=60) as client:
-        _post(client, HELLO.format(tag="warm-up"))
-        _post(client, HELLO.format(tag="warm-up-2"))
+        for n in range(4):  # each worker builds and runs once before the clock starts
+            _post(client, HELLO.format(tag=f"warm-up-{n}"))
         return [
             sequential(client, "Redis, 2 workers: sync /run", _distinct(HELLO), args.runs),
             sequential(client, "Redis, 2 workers: submit-and-wait", _distinct(HELLO), args.runs, SUBMIT),

@@ -39,7 +39,8 @@ def check_callback_url(url: str, allowed_hosts: frozenset[str], secret: str) -> 
     try:
         parts = urlsplit(url)
         host, port = (parts.hostname or "").lower(), parts.port
-    except ValueError:
+        httpx.URL(url)  # what delivers it must accept it too (it refuses control characters)
+    except (ValueError, httpx.InvalidURL):
         raise CallbackNotAllowed("callback_url is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host or parts.username or parts.password or len(url) > 2000:
         raise CallbackNotAllowed("callback_url must be an http:// or https:// URL with a host and no user info")
@@ -68,7 +69,7 @@ def deliver(
             outcome["attempts"] = attempt + 1
             try:
                 response = client.post(url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # an outcome is recorded whatever went wrong
                 outcome["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
                 continue
             outcome["status_code"], outcome["error"] = response.status_code, None
