@@ -29,6 +29,7 @@ def fresh_postgres_engine() -> Engine:
     """
     engine = make_engine(POSTGRES_URL)
     with engine.begin() as connection:
+        connection.execute(text("SET LOCAL lock_timeout = '10s'"))  # a connection left in a transaction: fail, not hang
         connection.execute(text("DROP TABLE IF EXISTS submissions"))
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     return engine

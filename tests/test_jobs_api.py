@@ -414,6 +414,14 @@ def test_the_same_idempotency_key_gives_the_same_submission(client: TestClient, 
     assert len(backend.executions) == 1
 
 
+def test_an_idempotency_key_reused_for_another_request_is_422(client: TestClient) -> None:
+    headers = {"Idempotency-Key": "order-43"}
+    assert client.post("/submissions", json=RUN, headers=headers).status_code == 201
+    reused = client.post("/submissions", json={**RUN, "stdin": "other"}, headers=headers)
+    assert "different request" in problem_of(reused, 422, "idempotency-key-reused")["detail"]
+    assert stored_count(client) == 1
+
+
 @pytest.mark.parametrize("key", ["k" * 256, "with space", ""])
 def test_a_malformed_idempotency_key_is_400(client: TestClient, key: str) -> None:
     response = client.post("/submissions", json=RUN, headers={"Idempotency-Key": key})
@@ -560,6 +568,8 @@ def test_a_callback_is_retried_until_it_is_delivered(tmp_path: Path) -> None:
         ("http://127.0.0.1:8081@not-allowed.invalid/", "user info"),
         ("http://127.0.0.1:99999/", "not a valid URL"),
         ("http://127.0.0.1:8081/\x01", "not a valid URL"),  # httpx, which sends it, would refuse it
+        (" http://127.0.0.1:8081/", "http://"),  # a parser that strips it and one that does not disagree
+        ("http://127.0.0.1:8081\\@not-allowed.invalid/", "not a valid URL"),
     ],
 )
 def test_a_callback_url_off_the_allowlist_is_422(tmp_path: Path, url: str, named: str) -> None:
@@ -568,6 +578,12 @@ def test_a_callback_url_off_the_allowlist_is_422(tmp_path: Path, url: str, named
         response = client.post("/submissions", json={**RUN, "callback_url": url})
         assert named in problem_of(response, 422, "callback-not-allowed")["detail"]
         assert stored_count(client) == 0
+
+
+def test_an_allowed_ipv6_host_is_written_in_brackets(tmp_path: Path) -> None:
+    with serve(tmp_path, FakeBackend(), callback_hosts="[::1]:8081", callback_secret=SECRET) as client:
+        response = client.post("/submissions", json={**RUN, "callback_url": "http://[::1]:8081/hook"})
+        assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize(

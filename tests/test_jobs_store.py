@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
@@ -74,16 +73,32 @@ def same_database(engine: Engine) -> Engine:
     return make_engine(engine.url.render_as_string(hide_password=False))
 
 
-def in_threads(count: int, work: Callable[[int], T]) -> list[T]:
-    """``work(0)`` … ``work(count - 1)``, each on its own thread, released at the same moment."""
+def in_threads(count: int, work: Callable[[int], T], timeout_s: float = 30) -> list[T]:
+    """``work(0)`` … ``work(count - 1)``, each on its own thread, released at the same moment.
+
+    The first error of any thread is raised here; a deadlock fails the test instead of hanging it.
+    """
     barrier = threading.Barrier(count, timeout=10)
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
 
-    def run(index: int) -> T:
-        barrier.wait()
-        return work(index)
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except BaseException as exc:
+            errors.append(exc)
 
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not [t for t in threads if t.is_alive()], f"threads still running after {timeout_s} s: a deadlock?"
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(count)]
 
 
 def queued(store: Store, *, origin: str = ORIGIN, sync: bool = False) -> str:
@@ -160,6 +175,21 @@ def test_two_nodes_upgrading_a_fresh_database_at_once_both_succeed(engine: Engin
             node.dispose()
     assert current_revision(engine) == HEAD
     assert Store(engine).count_queued() == 0
+
+
+def test_first_connections_to_a_new_sqlite_file_at_once_all_succeed(tmp_path: Any) -> None:
+    """Switching a new file to WAL from two connections at once is a deadlock SQLite reports at once."""
+    for round_ in range(20):
+        engines = [make_engine(f"sqlite:///{tmp_path}/new-{round_}.db") for _ in range(4)]
+        connect_at_once(engines)
+
+
+def connect_at_once(engines: list[Engine]) -> None:
+    try:
+        in_threads(len(engines), lambda i: engines[i].connect().close())
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 # --- creating and reading -------------------------------------------------------------------------

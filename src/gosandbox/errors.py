@@ -8,6 +8,7 @@ Exception tree::
     │   ├── LimitOutOfRange        a requested limit is below the minimum or above the cap
     │   ├── UnknownToolchain       the requested Go version is not installed here
     │   ├── CallbackNotAllowed     a callback_url whose host the server does not allow
+    │   ├── IdempotencyKeyReused   an Idempotency-Key sent again with a different request
     │   └── PayloadTooLarge        body, source or stdin over its size cap
     ├── SubmissionNotFound         no submission has this id (HTTP 404)
     ├── SubmissionFinished         the submission already finished; it cannot be cancelled (HTTP 409)
@@ -56,6 +57,10 @@ class UnknownToolchain(InvalidRequest):
 
 class CallbackNotAllowed(InvalidRequest):
     """A ``callback_url`` the server will not call."""
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """An ``Idempotency-Key`` already names a submission of another request."""
 
 
 class PayloadTooLarge(InvalidRequest):

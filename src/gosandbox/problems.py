@@ -16,6 +16,7 @@ _STATUS: list[tuple[type[errors.GosandboxError], int, str]] = [
     (errors.LimitOutOfRange, 422, "limit-out-of-range"),
     (errors.UnknownToolchain, 422, "unknown-toolchain"),
     (errors.CallbackNotAllowed, 422, "callback-not-allowed"),
+    (errors.IdempotencyKeyReused, 422, "idempotency-key-reused"),
     (errors.InvalidRequest, 400, "invalid-request"),
     (errors.SubmissionNotFound, 404, "submission-not-found"),
     (errors.SubmissionFinished, 409, "submission-finished"),

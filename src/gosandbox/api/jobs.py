@@ -132,8 +132,9 @@ def _add_read_routes(app: FastAPI, service: JobService) -> None:
     @app.get("/submissions", response_model=SubmissionList, responses=problem_responses(400, 422, 503))
     async def list_submissions(ids: str = Query(description="comma-separated ids, at most 100")) -> dict[str, Any]:
         """The submissions with these ids, in that order (unknown ones are left out)."""
-        wanted = [i.strip() for i in ids.split(",") if i.strip()]
-        if not wanted or len(wanted) > 100 or not all(_ID.match(i) for i in wanted):
+        asked = [i.strip() for i in ids.split(",") if i.strip()]
+        wanted = list(dict.fromkeys(asked))  # each once
+        if not wanted or len(asked) > 100 or not all(_ID.match(i) for i in wanted):
             raise InvalidRequest("ids must be 1-100 comma-separated submission ids (32 hexadecimal digits each)")
         found = await asyncio.to_thread(service.store.get_many, wanted)
         return {"submissions": [s.public() for s in found]}

@@ -57,8 +57,16 @@ class EventLog(Protocol):
 class _Stream:
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.created_at = time.monotonic()
         self.finished_at: float | None = None
         self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+
+def _expired(stream: _Stream, cutoff: float) -> bool:
+    """Finished before ``cutoff``, or followed for a job that published nothing since then."""
+    if stream.finished_at is not None:
+        return stream.finished_at < cutoff
+    return not stream.events and not stream.waiters and stream.created_at < cutoff
 
 
 class MemoryEventLog:
@@ -88,7 +96,7 @@ class MemoryEventLog:
 
     def _drop_old(self) -> None:
         cutoff = time.monotonic() - self.keep_s
-        old = [key for key, s in self._streams.items() if s.finished_at is not None and s.finished_at < cutoff]
+        old = [key for key, s in self._streams.items() if _expired(s, cutoff)]
         for key in old:
             del self._streams[key]
 

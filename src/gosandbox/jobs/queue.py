@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 import redis
 from dramatiq import Message
@@ -31,9 +32,22 @@ logger = logging.getLogger(__name__)
 _MAINTENANCE_CHANCE = 20000
 
 
+#: How often an idle consumer of a delay queue polls (no job is ever delayed; its polls are heartbeats).
+_DELAY_QUEUE_POLL_MS = 1000
+
+
+class _Broker(RedisBroker):
+    """Dramatiq's Redis broker, whose delay-queue consumers poll slowly: they only keep the heartbeat."""
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        if queue_name.endswith(".DQ"):
+            timeout = max(timeout, _DELAY_QUEUE_POLL_MS)
+        return super().consume(queue_name, prefetch, timeout)
+
+
 def make_broker(url: str, heartbeat_timeout_s: float) -> RedisBroker:
     """The broker both sides use; only CurrentMessage (no retries: the store decides what runs again)."""
-    return RedisBroker(  # type: ignore[no-untyped-call]
+    return _Broker(  # type: ignore[no-untyped-call]
         client=sync_client(url),
         namespace=QUEUE_NAMESPACE,
         heartbeat_timeout=int(heartbeat_timeout_s * 1000),

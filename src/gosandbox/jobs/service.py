@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from gosandbox.errors import (
     BackendUnavailable,
+    IdempotencyKeyReused,
     InvalidRequest,
     Overloaded,
     SubmissionFinished,
@@ -63,13 +64,21 @@ class JobService:
         """
         self.check(request, callback_url)
         if idempotency_key is not None and (existing := self.store.find_by_key(idempotency_key)) is not None:
-            return existing, False
+            return self._same_request(existing, request, idempotency_key), False
         self.dispatcher.admit()
         submission, created = self.store.create(request, origin=self.settings.instance, sync=sync,
                                                 callback_url=callback_url, idempotency_key=idempotency_key)  # fmt: skip
         if created:
             self._hand_on(submission)
         return submission, created
+
+    @staticmethod
+    def _same_request(existing: Submission, request: JobRequest, key: str) -> Submission:
+        if existing.request != request.to_json():
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {key[:40]!r} was used for a different request; use a new key for a new request"
+            )
+        return existing
 
     def submit_many(self, requests: Sequence[tuple[JobRequest, str | None]]) -> list[Submission]:
         """A batch: every request is checked and room for all is asked before any is stored."""

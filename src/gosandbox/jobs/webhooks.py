@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,14 +36,18 @@ def check_callback_url(url: str, allowed_hosts: frozenset[str], secret: str) -> 
     if not secret:
         raise CallbackNotAllowed("callbacks need GOSANDBOX_CALLBACK_SECRET, the key their signatures are made with")
     try:
-        parts = urlsplit(url)
-        host, port = (parts.hostname or "").lower(), parts.port
-        httpx.URL(url)  # what delivers it must accept it too (it refuses control characters)
+        # The parser of the client that will send it, and no other: two parsers that disagree on
+        # the host of a crafted URL would let it pass the allowlist and go somewhere else.
+        parsed = httpx.URL(url)
     except (ValueError, httpx.InvalidURL):
         raise CallbackNotAllowed("callback_url is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not host or parts.username or parts.password or len(url) > 2000:
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise CallbackNotAllowed("callback_url is not a valid URL (port out of range)")
+    host, port = parsed.host.lower(), parsed.port or (443 if parsed.scheme == "https" else 80)
+    if parsed.scheme not in ("http", "https") or not host or parsed.userinfo or len(url) > 2000 or url != url.strip():
         raise CallbackNotAllowed("callback_url must be an http:// or https:// URL with a host and no user info")
-    if host not in allowed_hosts and f"{host}:{port}" not in allowed_hosts:
+    named = f"[{host}]" if ":" in host else host  # an IPv6 address is written in brackets
+    if not {host, named, f"{named}:{port}"} & allowed_hosts:
         raise CallbackNotAllowed(
             f"callback host {host[:80]!r} is not in GOSANDBOX_CALLBACK_HOSTS; ask the operator to add it"
         )

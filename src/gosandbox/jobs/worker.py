@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 _ANNOUNCE_EVERY_S = 3.0
 #: The longest a consumer sleeps between polls of an empty queue: the pick-up latency when idle.
-_POLL_MS = 10
+_POLL_MS = 20
 
 
 class RunningJobs:
