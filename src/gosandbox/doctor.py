@@ -60,8 +60,31 @@ def _host_checks(settings: Settings) -> Iterator[Check]:
     )
 
 
+def _job_checks(settings: Settings) -> Iterator[Check]:
+    """The submission database (migrated), and the queue when one is configured."""
+    from gosandbox.jobs.migrate import current_revision  # noqa: PLC0415
+    from gosandbox.wiring import open_store  # noqa: PLC0415
+
+    where = "SQLite in the state directory" if settings.database_url is None else "GOSANDBOX_DATABASE_URL"
+    try:
+        store = open_store(settings)
+        store.ping()
+        yield Check("database", True, f"{where}, schema revision {current_revision(store.engine)}")
+    except GosandboxError as exc:
+        yield Check("database", False, f"{where}: {exc}", exc.hint)
+    if settings.queue_url is not None:
+        from gosandbox.jobs.redis_events import RedisEventLog  # noqa: PLC0415
+
+        try:
+            RedisEventLog(settings.queue_url).ping()
+            yield Check("queue", True, "Redis at GOSANDBOX_QUEUE_URL answers")
+        except GosandboxError as exc:
+            yield Check("queue", False, str(exc), exc.hint)
+
+
 def run_checks(settings: Settings) -> Iterator[Check]:
     yield from _host_checks(settings)
+    yield from _job_checks(settings)
     try:
         client, info = _engine_info()
     except GosandboxError as exc:

@@ -66,7 +66,7 @@ def result_response(final: Submission) -> JSONResponse:
         raise JobFailed(final.error or {})
     headers = {"X-Submission-Id": final.id}
     if final.state is State.CANCELLED or final.result is None:
-        detail = "the job was cancelled before it finished"
+        detail = f"the job was cancelled before it finished (DELETE /submissions/{final.id}); submit it again to run it"
         body = {"type": "urn:gosandbox:problem:cancelled", "title": "Cancelled", "status": 409, "detail": detail}
         return JSONResponse(body, status_code=409, media_type="application/problem+json", headers=headers)
     return JSONResponse(final.result, headers=headers)

@@ -184,13 +184,14 @@ class Store:
         now = time.time()
         row = SubmissionRow
         queued = row.state == State.QUEUED.value
-        if self._update(submission_id, queued, state=State.RUNNING.value, attempts=row.attempts + 1,
-                        started_at=now, worker=worker, claim=token):  # fmt: skip
-            return ClaimOutcome(Claim.RUN, self._attempts(submission_id))
+        attempt = self._take(submission_id, queued, state=State.RUNNING.value, attempts=row.attempts + 1,
+                             started_at=now, worker=worker, claim=token)  # fmt: skip
+        if attempt is not None:
+            return ClaimOutcome(Claim.RUN, attempt)
         again = (row.state == State.RUNNING.value, row.claim == token)
-        if self._update(submission_id, *again, row.attempts < max_attempts, attempts=row.attempts + 1,
-                        started_at=now, worker=worker):  # fmt: skip
-            attempt = self._attempts(submission_id)
+        attempt = self._take(submission_id, *again, row.attempts < max_attempts, attempts=row.attempts + 1,
+                             started_at=now, worker=worker)  # fmt: skip
+        if attempt is not None:
             logger.warning("submission %s: its worker was lost; attempt %d on %s", submission_id, attempt, worker)
             return ClaimOutcome(Claim.RUN, attempt)
         lost = worker_lost(max_attempts)
@@ -199,9 +200,17 @@ class Store:
             return ClaimOutcome(Claim.LOST)
         return ClaimOutcome(Claim.SKIP)
 
-    def _attempts(self, submission_id: str) -> int:
+    def _take(self, submission_id: str, *conditions: Any, **values: Any) -> int | None:
+        """A compare-and-set that also answers the attempt it made (None: the condition failed)."""
         with self._session() as session:
-            return int(session.scalar(select(SubmissionRow.attempts).where(SubmissionRow.id == submission_id)) or 0)
+            statement = (
+                update(SubmissionRow)
+                .where(SubmissionRow.id == submission_id, *conditions)
+                .values(**values)
+                .returning(SubmissionRow.attempts)
+            )
+            attempt = session.execute(statement).scalar()
+            return None if attempt is None else int(attempt)
 
     def finish(
         self,
