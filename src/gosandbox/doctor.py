@@ -67,7 +67,7 @@ def _job_checks(settings: Settings) -> Iterator[Check]:
 
     where = "SQLite in the state directory" if settings.database_url is None else "GOSANDBOX_DATABASE_URL"
     try:
-        store = open_store(settings)
+        store = open_store(settings, migrate=False)  # a check changes nothing
         store.ping()
         yield Check("database", True, f"{where}, schema revision {current_revision(store.engine)}")
     except GosandboxError as exc:
@@ -75,11 +75,14 @@ def _job_checks(settings: Settings) -> Iterator[Check]:
     if settings.queue_url is not None:
         from gosandbox.jobs.redis_events import RedisEventLog  # noqa: PLC0415
 
+        log = RedisEventLog(settings.queue_url)
         try:
-            RedisEventLog(settings.queue_url).ping()
+            log.ping()
             yield Check("queue", True, "Redis at GOSANDBOX_QUEUE_URL answers")
         except GosandboxError as exc:
             yield Check("queue", False, str(exc), exc.hint)
+        finally:
+            log.close()
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:

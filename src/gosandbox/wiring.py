@@ -67,8 +67,9 @@ def event_log(settings: Settings) -> EventLog:
 
 
 def job_end(settings: Settings, store: Store, events: EventLog) -> JobEnd:
-    webhooks = Webhooks(settings.callback_secret, store.set_callback) if settings.allowed_callback_hosts() else None
-    return JobEnd(store, events, webhooks)
+    return JobEnd(
+        store, events, Webhooks(settings.allowed_callback_hosts(), settings.callback_secret, store.set_callback)
+    )
 
 
 def job_service(settings: Settings, store: Store, runner: Runner | None, backend: Backend | None) -> JobService:
@@ -93,12 +94,12 @@ def run_worker(settings: Settings, concurrency: int) -> None:
     """``gosandbox worker``: serve jobs from the queue on this host's Docker engine until SIGTERM."""
     from gosandbox.jobs.worker import JobWorker  # noqa: PLC0415
 
-    backend = docker_backend(settings)
-    backend.start()  # removes what a killed predecessor of this instance left
     store = open_store(settings)
     events = event_log(settings)
     end = job_end(settings, store, events)
+    backend = docker_backend(settings)
     try:
+        backend.start()  # removes what a killed predecessor of this instance left
         JobWorker(settings, make_runner(settings, backend), end, concurrency).run()
     finally:
         if end.webhooks is not None:

@@ -32,6 +32,7 @@ from gosandbox.api.schemas import (
 )
 from gosandbox.backends.base import Backend
 from gosandbox.errors import BackendUnavailable
+from gosandbox.jobs.migrate import upgrade
 from gosandbox.jobs.model import JobRequest
 from gosandbox.jobs.service import JobService
 from gosandbox.models import FmtResult, TestResult, VetResult
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(open_store, settings)  # migrations, under their lock
+        await asyncio.to_thread(upgrade, store.engine)  # migrations, under their lock
         if backend is not None:
             await asyncio.to_thread(start_backend, backend)
         await asyncio.to_thread(service.dispatcher.start)

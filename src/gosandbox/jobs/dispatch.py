@@ -30,6 +30,9 @@ class Dispatcher(Protocol):
     def enqueue(self, submission_id: str, go_version: str | None) -> None:
         """Hand a stored, queued job to whoever runs it."""
 
+    def resend(self, submission_ids: list[str]) -> list[str]:
+        """Hand on again queued jobs that may have been lost; return the ids sent."""
+
     def cancel_running(self, submission_id: str) -> None:
         """Tell whoever runs the job to kill its sandbox now."""
 
@@ -95,12 +98,20 @@ class LocalDispatcher:
             self.running += 1
         try:
             self.executor.execute(submission_id, submission_id, cancel)
-        except Exception:  # the store or the event log failed: the job stays for the sweeper or a restart
+        except Exception:  # the store failed: the job stays queued, and the sweeper hands it on again
             logger.exception("submission %s could not be executed", submission_id)
         finally:
             with self._lock:
                 self.running -= 1
                 self._cancels.pop(submission_id, None)
+
+    def resend(self, submission_ids: list[str]) -> list[str]:
+        """Queued jobs this process does not hold (its claim failed in a database outage) run now."""
+        with self._lock:
+            lost = [i for i in submission_ids if i not in self._cancels]
+        for submission_id in lost:
+            self._submit(submission_id)
+        return lost
 
     def cancel_running(self, submission_id: str) -> None:
         with self._lock:

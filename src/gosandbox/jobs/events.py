@@ -51,22 +51,30 @@ class EventLog(Protocol):
     def follow(self, submission_id: str, after: str | None, idle_s: float) -> AsyncIterator[Event | None]:
         """The job's events after ``after``, as they come, ending with ``result``; None after ``idle_s`` of quiet."""
 
+    def retire(self, submission_id: str) -> None:
+        """The job's events are stored with it: the live stream need only last a little longer."""
+
     def close(self) -> None: ...
 
 
 class _Stream:
     def __init__(self) -> None:
         self.events: list[Event] = []
-        self.created_at = time.monotonic()
+        self.active_at = time.monotonic()  # its last event, or its creation
         self.finished_at: float | None = None
         self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
 
-def _expired(stream: _Stream, cutoff: float) -> bool:
-    """Finished before ``cutoff``, or followed for a job that published nothing since then."""
+#: An unfinished stream quiet this long with nobody following belongs to a job that will not end here.
+_ABANDONED_S = 3600.0
+
+
+def _expired(stream: _Stream, now: float, keep_s: float) -> bool:
+    """Finished ``keep_s`` ago; or quiet and unfollowed: never written, or left by a job that ended elsewhere."""
     if stream.finished_at is not None:
-        return stream.finished_at < cutoff
-    return not stream.events and not stream.waiters and stream.created_at < cutoff
+        return stream.finished_at < now - keep_s
+    quiet_for = now - stream.active_at
+    return not stream.waiters and (quiet_for > _ABANDONED_S or (not stream.events and quiet_for > keep_s))
 
 
 class MemoryEventLog:
@@ -76,6 +84,7 @@ class MemoryEventLog:
         self.keep_s = keep_s
         self._lock = threading.Lock()
         self._streams: dict[str, _Stream] = {}
+        self._swept_at = time.monotonic()
 
     def _stream(self, submission_id: str) -> _Stream:
         stream = self._streams.get(submission_id)
@@ -88,6 +97,7 @@ class MemoryEventLog:
             self._drop_old()
             stream = self._stream(submission_id)
             stream.events.append(Event(str(len(stream.events) + 1), name, data))
+            stream.active_at = time.monotonic()
             if name == RESULT:
                 stream.finished_at = time.monotonic()
             waiters, stream.waiters = stream.waiters, []
@@ -95,8 +105,11 @@ class MemoryEventLog:
             loop.call_soon_threadsafe(wake.set)
 
     def _drop_old(self) -> None:
-        cutoff = time.monotonic() - self.keep_s
-        old = [key for key, s in self._streams.items() if _expired(s, cutoff)]
+        now = time.monotonic()
+        if now - self._swept_at < 1.0:  # a scan per second at most, not one per chunk
+            return
+        self._swept_at = now
+        old = [key for key, s in self._streams.items() if _expired(s, now, self.keep_s)]
         for key in old:
             del self._streams[key]
 
@@ -124,7 +137,23 @@ class MemoryEventLog:
             try:
                 await asyncio.wait_for(wake.wait(), idle_s)
             except TimeoutError:
+                self._unwait(submission_id, wake)
                 yield None
+            except BaseException:  # the follower left (its client disconnected)
+                self._unwait(submission_id, wake)
+                raise
+
+    def _unwait(self, submission_id: str, wake: asyncio.Event) -> None:
+        with self._lock:
+            stream = self._streams.get(submission_id)
+            if stream is not None:
+                stream.waiters = [(loop, w) for loop, w in stream.waiters if w is not wake]
+
+    def retire(self, submission_id: str) -> None:
+        with self._lock:  # finished or never accepted: dropped keep_s from now
+            stream = self._streams.get(submission_id)
+            if stream is not None and stream.finished_at is None:
+                stream.finished_at = time.monotonic()
 
     def close(self) -> None:
         with self._lock:
@@ -167,7 +196,8 @@ class OutputEvents:
                     self._wake.wait()
                 if not self._pending and self._closed:
                     return
-            time.sleep(self._gather_s)
+                # Gather what follows for a moment, unless the program is done: then send at once.
+                self._wake.wait_for(lambda: self._closed, timeout=self._gather_s)
             self._flush()
 
     def _flush(self) -> None:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
 from gosandbox.backends.base import BuildOutcome, Observers
-from gosandbox.errors import GosandboxError
+from gosandbox.errors import GosandboxError, StoreUnavailable
 from gosandbox.go_tools import format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
-from gosandbox.jobs.model import JobRequest, Kind, State
+from gosandbox.jobs.model import JobRequest, Kind, State, Submission
 from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.webhooks import Webhooks
 from gosandbox.problems import internal_error, problem_of
@@ -46,21 +48,56 @@ class JobEnd:
     def __init__(self, store: Store, events: EventLog, webhooks: Webhooks | None) -> None:
         self.store, self.events, self.webhooks = store, events, webhooks
 
-    def announce(self, submission_id: str) -> None:
-        submission = self.store.get(submission_id)
-        if submission is None:
-            return
+    def announce_id(self, submission_id: str) -> None:
+        submission = self.store.get_light(submission_id)
+        if submission is not None:
+            self.announce(submission)
+
+    def announce(self, submission: Submission) -> None:
+        """Publish the final ``state`` and ``result``, store the events, send the callback."""
         public = submission.public()
-        self.events.publish(submission_id, "state", {"state": submission.state.value})
-        self.events.publish(submission_id, RESULT, public)
+        self.events.publish(submission.id, "state", {"state": submission.state.value})
+        self.events.publish(submission.id, RESULT, public)
         # The result event's data is the submission itself: stored once, in its row, not again here.
-        events = [e if e.name != RESULT else Event(e.id, RESULT, {}) for e in self.events.history(submission_id)]
-        self.store.set_events(submission_id, [e.to_json() for e in events])
+        events = [e if e.name != RESULT else Event(e.id, RESULT, {}) for e in self.events.history(submission.id)]
+        self.store.set_events(submission.id, [e.to_json() for e in events])
+        self.events.retire(submission.id)
         if submission.callback_url and self.webhooks is not None:
-            self.webhooks.send(submission_id, submission.callback_url, public)
+            self.webhooks.send(submission.id, submission.callback_url, public)
 
 
 Publish = Callable[[str, dict[str, Any]], None]
+
+#: How long a finished job's result waits in memory for the database to come back.
+_FINISH_RETRY_S = 60.0
+#: How often a running job checks that it still owns its submission.
+_OWNERSHIP_CHECK_S = 2.0
+
+
+@contextmanager
+def _watchdog(store: Store, submission_id: str, attempt: int, cancel: threading.Event) -> Iterator[None]:
+    """While the job runs, stop it if it no longer owns its submission.
+
+    Covers a cancel signal that never arrived (the queue was down) and a worker taken for dead
+    while alive (its job was given to another worker): at most one attempt runs for long.
+    """
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(_OWNERSHIP_CHECK_S) and not cancel.is_set():
+            try:
+                if not store.owns(submission_id, attempt):
+                    logger.info("submission %s: attempt %d lost its ownership; stopping it", submission_id, attempt)
+                    cancel.set()
+            except StoreUnavailable:
+                pass  # the database is away: keep running, check again
+
+    thread = threading.Thread(target=watch, name="job-watchdog", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 class JobExecutor:
@@ -79,7 +116,7 @@ class JobExecutor:
         failed = self.store.abandon_sync(self.worker) if sync_clients_gone else []
         requeued, lost = self.store.requeue_lost(self.worker, self.max_attempts)
         for submission_id in failed + lost:
-            self.end.announce(submission_id)
+            self.end.announce_id(submission_id)
         if failed or requeued or lost:
             logger.warning("after a restart: %d synchronous job(s) failed, %d queued again, %d failed (worker lost)",
                            len(failed), len(requeued), len(lost))  # fmt: skip
@@ -88,24 +125,44 @@ class JobExecutor:
         """Run the job if this delivery may; ``token`` names the queue message (see :meth:`Store.claim`)."""
         outcome = self.store.claim(submission_id, token, self.worker, self.max_attempts)
         if outcome.claim is Claim.LOST:
-            self.end.announce(submission_id)
-        if outcome.claim is not Claim.RUN:
-            return
-        submission = self.store.get(submission_id)
-        if submission is None:
+            self.end.announce_id(submission_id)
+        if outcome.claim is not Claim.RUN or outcome.request is None:
             return
 
         def publish(name: str, data: dict[str, Any]) -> None:
             self.events.publish(submission_id, name, data)
 
         publish("state", {"state": State.RUNNING.value, "attempt": outcome.attempt, "worker": self.worker})
-        state, result, error = self._perform(submission.request, cancel, publish)
-        if cancel.is_set():  # the canceller already recorded and announced the end
+        with _watchdog(self.store, submission_id, outcome.attempt, cancel):
+            state, result, error = self._perform(outcome.request, cancel, publish)
+        if cancel.is_set():  # cancelled, or taken over by a later attempt: whoever did it announces the end
             return
-        if self.store.finish(submission_id, outcome.attempt, state, result=result, error=error):
-            self.end.announce(submission_id)
+        finished = self._finish(submission_id, outcome.attempt, state, result, error)
+        if finished is not None:
+            self.end.announce(finished)
         else:
             logger.info("submission %s: attempt %d no longer owns it", submission_id, outcome.attempt)
+
+    def _finish(self, submission_id: str, attempt: int, state: State, result: dict[str, Any] | None,
+                error: dict[str, Any] | None) -> Submission | None:  # fmt: skip
+        """Record the end, riding out a short database outage (the result exists only here)."""
+        deadline = time.monotonic() + _FINISH_RETRY_S
+        while True:
+            try:
+                finished = self.store.finish(submission_id, attempt, state, result=result, error=error)
+                return finished or self._finished_already(submission_id, attempt, state, result)
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+
+    def _finished_already(self, submission_id: str, attempt: int, state: State,
+                          result: dict[str, Any] | None) -> Submission | None:  # fmt: skip
+        """An earlier try may have committed, its answer lost with the connection: then it is ours."""
+        current = self.store.get_light(submission_id)
+        if current is not None and (current.state, current.attempts, current.result) == (state, attempt, result):
+            return current
+        return None
 
     def _perform(
         self, request_json: dict[str, Any], cancel: threading.Event, publish: Publish

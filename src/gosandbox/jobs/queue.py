@@ -100,7 +100,7 @@ class QueueDispatcher:
         self.directory = WorkerDirectory(self.client)
 
     def start(self) -> None:
-        pass
+        """Nothing to start: the workers run the jobs."""
 
     def admit(self, count: int = 1) -> None:
         queued = self.store.count_queued()
@@ -122,6 +122,14 @@ class QueueDispatcher:
             self.broker.enqueue(message)
         except redis.RedisError as exc:
             raise QueueUnavailable(f"the task queue (Redis) does not answer ({type(exc).__name__})") from exc
+
+    def resend(self, submission_ids: list[str]) -> list[str]:
+        """Duplicates of messages that were not lost are harmless: a claim takes a job once."""
+        for submission_id in submission_ids:
+            submission = self.store.get_light(submission_id)
+            if submission is not None:
+                self.enqueue(submission_id, submission.go_version)
+        return submission_ids
 
     def cancel_running(self, submission_id: str) -> None:
         try:

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 #: A stream lives this long after its last event; the finished job's events are in the database too.
 _STREAM_TTL_S = 3600
+#: Once its events are stored with the submission, a stream serves late followers this long.
+_RETIRED_TTL_S = 60
 
 
 def _event(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
@@ -47,7 +49,7 @@ class RedisEventLog:
             pipe.expire(key, _STREAM_TTL_S)
             pipe.execute()
         except redis.RedisError as exc:
-            logger.warning("could not publish a %s event of %s: %s", name, submission_id, exc)
+            logger.warning("could not publish a %s event of %s: %s", name, submission_id, type(exc).__name__)
 
     def history(self, submission_id: str) -> list[Event]:
         try:
@@ -64,7 +66,7 @@ class RedisEventLog:
             try:
                 answer: Any = await self._client().xread({key: cursor}, block=max(1, int(idle_s * 1000)), count=500)
             except redis.RedisError as exc:
-                raise QueueUnavailable(f"lost the event stream of {submission_id}: {exc}") from exc
+                raise QueueUnavailable(f"lost the event stream of {submission_id} ({type(exc).__name__})") from exc
             if not answer:
                 yield None
                 continue
@@ -74,6 +76,12 @@ class RedisEventLog:
                 yield item
                 if item.name == RESULT:
                     return
+
+    def retire(self, submission_id: str) -> None:
+        try:
+            self._sync.expire(events_key(submission_id), _RETIRED_TTL_S)
+        except redis.RedisError as exc:
+            logger.warning("could not shorten the event stream of %s: %s", submission_id, type(exc).__name__)
 
     def ping(self) -> None:
         try:
@@ -87,4 +95,4 @@ class RedisEventLog:
 
 def _is_stream_id(value: str) -> bool:
     first, _, second = value.partition("-")
-    return first.isdigit() and second.isdigit() and len(value) < 40
+    return first.isascii() and second.isascii() and first.isdigit() and second.isdigit() and len(value) < 40

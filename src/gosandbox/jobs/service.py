@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 
 from gosandbox.errors import (
     BackendUnavailable,
+    GosandboxError,
     IdempotencyKeyReused,
     InvalidRequest,
     Overloaded,
@@ -27,6 +29,8 @@ from gosandbox.settings import Settings
 logger = logging.getLogger(__name__)
 
 KEEPALIVE_S = 15.0
+#: The longest one event stream stays open; the client resumes with Last-Event-ID.
+MAX_STREAM_S = 600.0
 _SWEEP_EVERY_S = 5.0
 _ANNOUNCE_WAIT_S = 1.0  # a finished job's events not stored yet: how long to wait for them
 
@@ -44,8 +48,13 @@ class JobService:
         if callback_url is not None:
             check_callback_url(callback_url, self.settings.allowed_callback_hosts(), self.settings.callback_secret)
         wanted = request.spec.go_version
+        if wanted is None:
+            return  # any worker takes it, with its default toolchain
         offered = self.dispatcher.go_versions()
-        if wanted is not None and offered and wanted not in offered:
+        if not offered:
+            raise UnknownToolchain(f"no worker offers go_version {wanted[:40]!r} now; retry when one runs",
+                                   hint="start a worker: gosandbox worker")  # fmt: skip
+        if wanted not in offered:
             raise UnknownToolchain(
                 f"go_version {wanted[:40]!r} is not installed here; choose one of: {', '.join(offered)}"
             )
@@ -70,6 +79,8 @@ class JobService:
                                                 callback_url=callback_url, idempotency_key=idempotency_key)  # fmt: skip
         if created:
             self._hand_on(submission)
+        elif idempotency_key is not None:  # the same key, sent twice at once: the other request won
+            self._same_request(submission, request, idempotency_key)
         return submission, created
 
     @staticmethod
@@ -88,11 +99,17 @@ class JobService:
             except InvalidRequest as exc:  # name the item, as the parsing of the batch does
                 raise type(exc)(f"submissions[{index}]: {exc}") from None
         self.dispatcher.admit(len(requests))
-        submissions = []
-        for request, callback_url in requests:
-            submission, _ = self.store.create(request, origin=self.settings.instance, callback_url=callback_url)
-            self._hand_on(submission)
-            submissions.append(submission)
+        submissions: list[Submission] = []
+        try:
+            for request, callback_url in requests:
+                submission, _ = self.store.create(request, origin=self.settings.instance, callback_url=callback_url)
+                self._hand_on(submission)
+                submissions.append(submission)
+        except (Overloaded, BackendUnavailable):  # all or nothing: the client retries the whole batch
+            for stored in submissions:
+                with contextlib.suppress(GosandboxError):
+                    self.cancel(stored.id)
+            raise
         return submissions
 
     def _hand_on(self, submission: Submission) -> None:
@@ -101,12 +118,14 @@ class JobService:
             self.dispatcher.enqueue(submission.id, submission.go_version)
         except (Overloaded, BackendUnavailable):
             self.store.delete(submission.id)  # never accepted: the client is told to retry
+            self.events.retire(submission.id)
             raise
 
     # --- reading, cancelling ------------------------------------------------------------------
 
-    def get(self, submission_id: str) -> Submission:
-        submission = self.store.get(submission_id)
+    def get(self, submission_id: str, *, with_events: bool = False) -> Submission:
+        """The submission as the API shows it (``with_events``: its stored events too)."""
+        submission = self.store.get(submission_id) if with_events else self.store.get_light(submission_id)
         if submission is None:
             raise SubmissionNotFound(
                 f"no submission {submission_id[:40]!r}; finished ones are kept {self.settings.result_ttl_s} s"
@@ -121,7 +140,7 @@ class JobService:
         if previous.finished:
             raise SubmissionFinished(f"submission {submission_id} already ended ({previous.value}); nothing to cancel")
         self.dispatcher.cancel_running(submission_id)
-        self.end.announce(submission_id)
+        self.end.announce_id(submission_id)
         logger.info("submission %s cancelled (it was %s)", submission_id, previous.value)
         return self.get(submission_id)
 
@@ -153,22 +172,41 @@ class JobService:
                 return  # its result event was lost (an outage of the event transport)
 
     async def stream(self, submission_id: str, last_event_id: str | None) -> AsyncIterator[Event | None]:
-        """Every event after ``last_event_id``, live; a finished job replays what was stored."""
-        submission = await asyncio.to_thread(self.get, submission_id)
+        """Every event after ``last_event_id``, live; a finished job replays what was stored.
+
+        A live stream ends with the job's result, even if the result event itself was lost
+        (the store is asked at each keep-alive), and after ``MAX_STREAM_S`` at the most: the
+        client resumes with ``Last-Event-ID``.
+        """
+        submission = await asyncio.to_thread(lambda: self.get(submission_id, with_events=True))
         if submission.state.finished:
-            if submission.events is None:  # its end is being announced this moment: the live log has them
-                stored = await self._announced(submission_id)
-            else:
-                stored = [Event.from_json(e) for e in submission.events]
-            # A stored result event has no data of its own: it is the submission, as it is now.
-            stored = [Event(e.id, RESULT, submission.public()) if e.name == RESULT else e for e in stored]
-            if not stored or stored[-1].name != RESULT:
-                stored.append(Event("final", RESULT, submission.public()))
-            for replayed in events_after(stored, last_event_id):
+            for replayed in await self._replay(submission, last_event_id):
                 yield replayed
             return
+        deadline, cursor = time.monotonic() + MAX_STREAM_S, last_event_id
         async for item in self.events.follow(submission_id, last_event_id, idle_s=KEEPALIVE_S):
             yield item
+            if item is not None:
+                cursor = item.id
+                continue
+            if time.monotonic() > deadline:
+                return
+            current = await asyncio.to_thread(lambda: self.get(submission_id, with_events=True))
+            if current.state.finished and current.events is not None:  # its result event never came
+                for replayed in await self._replay(current, cursor):
+                    yield replayed
+                return
+
+    async def _replay(self, submission: Submission, last_event_id: str | None) -> list[Event]:
+        if submission.events is None:  # its end is being announced this moment: the live log has them
+            stored = await self._announced(submission.id)
+        else:
+            stored = [Event.from_json(e) for e in submission.events]
+        # A stored result event has no data of its own: it is the submission, as it is now.
+        stored = [Event(e.id, RESULT, submission.public()) if e.name == RESULT else e for e in stored]
+        if not stored or stored[-1].name != RESULT:
+            stored.append(Event("final", RESULT, submission.public()))
+        return events_after(stored, last_event_id)
 
     async def _announced(self, submission_id: str) -> list[Event]:
         """The live events of a job that just ended, up to its result (or as many as came before a quiet spell)."""
@@ -182,23 +220,33 @@ class JobService:
     # --- upkeep -------------------------------------------------------------------------------
 
     def sweep(self) -> None:
-        """Purge expired results; re-send jobs the queue may have lost; fail jobs whose worker vanished."""
+        """Purge expired results; re-send queued jobs nobody holds; fail jobs whose worker vanished.
+
+        Each part runs even if another fails (a database or queue outage): the next round retries.
+        """
         now = time.time()
+        for part in (self._purge, self._resend, self._fail_stale):
+            try:
+                part(now)
+            except GosandboxError as exc:
+                logger.warning("sweep: %s", exc)
+
+    def _purge(self, now: float) -> None:
         purged = self.store.purge(now - self.settings.result_ttl_s)
         if purged:
             logger.info("purged %d finished submission(s)", purged)
-        if self.distributed:
-            stale = self.store.queued_ids(enqueued_before=now - self.settings.requeue_after_s, limit=200)
-            for submission_id in stale:
-                submission = self.store.get(submission_id)
-                if submission is not None:
-                    self.dispatcher.enqueue(submission_id, submission.go_version)
-            if stale:
-                self.store.mark_enqueued(stale)
-                logger.warning("re-sent %d job(s) queued for over %.0f s", len(stale), self.settings.requeue_after_s)
+
+    def _resend(self, now: float) -> None:
+        stale = self.store.queued_ids(enqueued_before=now - self.settings.requeue_after_s, limit=200)
+        if stale and (sent := self.dispatcher.resend(stale)):
+            self.store.mark_enqueued(sent)
+            logger.warning("re-sent %d job(s) queued for over %.0f s", len(sent), self.settings.requeue_after_s)
+
+    def _fail_stale(self, now: float) -> None:
         started_before = now - 2 * self.settings.longest_job_s() - self.settings.heartbeat_timeout_s
         for submission_id in self.store.fail_stale(started_before):
-            self.end.announce(submission_id)
+            self.dispatcher.cancel_running(submission_id)
+            self.end.announce_id(submission_id)
 
     async def sweep_forever(self) -> None:
         while True:

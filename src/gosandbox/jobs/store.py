@@ -13,13 +13,13 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, text, update
+from sqlalchemy import Connection, Engine, Row, Table, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gosandbox.errors import StoreUnavailable
 from gosandbox.jobs.model import JobRequest, Kind, State, Submission
@@ -29,6 +29,11 @@ from gosandbox.problems import server_stopped, worker_lost
 logger = logging.getLogger(__name__)
 
 _ACTIVE = (State.QUEUED.value, State.RUNNING.value)
+#: Core statements on the table (the ORM class is its typed schema): a third of the ORM's cost per call here.
+_T: Table = SubmissionRow.__table__  # type: ignore[assignment]
+_C = _T.c
+#: What a listing or a poll reads: not the request (the source) nor the stored events.
+_LIGHT = [column for column in _T.c if column.name not in ("request", "events")]
 
 
 def new_id() -> str:
@@ -38,10 +43,11 @@ def new_id() -> str:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so that threads and processes share it."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # hide_parameters: a failed statement's text must never carry a user's source or output into a log.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10, hide_parameters=True)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -76,20 +82,22 @@ class Claim(Enum):
 class ClaimOutcome:
     claim: Claim
     attempt: int = 0
+    request: dict[str, Any] | None = field(default=None, compare=False)  # Claim.RUN: what to run
 
 
 class Store:
-    """One unit of work per method; errors of the database become :class:`StoreUnavailable`."""
+    """One unit of work per method; a lost or refused connection becomes :class:`StoreUnavailable`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def _transaction(self) -> Iterator[Connection]:
         try:
-            with self._sessions.begin() as session:
-                yield session
+            with self.engine.begin() as connection:
+                yield connection
+        except PoolTimeout as exc:
+            raise StoreUnavailable("every connection to the submission database is busy") from exc
         except DBAPIError as exc:
             # Only a lost or refused connection is an outage; a schema or SQL error is a bug to see as one.
             if not isinstance(exc, (OperationalError, InterfaceError)) and not exc.connection_invalidated:
@@ -98,8 +106,8 @@ class Store:
             raise StoreUnavailable("the submission database does not answer") from exc
 
     def ping(self) -> None:
-        with self._session() as session:
-            session.execute(text("SELECT 1"))
+        with self._transaction() as connection:
+            connection.execute(text("SELECT 1"))
 
     # --- creating and reading -----------------------------------------------------------------
 
@@ -119,61 +127,63 @@ class Store:
         if idempotency_key is not None and (existing := self.find_by_key(idempotency_key)) is not None:
             return existing, False
         now = time.time()
-        row = SubmissionRow(
-            id=new_id(),
-            kind=request.kind.value,
-            state=State.QUEUED.value,
-            request=request.to_json(),
-            created_at=now,
-            enqueued_at=now,
-            attempts=0,
-            go_version=request.spec.go_version,
-            callback_url=callback_url,
-            idempotency_key=idempotency_key,
-            origin=origin,
-            sync=sync,
-        )
+        values: dict[str, Any] = {
+            "id": new_id(), "kind": request.kind.value, "state": State.QUEUED.value, "request": request.to_json(),
+            "created_at": now, "enqueued_at": now, "attempts": 0, "go_version": request.spec.go_version,
+            "callback_url": callback_url, "idempotency_key": idempotency_key, "origin": origin, "sync": sync,
+        }  # fmt: skip
         try:
-            with self._session() as session:
-                session.add(row)
+            with self._transaction() as connection:
+                connection.execute(insert(_T).values(**values))
         except IntegrityError:  # the same key, sent twice at once: the other one won
             existing = self.find_by_key(idempotency_key or "")
             if existing is None:
                 raise
             return existing, False
-        return _submission(row), True
+        return _submission(values), True
 
     def find_by_key(self, key: str) -> Submission | None:
-        with self._session() as session:
-            row = session.scalars(select(SubmissionRow).where(SubmissionRow.idempotency_key == key)).first()
-            return _submission(row) if row else None
+        return self._one(select(_T).where(_C.idempotency_key == key))
 
     def get(self, submission_id: str) -> Submission | None:
-        with self._session() as session:
-            row = session.get(SubmissionRow, submission_id)
-            return _submission(row) if row else None
+        return self._one(select(_T).where(_C.id == submission_id))
+
+    def get_light(self, submission_id: str) -> Submission | None:
+        """The submission without its request and stored events (what the API shows)."""
+        return self._one(select(*_LIGHT).where(_C.id == submission_id))
+
+    def _one(self, query: Any) -> Submission | None:
+        with self._transaction() as connection:
+            row = connection.execute(query).first()
+        return _submission(row._mapping) if row is not None else None
 
     def get_many(self, ids: Sequence[str]) -> list[Submission]:
-        """The submissions with these ids, in the order asked (unknown ids are left out)."""
-        with self._session() as session:
-            rows = {row.id: row for row in session.scalars(select(SubmissionRow).where(SubmissionRow.id.in_(ids)))}
-        return [_submission(rows[i]) for i in ids if i in rows]
+        """The submissions with these ids, in the order asked (unknown ids are left out), without their requests."""
+        with self._transaction() as connection:
+            rows = {row.id: row for row in connection.execute(select(*_LIGHT).where(_C.id.in_(ids)))}
+        return [_submission(rows[i]._mapping) for i in ids if i in rows]
 
     def delete(self, submission_id: str) -> None:
-        with self._session() as session:
-            session.execute(delete(SubmissionRow).where(SubmissionRow.id == submission_id))
+        with self._transaction() as connection:
+            connection.execute(delete(_T).where(_C.id == submission_id))
 
     def count_queued(self) -> int:
-        with self._session() as session:
-            query = select(func.count()).select_from(SubmissionRow).where(SubmissionRow.state == State.QUEUED.value)
-            return int(session.scalar(query) or 0)
+        with self._transaction() as connection:
+            query = select(func.count()).select_from(_T).where(_C.state == State.QUEUED.value)
+            return int(connection.scalar(query) or 0)
 
     # --- state changes (each a compare-and-set) -----------------------------------------------
 
     def _update(self, submission_id: str, *conditions: Any, **values: Any) -> bool:
-        with self._session() as session:
-            statement = update(SubmissionRow).where(SubmissionRow.id == submission_id, *conditions).values(**values)
-            return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+        with self._transaction() as connection:
+            statement = update(_T).where(_C.id == submission_id, *conditions).values(**values)
+            return bool(connection.execute(statement).rowcount)
+
+    def _take(self, submission_id: str, *conditions: Any, returning: Any, **values: Any) -> Row[Any] | None:
+        """A compare-and-set that answers the columns ``returning`` of the row it changed (None: no change)."""
+        with self._transaction() as connection:
+            statement = update(_T).where(_C.id == submission_id, *conditions).values(**values).returning(*returning)
+            return connection.execute(statement).first()
 
     def claim(self, submission_id: str, token: str, worker: str, max_attempts: int) -> ClaimOutcome:
         """Take a job for ``worker``; ``token`` names the queue message that delivered it.
@@ -181,36 +191,31 @@ class Store:
         The same token on a running job means that message was delivered again because the
         worker that held it was lost: run it again, or fail it after ``max_attempts``.
         """
-        now = time.time()
-        row = SubmissionRow
-        queued = row.state == State.QUEUED.value
-        attempt = self._take(submission_id, queued, state=State.RUNNING.value, attempts=row.attempts + 1,
-                             started_at=now, worker=worker, claim=token)  # fmt: skip
-        if attempt is not None:
-            return ClaimOutcome(Claim.RUN, attempt)
-        again = (row.state == State.RUNNING.value, row.claim == token)
-        attempt = self._take(submission_id, *again, row.attempts < max_attempts, attempts=row.attempts + 1,
-                             started_at=now, worker=worker)  # fmt: skip
-        if attempt is not None:
-            logger.warning("submission %s: its worker was lost; attempt %d on %s", submission_id, attempt, worker)
-            return ClaimOutcome(Claim.RUN, attempt)
+        now, wanted = time.time(), (_C.attempts, _C.request)
+        taken = self._take(submission_id, _C.state == State.QUEUED.value, returning=wanted, state=State.RUNNING.value,
+                           attempts=_C.attempts + 1, started_at=now, worker=worker, claim=token)  # fmt: skip
+        if taken is not None:
+            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request)
+        again = (_C.state == State.RUNNING.value, _C.claim == token)
+        taken = self._take(submission_id, *again, _C.attempts < max_attempts, returning=wanted,
+                           attempts=_C.attempts + 1, started_at=now, worker=worker)  # fmt: skip
+        if taken is not None:
+            logger.warning(
+                "submission %s: its worker was lost; attempt %d on %s", submission_id, taken.attempts, worker
+            )
+            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request)
         lost = worker_lost(max_attempts)
         if self._update(submission_id, *again, state=State.FAILED.value, error=lost, finished_at=now):
             logger.error("submission %s: worker lost %d times; failed", submission_id, max_attempts)
             return ClaimOutcome(Claim.LOST)
         return ClaimOutcome(Claim.SKIP)
 
-    def _take(self, submission_id: str, *conditions: Any, **values: Any) -> int | None:
-        """A compare-and-set that also answers the attempt it made (None: the condition failed)."""
-        with self._session() as session:
-            statement = (
-                update(SubmissionRow)
-                .where(SubmissionRow.id == submission_id, *conditions)
-                .values(**values)
-                .returning(SubmissionRow.attempts)
-            )
-            attempt = session.execute(statement).scalar()
-            return None if attempt is None else int(attempt)
+    def owns(self, submission_id: str, attempt: int) -> bool:
+        """Whether ``attempt`` still holds the job (not cancelled, not taken by a later attempt)."""
+        with self._transaction() as connection:
+            query = select(_C.state, _C.attempts).where(_C.id == submission_id)
+            row = connection.execute(query).first()
+        return row is not None and (row.state, row.attempts) == (State.RUNNING.value, attempt)
 
     def finish(
         self,
@@ -220,12 +225,13 @@ class Store:
         *,
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
-    ) -> bool:
-        """Record the end of ``attempt``; False when it no longer owns the job (cancelled, or re-run)."""
-        row = SubmissionRow
-        conditions = (row.state == State.RUNNING.value, row.attempts == attempt)
-        return self._update(submission_id, *conditions, state=state.value, result=result, error=error,
-                            finished_at=time.time())  # fmt: skip
+    ) -> Submission | None:
+        """Record the end of ``attempt``: the finished submission, or None when the attempt no longer
+        owns the job (it was cancelled, or run again elsewhere)."""
+        conditions = (_C.state == State.RUNNING.value, _C.attempts == attempt)
+        row = self._take(submission_id, *conditions, returning=_LIGHT, state=state.value, result=result,
+                         error=error, finished_at=time.time())  # fmt: skip
+        return _submission(row._mapping) if row is not None else None
 
     def cancel(self, submission_id: str) -> State | None:
         """Mark an active job cancelled; return the state it had (None: it does not exist).
@@ -233,26 +239,28 @@ class Store:
         A finished job's state is returned unchanged: the caller answers 409.
         """
         for _ in range(5):  # the state may move between the read and the update
-            current = self.get(submission_id)
+            current = self.get_light(submission_id)
             if current is None or current.state.finished:
                 return current.state if current else None
-            if self._update(submission_id, SubmissionRow.state == current.state.value,
+            if self._update(submission_id, _C.state == current.state.value,
                             state=State.CANCELLED.value, finished_at=time.time()):  # fmt: skip
                 return current.state
         raise StoreUnavailable("the submission kept changing while it was being cancelled")
+
+    def _ids(self, *conditions: Any, limit: int = 1000) -> list[str]:
+        with self._transaction() as connection:
+            query = select(_C.id).where(*conditions).order_by(_C.enqueued_at).limit(limit)
+            return [str(i) for i in connection.scalars(query)]
 
     def requeue_lost(self, worker: str, max_attempts: int) -> tuple[list[str], list[str]]:
         """After a restart of ``worker``: its running jobs go back to the queue, or fail past their attempts.
 
         Returns the ids queued again and the ids failed.
         """
-        row = SubmissionRow
-        mine = (row.state == State.RUNNING.value, row.worker == worker)
-        with self._session() as session:
-            ids = list(session.scalars(select(row.id).where(*mine)))
+        mine = (_C.state == State.RUNNING.value, _C.worker == worker)
         requeued, failed = [], []
-        for submission_id in ids:
-            if self._update(submission_id, *mine, row.attempts < max_attempts, state=State.QUEUED.value,
+        for submission_id in self._ids(*mine):
+            if self._update(submission_id, *mine, _C.attempts < max_attempts, state=State.QUEUED.value,
                             enqueued_at=time.time()):  # fmt: skip
                 requeued.append(submission_id)
             elif self._update(submission_id, *mine, state=State.FAILED.value, error=worker_lost(max_attempts),
@@ -262,65 +270,59 @@ class Store:
 
     def abandon_sync(self, origin: str) -> list[str]:
         """After a restart of ``origin``: the jobs of its synchronous requests lost their clients; fail them."""
-        row = SubmissionRow
-        orphaned = (row.origin == origin, row.sync.is_(True), row.state.in_(_ACTIVE))
-        with self._session() as session:
-            ids = list(session.scalars(select(row.id).where(*orphaned)))
-        return [i for i in ids if self._update(i, *orphaned, state=State.FAILED.value, error=server_stopped(),
-                                               finished_at=time.time())]  # fmt: skip
+        orphaned = (_C.origin == origin, _C.sync.is_(True), _C.state.in_(_ACTIVE))
+        return self._fail_all(orphaned, server_stopped())
+
+    def _fail_all(self, conditions: tuple[Any, ...], error: dict[str, Any]) -> list[str]:
+        """Fail every job that meets ``conditions``, each by compare-and-set; the ids failed."""
+        now = time.time()
+        return [i for i in self._ids(*conditions)
+                if self._update(i, *conditions, state=State.FAILED.value, error=error, finished_at=now)]  # fmt: skip
 
     def queued_ids(self, *, enqueued_before: float | None = None, limit: int = 1000) -> list[str]:
-        row = SubmissionRow
-        query = select(row.id).where(row.state == State.QUEUED.value)
+        conditions = [_C.state == State.QUEUED.value]
         if enqueued_before is not None:
-            query = query.where(row.enqueued_at < enqueued_before)
-        with self._session() as session:
-            return list(session.scalars(query.order_by(row.enqueued_at).limit(limit)))
+            conditions.append(_C.enqueued_at < enqueued_before)
+        return self._ids(*conditions, limit=limit)
 
     def mark_enqueued(self, ids: Sequence[str]) -> None:
-        with self._session() as session:
-            session.execute(update(SubmissionRow).where(SubmissionRow.id.in_(ids)).values(enqueued_at=time.time()))
+        with self._transaction() as connection:
+            connection.execute(update(_T).where(_C.id.in_(ids)).values(enqueued_at=time.time()))
 
     def fail_stale(self, started_before: float) -> list[str]:
         """Running jobs that started before ``started_before`` lost their worker: fail them."""
-        row = SubmissionRow
-        stale = (row.state == State.RUNNING.value, row.started_at < started_before)
-        with self._session() as session:
-            ids = list(session.scalars(select(row.id).where(*stale)))
-        return [i for i in ids if self._update(i, *stale, state=State.FAILED.value, error=worker_lost(1),
-                                               finished_at=time.time())]  # fmt: skip
+        stale = (_C.state == State.RUNNING.value, _C.started_at < started_before)
+        return self._fail_all(stale, worker_lost(1))
 
     def set_events(self, submission_id: str, events: list[dict[str, Any]]) -> None:
-        with self._session() as session:
-            session.execute(update(SubmissionRow).where(SubmissionRow.id == submission_id).values(events=events))
+        self._update(submission_id, events=events)
 
     def set_callback(self, submission_id: str, outcome: dict[str, Any]) -> None:
-        with self._session() as session:
-            session.execute(update(SubmissionRow).where(SubmissionRow.id == submission_id).values(callback=outcome))
+        self._update(submission_id, callback=outcome)
 
     def purge(self, finished_before: float) -> int:
         """Delete submissions that finished before ``finished_before``; return how many."""
-        row = SubmissionRow
-        with self._session() as session:
-            statement = delete(row).where(row.state.not_in(_ACTIVE), row.finished_at < finished_before)
-            return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+        with self._transaction() as connection:
+            statement = delete(_T).where(_C.state.not_in(_ACTIVE), _C.finished_at < finished_before)
+            return int(connection.execute(statement).rowcount)
 
 
-def _submission(row: SubmissionRow) -> Submission:
+def _submission(row: Any) -> Submission:
+    """A submission from a row's mapping (or the values just inserted); absent columns stay empty."""
     return Submission(
-        id=row.id,
-        kind=Kind(row.kind),
-        state=State(row.state),
-        request=row.request,
-        created_at=row.created_at,
-        result=row.result,
-        error=row.error,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        attempts=row.attempts,
-        worker=row.worker,
-        go_version=row.go_version,
-        callback_url=row.callback_url,
-        callback=row.callback,
-        events=row.events,
+        id=row["id"],
+        kind=Kind(row["kind"]),
+        state=State(row["state"]),
+        request=row.get("request") or {},
+        created_at=row["created_at"],
+        result=row.get("result"),
+        error=row.get("error"),
+        started_at=row.get("started_at"),
+        finished_at=row.get("finished_at"),
+        attempts=row.get("attempts", 0),
+        worker=row.get("worker"),
+        go_version=row.get("go_version"),
+        callback_url=row.get("callback_url"),
+        callback=row.get("callback"),
+        events=row.get("events"),
     )

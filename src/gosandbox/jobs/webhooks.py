@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -71,26 +72,48 @@ def deliver(
                 sleep(_BACKOFF_S[attempt - 1])
             outcome["attempts"] = attempt + 1
             try:
-                response = client.post(url, content=body, headers=headers)
+                # Streamed and never read: a receiver cannot make us hold a large or endless body.
+                with client.stream("POST", url, content=body, headers=headers) as response:
+                    status = response.status_code
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # an outcome is recorded whatever went wrong
-                outcome["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+                outcome["error"] = type(exc).__name__  # the class only: no internal detail reaches the client
                 continue
-            outcome["status_code"], outcome["error"] = response.status_code, None
-            if response.is_success:
+            outcome["status_code"], outcome["error"] = status, None
+            if 200 <= status < 300:
                 outcome["delivered"] = True
                 break
     outcome["finished_at"] = time.time()
     return outcome
 
 
-class Webhooks:
-    """Delivers callbacks off the job's thread; ``record`` stores each outcome."""
+#: Callbacks waiting for a delivery thread at most; past it, the outcome says so.
+_BACKLOG = 256
 
-    def __init__(self, secret: str, record: Callable[[str, dict[str, Any]], None]) -> None:
-        self.secret, self._record = secret, record
+
+class Webhooks:
+    """Delivers callbacks off the job's thread; ``record`` stores each outcome.
+
+    The URL is checked again here, against this process's own allowlist: in distributed mode
+    the worker that ends a job sends its callback, and a worker not configured for callbacks
+    records a refusal instead of calling anything.
+    """
+
+    def __init__(
+        self, allowed_hosts: frozenset[str], secret: str, record: Callable[[str, dict[str, Any]], None]
+    ) -> None:
+        self.allowed_hosts, self.secret, self._record = allowed_hosts, secret, record
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook")
+        self._room = threading.BoundedSemaphore(_BACKLOG)
 
     def send(self, submission_id: str, url: str, payload: dict[str, Any]) -> None:
+        try:
+            check_callback_url(url, self.allowed_hosts, self.secret)
+        except CallbackNotAllowed as exc:
+            self._record(submission_id, _not_sent(url, f"refused by the process that ended the job: {exc}"))
+            return
+        if not self._room.acquire(blocking=False):
+            self._record(submission_id, _not_sent(url, "too many callbacks waiting; this one was dropped"))
+            return
         self._pool.submit(self._send, submission_id, url, payload)
 
     def _send(self, submission_id: str, url: str, payload: dict[str, Any]) -> None:
@@ -101,6 +124,14 @@ class Webhooks:
             self._record(submission_id, outcome)
         except Exception:
             logger.exception("callback of %s failed", submission_id)
+        finally:
+            self._room.release()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Let deliveries under way finish; those still waiting are dropped (their outcome stays empty)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _not_sent(url: str, reason: str) -> dict[str, Any]:
+    return {"url": url, "delivered": False, "attempts": 0, "status_code": None, "error": reason,
+            "finished_at": time.time()}  # fmt: skip

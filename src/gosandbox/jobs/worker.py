@@ -15,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -22,6 +23,7 @@ import redis
 from dramatiq import Worker
 from dramatiq.middleware import CurrentMessage
 
+from gosandbox.errors import SandboxFailure
 from gosandbox.jobs.execution import JobEnd, JobExecutor
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, DEFAULT_QUEUE, toolchain_queue, worker_key
 from gosandbox.jobs.queue import make_broker
@@ -61,6 +63,13 @@ class RunningJobs:
     def count(self) -> int:
         with self._lock:
             return len(self._events)
+
+
+def _is_a_worker(pid: object) -> bool:
+    try:
+        return b"worker" in Path(f"/proc/{int(str(pid))}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
 
 
 class JobWorker:
@@ -116,8 +125,25 @@ class JobWorker:
                 logger.warning("cancel channel lost (%s); reconnecting", type(exc).__name__)
                 self._stopping.wait(1.0)
 
+    def _refuse_a_twin(self) -> None:
+        """Two live workers with one instance name would reap each other's sandboxes and jobs."""
+        try:
+            raw = self.redis.get(worker_key(self.name))
+        except redis.RedisError:
+            return  # no queue yet: Dramatiq's consumers will wait for it
+        if not raw:
+            return
+        other = json.loads(raw)
+        same_host = other.get("host") == socket.gethostname()
+        alive = _is_a_worker(other.get("pid")) if same_host else time.time() - other.get("at", 0) < 12
+        if alive and other.get("pid") != os.getpid():
+            where = f"{other.get('host')} (pid {other.get('pid')})"
+            raise SandboxFailure(f"a worker named {self.name!r} already runs on {where}",
+                                 hint="give each worker process its own GOSANDBOX_INSTANCE")  # fmt: skip
+
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT, then drain."""
+        self._refuse_a_twin()
         self.executor.recover(sync_clients_gone=False)  # the queue delivers them again, or the sweeper does
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
