@@ -26,6 +26,7 @@ from gosandbox.errors import SandboxFailure
 from gosandbox.jobs.dispatch import LocalDispatcher
 from gosandbox.jobs.service import JobService
 from gosandbox.jobs.tables import SubmissionRow
+from gosandbox.jobs.webhooks import Webhooks
 from test_api import MAIN, PROBLEM, WAIT_S, Gate, make_settings, problem_of, show_binary
 
 RUN = {"code": MAIN}
@@ -146,6 +147,8 @@ def read_events(client: TestClient, submission_id: str, last_event_id: str | Non
     """Every event of the stream, which must end by itself."""
     headers = {} if last_event_id is None else {"Last-Event-ID": last_event_id}
     with client.stream("GET", f"/submissions/{submission_id}/events", headers=headers) as response:
+        if response.status_code == 204:  # nothing after Last-Event-ID, and nothing more will come
+            return []
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         return list(sse_events(response.iter_lines()))
@@ -457,7 +460,8 @@ def test_a_finished_job_replays_its_events_and_last_event_id_resumes(client: Tes
     assert get(client, submission_id)["state"] == "done"
     assert read_events(client, submission_id) == first
     assert read_events(client, submission_id, last_event_id=first[2].id) == first[3:]
-    assert read_events(client, submission_id, last_event_id=first[-1].id) == []
+    after_the_end = client.get(f"/submissions/{submission_id}/events", headers={"Last-Event-ID": first[-1].id})
+    assert (after_the_end.status_code, after_the_end.content) == (204, b"")
 
 
 def test_a_job_ending_this_moment_replays_every_event(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -631,3 +635,50 @@ def test_a_backend_failure_fails_the_job_with_a_problem(tmp_path: Path) -> None:
 def test_readyz_and_version_in_embedded_mode(client: TestClient) -> None:
     assert client.get("/readyz").status_code == 200
     assert client.get("/version").json()["mode"] == "embedded"
+
+
+# --- when a signal is lost ----------------------------------------------------------------------
+
+
+def test_a_running_job_cancelled_behind_its_back_stops_by_itself(tmp_path: Path) -> None:
+    """The cancel signal never reaches the runner (a queue outage): its watchdog sees the store and stops it."""
+    stopped = threading.Event()
+
+    def run_until_cancelled(job: ExecJob) -> ExecOutcome:
+        if job.cancel.wait(WAIT_S):
+            stopped.set()
+        return ExecOutcome(exit_code=137, signal=9, stdout=b"", stderr=b"", duration_s=0.0, cancelled=True)
+
+    with serve(tmp_path, FakeBackend(execute=run_until_cancelled)) as client:
+        submission_id = submit(client, RUN)["id"]
+        wait_until(lambda: get(client, submission_id)["state"] == "running", timeout=WAIT_S)
+        assert jobs_of(client).store.cancel(submission_id) is not None  # the store only: no signal is sent
+        assert stopped.wait(WAIT_S), "the job should notice within its ownership check period"
+        assert get(client, submission_id)["state"] == "cancelled"
+
+
+def test_an_event_stream_ends_even_if_the_result_event_is_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gosandbox.jobs.service.KEEPALIVE_S", 0.2)
+    with gated(tmp_path) as (client, gate, _):
+        submission_id = submit(client, RUN)["id"]
+        assert gate.entered.acquire(timeout=WAIT_S)
+        events = jobs_of(client).events
+        publish = events.publish
+
+        def drop_results(submission_id: str, name: str, data: dict[str, Any]) -> None:
+            if name != "result":
+                publish(submission_id, name, data)
+
+        monkeypatch.setattr(events, "publish", drop_results)
+        gate.release.set()
+        names = [event.event for event in read_events(client, submission_id)]
+    assert names[-1] == "result"
+
+
+def test_a_process_without_the_allowlist_records_a_refused_callback() -> None:
+    recorded: list[dict[str, Any]] = []
+    webhooks = Webhooks(frozenset(), "", lambda _, outcome: recorded.append(outcome))
+    webhooks.send("a" * 32, "http://127.0.0.1:9/hook", {"id": "a" * 32})
+    webhooks.close()
+    assert recorded[0]["delivered"] is False
+    assert "GOSANDBOX_CALLBACK_HOSTS" in recorded[0]["error"]

@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from gosandbox.api.requests import media_type, parse_json, read_capped_body, submission_job
 from gosandbox.api.schemas import BatchOut, BatchRequest, SubmissionList, SubmissionOut, problem_responses
 from gosandbox.errors import InvalidRequest, JobFailed, SubmissionFinished, SubmissionNotFound
+from gosandbox.jobs.events import Event
 from gosandbox.jobs.model import JobRequest, State, Submission
 from gosandbox.jobs.service import JobService
 from gosandbox.settings import Settings
@@ -150,34 +151,29 @@ def _add_read_routes(app: FastAPI, service: JobService) -> None:
         """Cancel: a queued job never runs, a running one's sandbox is killed; a finished one gives 409."""
         return (await asyncio.to_thread(service.cancel, _checked_id(submission_id))).public()
 
-    @app.get("/submissions/{submission_id}/events", responses={**problem_responses(404, 422, 503), 200: _sse_doc()})
-    async def submission_events(request: Request, submission_id: str) -> StreamingResponse:
+    nothing_more = {"description": "a finished job with no event after Last-Event-ID: nothing more will come"}
+    events_doc = {**problem_responses(404, 422, 503), 200: _sse_doc(), 204: nothing_more}
+
+    @app.get("/submissions/{submission_id}/events", responses=events_doc)
+    async def submission_events(request: Request, submission_id: str) -> Response:
         """Server-Sent Events: state, compile, stdout/stderr chunks as written, then result; Last-Event-ID resumes."""
         stream = service.stream(_checked_id(submission_id), request.headers.get("last-event-id"))
-        first = await _first(stream)  # a missing submission is a 404, not an empty stream
+        try:
+            first = await anext(stream)  # a missing submission is a 404, not an empty stream
+        except StopAsyncIteration:
+            return Response(status_code=204)  # tells an EventSource to stop reconnecting
         return StreamingResponse(_render(first, stream), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
 
 
-_END = object()
-
-
-async def _first(stream: AsyncIterator[Any]) -> Any:
-    try:
-        return await anext(stream)
-    except StopAsyncIteration:
-        return _END
-
-
-async def _render(first: Any, stream: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    async def items() -> AsyncIterator[Any]:
-        if first is not _END:
-            yield first
-            async for item in stream:
-                yield item
-
-    async for item in items():
+async def _render(first: Event | None, stream: AsyncIterator[Event | None]) -> AsyncIterator[bytes]:
+    item = first
+    while True:
         yield b": keep-alive\n\n" if item is None else _sse(item.id, item.name, item.data)
+        try:
+            item = await anext(stream)
+        except StopAsyncIteration:
+            return
 
 
 def _submission_body() -> dict[str, Any]:

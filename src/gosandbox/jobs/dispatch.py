@@ -13,7 +13,7 @@ from typing import Protocol
 
 from gosandbox.backends.base import Backend
 from gosandbox.errors import Overloaded, SandboxFailure
-from gosandbox.jobs.execution import JobExecutor
+from gosandbox.jobs.execution import CancelSwitches, JobExecutor
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class LocalDispatcher:
         self.slots, self.max_queued = slots, max_queued
         self.running = self.waiting = 0
         self._lock = threading.Lock()
-        self._cancels: dict[str, threading.Event] = {}
+        self._cancels = CancelSwitches()
         self._pool: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
@@ -89,7 +89,7 @@ class LocalDispatcher:
             if self._pool is None:
                 raise SandboxFailure("the server is not serving (starting or shutting down)", hint="retry shortly")
             self.waiting += 1
-            cancel = self._cancels.setdefault(submission_id, threading.Event())
+            cancel = self._cancels.add(submission_id)
             self._pool.submit(self._run, submission_id, cancel)
 
     def _run(self, submission_id: str, cancel: threading.Event) -> None:
@@ -103,7 +103,7 @@ class LocalDispatcher:
         finally:
             with self._lock:
                 self.running -= 1
-                self._cancels.pop(submission_id, None)
+                self._cancels.remove(submission_id)
 
     def resend(self, submission_ids: list[str]) -> list[str]:
         """Queued jobs this process does not hold (its claim failed in a database outage) run now."""
@@ -114,10 +114,7 @@ class LocalDispatcher:
         return lost
 
     def cancel_running(self, submission_id: str) -> None:
-        with self._lock:
-            cancel = self._cancels.get(submission_id)
-        if cancel is not None:
-            cancel.set()
+        self._cancels.cancel(submission_id)
 
     def go_versions(self) -> list[str]:
         return self.backend.go_versions

@@ -42,6 +42,37 @@ def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observ
     return asdict(result)
 
 
+class CancelSwitches:
+    """The cancel events of the jobs this process holds (queued here or running), by submission id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, threading.Event] = {}
+
+    def add(self, submission_id: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(submission_id, threading.Event())
+
+    def remove(self, submission_id: str) -> None:
+        with self._lock:
+            self._events.pop(submission_id, None)
+
+    def cancel(self, submission_id: str) -> None:
+        with self._lock:
+            event = self._events.get(submission_id)
+        if event is not None:
+            logger.info("cancelling submission %s", submission_id)
+            event.set()
+
+    def __contains__(self, submission_id: object) -> bool:
+        with self._lock:
+            return submission_id in self._events
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+
 class JobEnd:
     """What follows the end of a job, whoever ended it (a worker, a canceller, a sweeper)."""
 

@@ -24,7 +24,7 @@ from dramatiq import Worker
 from dramatiq.middleware import CurrentMessage
 
 from gosandbox.errors import SandboxFailure
-from gosandbox.jobs.execution import JobEnd, JobExecutor
+from gosandbox.jobs.execution import CancelSwitches, JobEnd, JobExecutor
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, DEFAULT_QUEUE, toolchain_queue, worker_key
 from gosandbox.jobs.queue import make_broker
 from gosandbox.jobs.redis_clients import sync_client
@@ -36,33 +36,6 @@ logger = logging.getLogger(__name__)
 _ANNOUNCE_EVERY_S = 3.0
 #: The longest a consumer sleeps between polls of an empty queue: the pick-up latency when idle.
 _POLL_MS = 20
-
-
-class RunningJobs:
-    """Cancel events of the jobs this process runs, by submission id."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._events: dict[str, threading.Event] = {}
-
-    def add(self, submission_id: str) -> threading.Event:
-        with self._lock:
-            return self._events.setdefault(submission_id, threading.Event())
-
-    def remove(self, submission_id: str) -> None:
-        with self._lock:
-            self._events.pop(submission_id, None)
-
-    def cancel(self, submission_id: str) -> None:
-        with self._lock:
-            event = self._events.get(submission_id)
-        if event is not None:
-            logger.info("cancelling submission %s", submission_id)
-            event.set()
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self._events)
 
 
 def _is_a_worker(pid: object) -> bool:
@@ -78,7 +51,7 @@ class JobWorker:
         self.settings, self.backend, self.concurrency = settings, runner.backend, concurrency
         self.name = settings.instance
         self.executor = JobExecutor(runner, end, worker=self.name, max_attempts=settings.max_attempts)
-        self.running = RunningJobs()
+        self.running = CancelSwitches()
         self.redis = sync_client(settings.queue_url)
         self.broker = make_broker(settings.queue_url, settings.heartbeat_timeout_s)
         self._stopping = threading.Event()
