@@ -85,7 +85,9 @@ class Settings(BaseSettings):
         None, pattern=r"^rediss?://", description="redis://host:port/N: run jobs on workers through this Redis"
     )
     result_ttl_s: int = Field(86400, ge=1, description="finished submissions are purged after this many seconds")
-    max_attempts: int = Field(2, ge=1, le=10, description="how many times a job may lose its worker before failing")
+    max_attempts: int = Field(
+        2, ge=1, le=10, description="attempts a job gets when its workers are lost (2: one re-run, then 'worker lost')"
+    )
     callback_hosts: str = Field("", description="hosts (host or host:port, comma-separated) callbacks may go to")
     callback_secret: str = Field("", description="HMAC-SHA256 key of the X-Gosandbox-Signature on callbacks")
     heartbeat_timeout_s: float = Field(

@@ -20,5 +20,6 @@ def sync_client(url: str) -> redis.Redis:
 def async_client(url: str) -> redis.asyncio.Redis:
     """For the event loop that first uses it (blocking reads: no socket timeout, the server answers them)."""
     retry = redis.asyncio.retry.Retry(ExponentialBackoff(cap=1.0, base=0.05), 3)
+    # One connection per live follower (each holds a blocking XREAD): room for many more than the default 100.
     return redis.asyncio.Redis.from_url(url, socket_connect_timeout=3, retry=retry, retry_on_error=_RETRY_ON,
-                                        health_check_interval=30)  # fmt: skip
+                                        health_check_interval=30, max_connections=2000)  # fmt: skip
