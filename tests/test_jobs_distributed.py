@@ -197,6 +197,20 @@ def test_sigterm_lets_a_worker_finish_its_job_and_exit_cleanly(api: Api, cluster
     worker.start()
 
 
+def test_a_second_sigterm_stops_a_worker_now_and_its_job_runs_elsewhere(api: Api, cluster: Cluster) -> None:
+    submission = api.submit({"code": sleeper(20), "limits": {"wall_s": 30}})
+    name = cluster.worker_of(api.wait_running(submission["id"]))
+    worker = cluster.workers[name]
+    worker.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(20) == 0
+    assert list_sandboxes(connect(), cluster.instance(name)) == []
+    worker.start()
+    final = api.wait_finished(submission["id"], 90)
+    assert (final["state"], final["result"]["stdout"]) == ("done", "slept\n")
+
+
 def test_redis_down_means_503_and_everything_recovers_without_restarts(api: Api, cluster: Cluster) -> None:
     busy = [api.submit({"code": sleeper(3), "limits": {"wall_s": 20}}) for _ in range(4)]
     waiting = [api.submit({"code": HELLO}) for _ in range(3)]  # accepted, still in the queue

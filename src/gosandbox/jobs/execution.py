@@ -64,6 +64,12 @@ class CancelSwitches:
             logger.info("cancelling submission %s", submission_id)
             event.set()
 
+    def cancel_all(self) -> None:
+        with self._lock:
+            events = list(self._events.values())
+        for event in events:
+            event.set()
+
     def __contains__(self, submission_id: object) -> bool:
         with self._lock:
             return submission_id in self._events
@@ -166,7 +172,11 @@ class JobExecutor:
         publish("state", {"state": State.RUNNING.value, "attempt": outcome.attempt, "worker": self.worker})
         with _watchdog(self.store, submission_id, outcome.attempt, cancel):
             state, result, error = self._perform(outcome.request, cancel, publish)
-        if cancel.is_set():  # cancelled, or taken over by a later attempt: whoever did it announces the end
+        if cancel.is_set():
+            # Cancelled or taken over: whoever did it announces the end. Still ours: this process
+            # is stopping now, so the job goes back to the queue for another worker.
+            if self.store.release(submission_id, outcome.attempt):
+                logger.warning("submission %s: stopped by a shutdown; queued again", submission_id)
             return
         finished = self._finish(submission_id, outcome.attempt, state, result, error)
         if finished is not None:

@@ -217,6 +217,11 @@ class Store:
             row = connection.execute(query).first()
         return row is not None and (row.state, row.attempts) == (State.RUNNING.value, attempt)
 
+    def release(self, submission_id: str, attempt: int) -> bool:
+        """Give a running job back to the queue (its worker stops now); the sweeper sends it again at once."""
+        conditions = (_C.state == State.RUNNING.value, _C.attempts == attempt)
+        return self._update(submission_id, *conditions, state=State.QUEUED.value, enqueued_at=0.0)
+
     def finish(
         self,
         submission_id: str,

@@ -119,8 +119,15 @@ class JobWorker:
         self._refuse_a_twin()
         self.executor.recover(sync_clients_gone=False)  # the queue delivers them again, or the sweeper does
         stop = threading.Event()
+
+        def on_signal(*_: object) -> None:
+            if stop.is_set():  # a second signal means now: kill the running sandboxes
+                logger.warning("worker %s: second signal; cancelling %d job(s)", self.name, self.running.count())
+                self.running.cancel_all()
+            stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, on_signal)
         worker = Worker(self.broker, worker_threads=self.concurrency, worker_timeout=_POLL_MS)
         worker.queue_prefetch = self.concurrency  # take no more than can start: other workers get the rest
         self._announce()
