@@ -507,3 +507,24 @@ def test_the_queue_holds_runs_until_a_slot_frees(tmp_path: Path) -> None:
         assert result_of(first.result(timeout=WAIT_S))["stdout"] == "first"
         assert result_of(queued.result(timeout=WAIT_S))["stdout"] == "queued"
     assert [job.stdin for job in backend.executions] == [b"first", b"queued"]
+
+
+# --- routes that do not exist ---------------------------------------------------------------------
+
+
+def test_the_front_page_points_to_the_docs(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/docs"
+
+
+def test_an_unknown_path_is_a_404_problem(client: TestClient) -> None:
+    problem = problem_of(client.get("/no/such/thing"), 404, "not-found")
+    assert "/docs" in problem["detail"]
+
+
+def test_a_wrong_method_is_a_405_problem_naming_the_allowed_ones(client: TestClient) -> None:
+    response = client.get("/run")
+    problem = problem_of(response, 405, "method-not-allowed")
+    assert "POST" in problem["detail"]
+    assert response.headers["allow"] == "POST"

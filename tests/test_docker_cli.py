@@ -70,10 +70,11 @@ def test_test_vet_fmt(tmp_path: Path, package: Path) -> None:
     assert "--- PASS: TestData" in done.stdout
     assert gosandbox(tmp_path, "vet", str(package)).returncode == 0
     listed = gosandbox(tmp_path, "fmt", str(package))
-    assert listed.stdout.split() == ["calc.go", "calc_test.go"]
+    assert (listed.returncode, listed.stdout.split()) == (1, ["calc.go", "calc_test.go"])  # as gofmt -l in CI
     assert gosandbox(tmp_path, "fmt", "--write", str(package)).returncode == 0
     assert (package / "calc.go").read_text() == "package calc\n\nfunc Add(a, b int) int { return a + b }\n"
-    assert gosandbox(tmp_path, "fmt", str(package)).stdout == ""
+    clean = gosandbox(tmp_path, "fmt", str(package))
+    assert (clean.returncode, clean.stdout) == (0, "")
     assert _cli_sandboxes() == []
 
 
@@ -81,3 +82,36 @@ def test_doctor_passes_on_this_machine(tmp_path: Path) -> None:
     done = gosandbox(tmp_path, "doctor")
     assert done.returncode == 0, done.stdout
     assert "profile in force: gosandbox's own profile" in done.stdout
+
+
+READ_A_NAME = (
+    'package main\n\nimport (\n\t"bufio"\n\t"fmt"\n\t"os"\n)\n\n'
+    "func main() {\n\tname, err := bufio.NewReader(os.Stdin).ReadString('\\n')\n"
+    '\tif err != nil {\n\t\tfmt.Println("read error:", err)\n\t\tos.Exit(1)\n\t}\n\tfmt.Print("hi ", name)\n}\n'
+)
+
+
+def test_piped_stdin_reaches_the_program_unless_no_stdin(tmp_path: Path) -> None:
+    program = tmp_path / "interactive.go"
+    program.write_text(READ_A_NAME)
+    piped = gosandbox(tmp_path, "run", str(program), stdin="Alice\n")
+    assert (piped.returncode, piped.stdout) == (0, "hi Alice\n")
+    refused = gosandbox(tmp_path, "run", "--no-stdin", str(program), stdin="Alice\n")
+    assert (refused.returncode, refused.stdout) == (1, "read error: EOF\n")
+
+
+def test_every_limit_is_a_flag(tmp_path: Path) -> None:
+    flood = tmp_path / "flood.go"
+    flood.write_text('package main\n\nimport "fmt"\n\nfunc main() { for { fmt.Println("xxxxxxxx") } }\n')
+    capped = gosandbox(tmp_path, "run", str(flood), "--output-bytes", "100", "--pids", "100", "--cpus", "1.5")
+    assert capped.returncode == 141, (capped.returncode, capped.stderr)
+    assert len(capped.stdout) <= 100
+    unknown = gosandbox(tmp_path, "run", str(EXAMPLES / "hello.go"), "--go-version", "go1.2")
+    assert unknown.returncode == 2
+    assert "not installed" in unknown.stderr
+    assert "--go-version" in gosandbox(tmp_path, "test", "--help").stdout
+
+
+def test_version_flag(tmp_path: Path) -> None:
+    done = gosandbox(tmp_path, "--version")
+    assert (done.returncode, done.stdout) == (0, "gosandbox, version 0.1.0\n")

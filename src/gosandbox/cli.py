@@ -9,10 +9,14 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from gosandbox import __version__
+
+if TYPE_CHECKING:
+    from gosandbox.cli_run import Sizing
 from gosandbox.errors import GosandboxError
 from gosandbox.settings import Settings
 
@@ -29,6 +33,7 @@ def _fail(exc: GosandboxError) -> None:
 
 
 @click.group()
+@click.version_option(__version__, prog_name="gosandbox")
 @click.option(
     "--log-level", default=None, help="debug, info, warning (default: GOSANDBOX_LOG_LEVEL for serve, else warning)"
 )
@@ -63,29 +68,63 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
+_LIMIT_OPTIONS = [
+    click.option("--wall-s", type=float, help="wall-clock limit in seconds"),
+    click.option("--memory-mb", type=int, help="memory limit in MiB (swap is off)"),
+    click.option("--cpus", type=float, help="CPU quota in cores"),
+    click.option("--pids", type=int, help="most processes and threads at once"),
+    click.option("--output-bytes", type=int, help="stdout+stderr kept; past it the program is stopped"),
+    click.option("--go-version", help="a toolchain this host has (default: the pinned one)"),
+]
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def limit_options(command: F) -> F:
+    """The limits of the server's requests, as flags (within the same caps)."""
+    for option in reversed(_LIMIT_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _sizing(limits: dict[str, Any]) -> Sizing:
+    from gosandbox.cli_run import Sizing  # noqa: PLC0415 - the Docker SDK loads only for commands that run
+
+    overrides = {name: value for name, value in limits.items() if value is not None and name != "go_version"}
+    return Sizing(overrides, limits["go_version"])
+
+
+def _stdin_of(stdin_file: IO[bytes] | None, no_stdin: bool) -> bytes:
+    """--stdin FILE; else ours when it is a pipe or a file, not a terminal; nothing with --no-stdin."""
+    from gosandbox.source import MAX_STDIN_BYTES  # noqa: PLC0415
+
+    if stdin_file is not None:
+        return stdin_file.read(MAX_STDIN_BYTES + 1)
+    if no_stdin or sys.stdin is None or sys.stdin.isatty():
+        return b""
+    return sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)  # one byte more than allowed: the check refuses it
+
+
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.argument("args", nargs=-1)
-@click.option("--stdin", "stdin_file", type=click.File("rb"), help="file fed to the program's stdin ('-' for ours)")
-@click.option("--wall-s", type=float, help="wall-clock limit in seconds")
-@click.option("--memory-mb", type=int, help="memory limit in MiB")
-def run(
-    path: Path,
-    args: tuple[str, ...],
-    stdin_file: IO[bytes] | None,
-    wall_s: float | None,
-    memory_mb: int | None,
-) -> None:
+@click.option("--stdin", "stdin_file", type=click.File("rb"), help="feed this file to the program ('-': our stdin)")
+@click.option("--no-stdin", is_flag=True, help="give the program an empty stdin even when ours is piped")
+@limit_options
+def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdin: bool, **limits: Any) -> None:
     """Run PATH (a .go file or a package directory); exit with the program's exit code.
 
     Arguments after `--` go to the program: gosandbox run main.go -- -n 3
+
+    Standard input: when ours is piped or redirected (echo Ada | gosandbox run main.go), the
+    program reads it; from a terminal it gets none. --stdin FILE feeds a file instead, and
+    --no-stdin gives it nothing.
     """
     from gosandbox.cli_run import read_package, run_once  # noqa: PLC0415
 
-    overrides = {k: v for k, v in {"wall_s": wall_s, "memory_mb": memory_mb}.items() if v is not None}
-    stdin = stdin_file.read() if stdin_file is not None else b""
     try:
-        code = run_once(_settings(), read_package(path), stdin=stdin, args=args, overrides=overrides)
+        code = run_once(_settings(), read_package(path), stdin=_stdin_of(stdin_file, no_stdin), args=args,
+                        sizing=_sizing(limits))  # fmt: skip
     except GosandboxError as exc:
         _fail(exc)
     sys.exit(code)
@@ -99,16 +138,16 @@ def run(
 @click.option("--fuzz", help="-fuzz: the fuzz target to run (for --fuzztime)")
 @click.option("--fuzztime", default="5s", show_default=True)
 @click.option("-v", "verbose", is_flag=True, help="print every test's output")
-@click.option("--wall-s", type=float, help="wall-clock limit in seconds")
+@limit_options
 def test_command(path: Path, run_pattern: str | None, cover: bool, bench: str | None, fuzz: str | None,
-                 fuzztime: str, verbose: bool, wall_s: float | None) -> None:  # fmt: skip
+                 fuzztime: str, verbose: bool, **limits: Any) -> None:  # fmt: skip
     """Run the tests of the package at PATH in a sandbox; exit 1 if any fails."""
-    from gosandbox.cli_run import read_package, test_once  # noqa: PLC0415
+    from gosandbox.cli_run import go_test_once, read_package  # noqa: PLC0415
     from gosandbox.gotest import TestOptions  # noqa: PLC0415
 
     def test() -> int:
         options = TestOptions(run=run_pattern, cover=cover, bench=bench, fuzz=fuzz, fuzztime=fuzztime)
-        return test_once(_settings(), read_package(path), options, verbose=verbose, wall_s=wall_s)
+        return go_test_once(_settings(), read_package(path), options, verbose=verbose, sizing=_sizing(limits))
 
     _exit_with(test)
 
@@ -126,7 +165,10 @@ def vet_command(path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--write", is_flag=True, help="write the formatted files back")
 def fmt_command(path: Path, write: bool) -> None:
-    """gofmt the package at PATH (in a sandbox); list the files that change."""
+    """gofmt the package at PATH (in a sandbox); list the files that change.
+
+    Exit 1 when a file is not formatted (as gofmt -l in CI), 0 when all are or after --write.
+    """
     from gosandbox.cli_run import fmt_once, read_package  # noqa: PLC0415
 
     _exit_with(lambda: fmt_once(_settings(), path, read_package(path), write=write))

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
@@ -55,11 +56,18 @@ def local_runner(settings: Settings, limits: Limits) -> Iterator[Runner]:
         backend.close()
 
 
-def run_once(
-    settings: Settings, files: dict[str, str], *, stdin: bytes, args: tuple[str, ...], overrides: dict[str, float | int]
-) -> int:
-    limits = settings.limits_for(overrides)
-    spec = make_spec(files, stdin=stdin, args=args, limits=limits)
+@dataclass(frozen=True)
+class Sizing:
+    """What the command line asked for beyond the package: limit overrides and a toolchain."""
+
+    overrides: dict[str, float | int] = field(default_factory=dict)
+    go_version: str | None = None
+
+
+def run_once(settings: Settings, files: dict[str, str], *, stdin: bytes, args: tuple[str, ...],
+             sizing: Sizing) -> int:  # fmt: skip
+    limits = settings.limits_for(sizing.overrides)
+    spec = make_spec(files, stdin=stdin, args=args, limits=limits, go_version=sizing.go_version)
     with local_runner(settings, limits) as runner:
         result = runner.run(spec)
     sys.stdout.write(result.stdout)
@@ -84,13 +92,11 @@ def _print_tests(result: TestResult, verbose: bool) -> None:
     sys.stderr.write(result.compile_output + result.stderr)
 
 
-def test_once(
-    settings: Settings, files: dict[str, str], options: TestOptions, *, verbose: bool, wall_s: float | None
-) -> int:
-    overrides = {"wall_s": wall_s} if wall_s is not None else {}
-    limits = settings.limits_for(overrides)
+def go_test_once(settings: Settings, files: dict[str, str], options: TestOptions, *, verbose: bool,
+                 sizing: Sizing) -> int:  # fmt: skip
+    limits = settings.limits_for(sizing.overrides)
     with local_runner(settings, limits) as runner:
-        result = run_tests(runner, make_spec(files, limits=limits), options)
+        result = run_tests(runner, make_spec(files, limits=limits, go_version=sizing.go_version), options)
     _print_tests(result, verbose)
     verdict = "ok" if result.passed else f"FAIL ({result.status})"
     sys.stdout.write(f"{verdict}\n")
@@ -118,4 +124,4 @@ def fmt_once(settings: Settings, path: Path, files: dict[str, str], *, write: bo
             (path / name).write_text(result.files[name], encoding="utf-8")
         elif write:
             path.write_text(result.files[name], encoding="utf-8")
-    return 0 if result.ok else 1
+    return 0 if result.ok and (write or not result.changed) else 1

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from gosandbox import __version__
 from gosandbox.api.jobs import add_job_routes, submit_and_wait
@@ -134,6 +134,11 @@ def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, d
 
 
 def _add_status_routes(app: FastAPI, settings: Settings, service: JobService, backend: Backend | None) -> None:
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """Until the playground lands, the front page is the interactive API documentation."""
+        return RedirectResponse("/docs")
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """The process is alive (says nothing of Docker)."""

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gosandbox import errors
 from gosandbox.problems import internal_error, problem_of
@@ -58,10 +59,24 @@ def install_handlers(app: FastAPI) -> None:
             errors=_validation_errors(exc),
         )
 
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        """Starlette's own 404 and 405 (no such route, wrong method) as problem documents too."""
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return problem(404, "not-found", "Not found", f"no route {request.url.path[:80]!r}; see /docs")
+        if exc.status_code == 405:
+            allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
+            response = problem(405, "method-not-allowed", "Method not allowed",
+                               f"{request.method} is not served here; allowed: {allowed or 'see /docs'}")  # fmt: skip
+            response.headers["Allow"] = allowed
+            return response
+        return problem(exc.status_code, "http-error", "HTTP error", str(exc.detail)[:200])
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "internal-error", "Internal error", "the service failed; see its log")
 
     app.add_exception_handler(errors.GosandboxError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
