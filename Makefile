@@ -23,5 +23,7 @@ test: setup lint
 bench: setup
 	$(BIN)/python -m gosandbox.bench
 
+# This instance's leftovers only; `gosandbox reap --all-instances` removes every instance's (on a
+# shared engine, other users' too), so it must be typed by hand.
 clean-sandboxes:
-	$(BIN)/gosandbox reap --all-instances
+	$(BIN)/gosandbox reap

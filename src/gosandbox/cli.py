@@ -26,10 +26,14 @@ def _settings() -> Settings:
     return Settings()
 
 
+#: Exit code of a command when gosandbox itself failed (as `docker run` and `timeout` use it).
+SERVICE_FAILED = 125
+
+
 def _fail(exc: GosandboxError) -> None:
     hint = f"\nhint: {exc.hint}" if exc.hint else ""
     click.echo(f"gosandbox: {exc}{hint}", err=True)
-    sys.exit(2)
+    sys.exit(SERVICE_FAILED)
 
 
 @click.group()
@@ -39,7 +43,19 @@ def _fail(exc: GosandboxError) -> None:
 )
 @click.pass_context
 def main(ctx: click.Context, log_level: str | None) -> None:
-    """Run untrusted Go code in hardened, throwaway Docker sandboxes."""
+    """Run untrusted Go code in hardened, throwaway Docker sandboxes.
+
+    \b
+    Exit codes of run (and submit --follow):
+      0-255  the program's own exit code (128+N: killed by signal N)
+      2      compile error (messages on stderr), or a wrong command line
+      124    timeout: the wall-clock limit killed the program
+      137    memory limit: the memory cgroup killed the program
+      141    output limit: the program passed --output-bytes and was stopped
+      125    gosandbox itself failed (Docker down, images missing, bad request)
+    test, vet and fmt exit 0 when all is well, 1 when a test fails, vet finds
+    something or a file is not formatted, and 125 when gosandbox failed.
+    """
     default = _settings().log_level if ctx.invoked_subcommand in ("serve", "worker") else "warning"
     logging.basicConfig(level=(log_level or default).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -112,9 +128,9 @@ def _stdin_of(stdin_file: IO[bytes] | None, no_stdin: bool) -> bytes:
 @click.option("--no-stdin", is_flag=True, help="give the program an empty stdin even when ours is piped")
 @limit_options
 def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdin: bool, **limits: Any) -> None:
-    """Run PATH (a .go file or a package directory); exit with the program's exit code.
+    """Run PATH (a .go file or a package) and exit with its exit code.
 
-    Arguments after `--` go to the program: gosandbox run main.go -- -n 3
+    PATH is a .go file or a package directory. Arguments after `--` go to the program: gosandbox run main.go -- -n 3
 
     Standard input: when ours is piped or redirected (echo Ada | gosandbox run main.go), the
     program reads it; from a terminal it gets none. --stdin FILE feeds a file instead, and
@@ -141,7 +157,7 @@ def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdi
 @limit_options
 def test_command(path: Path, run_pattern: str | None, cover: bool, bench: str | None, fuzz: str | None,
                  fuzztime: str, verbose: bool, **limits: Any) -> None:  # fmt: skip
-    """Run the tests of the package at PATH in a sandbox; exit 1 if any fails."""
+    """Test the package at PATH in a sandbox; exit 1 if a test fails."""
     from gosandbox.cli_run import go_test_once, read_package  # noqa: PLC0415
     from gosandbox.gotest import TestOptions  # noqa: PLC0415
 
@@ -155,7 +171,7 @@ def test_command(path: Path, run_pattern: str | None, cover: bool, bench: str | 
 @main.command("vet")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 def vet_command(path: Path) -> None:
-    """Report go vet findings for the package at PATH; exit 1 if there are any."""
+    """Report go vet findings for PATH; exit 1 if there are any."""
     from gosandbox.cli_run import read_package, vet_once  # noqa: PLC0415
 
     _exit_with(lambda: vet_once(_settings(), read_package(path)))
@@ -165,7 +181,7 @@ def vet_command(path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--write", is_flag=True, help="write the formatted files back")
 def fmt_command(path: Path, write: bool) -> None:
-    """gofmt the package at PATH (in a sandbox); list the files that change.
+    """gofmt the package at PATH in a sandbox; list files that change.
 
     Exit 1 when a file is not formatted (as gofmt -l in CI), 0 when all are or after --write.
     """
@@ -185,7 +201,9 @@ def _exit_with(command: Callable[[], int]) -> None:
 @main.command()
 @click.option("--concurrency", type=int, default=None, help="jobs at once (default: GOSANDBOX_MAX_CONCURRENT_RUNS)")
 def worker(concurrency: int | None) -> None:
-    """Run jobs from the queue (GOSANDBOX_QUEUE_URL) on this host's Docker engine until SIGTERM.
+    """Run jobs from GOSANDBOX_QUEUE_URL on this host's Docker engine.
+
+    It serves until SIGTERM (a second one stops it at once).
 
     Each worker process needs its own GOSANDBOX_INSTANCE; several may share a host.
     """
@@ -208,7 +226,11 @@ def worker(concurrency: int | None) -> None:
 @click.option("--follow", is_flag=True, help="print the program's output live, then exit with its exit code")
 @click.option("--url", default=None, help="the server (default: http://GOSANDBOX_HOST:GOSANDBOX_PORT)")
 def submit_command(path: Path, kind: str, wait_s: float, follow: bool, url: str | None) -> None:
-    """Submit PATH (a .go file or a package directory) to a server as a job; print the submission."""
+    """Submit PATH to a running server as a job; print the submission.
+
+    PATH is a .go file or a package directory. --follow prints the program's output as it is
+    written and exits as `run` does.
+    """
     from gosandbox.cli_run import read_package  # noqa: PLC0415
     from gosandbox.cli_submit import exit_code_of, follow_events, submit  # noqa: PLC0415
 
@@ -227,7 +249,10 @@ def submit_command(path: Path, kind: str, wait_s: float, follow: bool, url: str 
 
 @main.group()
 def db() -> None:
-    """The submission database (GOSANDBOX_DATABASE_URL, default SQLite in the state directory)."""
+    """The submission database (SQLite by default, or PostgreSQL).
+
+    GOSANDBOX_DATABASE_URL chooses it; the default is a SQLite file in the state directory.
+    """
 
 
 @db.command("upgrade")
@@ -280,9 +305,13 @@ def doctor() -> None:
 
 
 @main.command()
-@click.option("--all-instances", is_flag=True, help="remove the sandboxes of every gosandbox instance")
+@click.option("--all-instances", is_flag=True, help="every instance's sandboxes on this engine, others' too")
 def reap(all_instances: bool) -> None:
-    """Remove sandboxes a crashed server left behind."""
+    """Remove the sandboxes a crashed server of this instance left.
+
+    This instance is GOSANDBOX_INSTANCE; --all-instances removes those of every gosandbox on
+    the engine, other users' included.
+    """
     from gosandbox.backends.docker.backend import connect  # noqa: PLC0415
     from gosandbox.backends.docker.reaper import reap as reap_sandboxes  # noqa: PLC0415
 

@@ -73,12 +73,18 @@ def run_once(settings: Settings, files: dict[str, str], *, stdin: bytes, args: t
     sys.stdout.write(result.stdout)
     sys.stdout.flush()
     sys.stderr.write(result.compile_output + result.stderr)
+    code = exit_code_for(result.status, result.exit_code)
     if result.status is not Status.OK:
-        detail = f" (exit {result.exit_code}, {result.signal})" if result.signal else ""
-        sys.stderr.write(f"gosandbox: {result.status}{detail}\n")
-    if result.exit_code is not None and result.status is Status.RUNTIME_ERROR:
-        return result.exit_code
-    return _EXIT_FOR_STATUS.get(result.status, 0)
+        killed = f", the program got {result.signal}" if result.signal else ""
+        sys.stderr.write(f"gosandbox: {result.status}{killed}; exit {code}\n")
+    return code
+
+
+def exit_code_for(status: Status, program_exit: int | None) -> int:
+    """The command's exit code: the program's own for a runtime error, else the verdict's (see --help)."""
+    if program_exit is not None and status is Status.RUNTIME_ERROR:
+        return program_exit
+    return _EXIT_FOR_STATUS.get(status, 0)
 
 
 def _print_tests(result: TestResult, verbose: bool) -> None:

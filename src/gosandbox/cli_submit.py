@@ -11,7 +11,7 @@ import httpx
 
 from gosandbox.errors import GosandboxError
 
-_EXIT_SERVICE_FAILED = 3
+_EXIT_SERVICE_FAILED = 125  # as the CLI's own failures
 
 
 class ServerError(GosandboxError):
@@ -72,10 +72,13 @@ def follow_events(url: str, submission_id: str) -> dict[str, Any]:
 
 
 def exit_code_of(submission: dict[str, Any]) -> int:
-    """The program's exit code for a finished run; 3 when the service failed the job."""
+    """As `gosandbox run` exits for a run; 0/1 for test, vet, fmt; 125 when the service failed the job."""
     if submission.get("state") != "done":
         return _EXIT_SERVICE_FAILED
     result = submission.get("result") or {}
-    if result.get("exit_code") is not None:
-        return int(result["exit_code"])
-    return 0 if result.get("status", "ok") == "ok" or result.get("passed") or result.get("ok") else 1
+    if submission.get("kind") == "run":
+        from gosandbox.cli_run import exit_code_for  # noqa: PLC0415
+        from gosandbox.models import Status  # noqa: PLC0415
+
+        return exit_code_for(Status(result.get("status", "ok")), result.get("exit_code"))
+    return 0 if result.get("passed") or result.get("ok") or result.get("status") == "ok" else 1
