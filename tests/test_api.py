@@ -36,6 +36,7 @@ RESULT_FIELDS = {
     "go_version",
     "cached",
     "diagnostics",
+    "default_program",
 }
 
 
@@ -155,7 +156,8 @@ def test_text_plain_body_is_main_go(client: TestClient, backend: FakeBackend) ->
 
 def test_no_body_runs_the_default_program(client: TestClient, backend: FakeBackend) -> None:
     body = result_of(client.post("/run"))
-    assert body["status"] == "ok"
+    assert (body["status"], body["default_program"]) == ("ok", True)  # the answer says what ran
+    assert result_of(client.post("/run", json={"code": MAIN}))["default_program"] is False
     assert f"main.go:{bundled_example('hello.go')}" in body["stdout"]
     assert "Hello from a gosandbox sandbox!" in body["stdout"]
     assert backend.builds[0].files["main.go"] == bundled_example("hello.go")

@@ -64,6 +64,8 @@ class RunResult:
     cached: bool = False
     #: compile errors as positions, beside the raw ``compile_output``
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: the request had no body, so the server's default program ran (the origin's behaviour)
+    default_program: bool = False
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,8 @@ def package_request(body: bytes, kind: str, model: type[Package]) -> tuple[Packa
 
 def run_job(body: bytes, kind: str, settings: Settings, default_program: str,
             model: type[RunRequest] = RunRequest) -> JobRequest:  # fmt: skip
-    return JobRequest(Kind.RUN, run_spec(body, kind, settings, default_program, model))
+    spec = run_spec(body, kind, settings, default_program, model)
+    return JobRequest(Kind.RUN, spec, default_program=not body.strip())
 
 
 def go_test_job(body: bytes, kind: str, settings: Settings, model: type[TestRequest] = TestRequest) -> JobRequest:

@@ -173,6 +173,7 @@ class RunResponse(BaseModel):
     timings_ms: TimingsOut
     go_version: str
     cached: bool = Field(description="the binary came from the build cache")
+    default_program: bool = Field(False, description="the request had no body: the server's default program ran")
     diagnostics: list[Diagnostic] = Field(description="compile errors as file/line/column/message")
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from gosandbox.backends.base import BuildOutcome, Observers
@@ -32,7 +32,8 @@ def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observ
     """Run the request's tool; its result as the synchronous endpoint returns it."""
     spec = request.spec
     if request.kind is Kind.RUN:
-        result: Any = runner.run(spec, cancel=cancel, observers=observers)
+        result: Any = replace(runner.run(spec, cancel=cancel, observers=observers),
+                              default_program=request.default_program)  # fmt: skip
     elif request.kind is Kind.TEST:
         result = run_tests(runner, spec, request.test_options, cancel, observers)
     elif request.kind is Kind.VET:

@@ -45,6 +45,7 @@ class JobRequest:
     spec: RunSpec
     test_options: TestOptions = field(default_factory=TestOptions)
     sent_files: tuple[str, ...] = ()  # fmt answers with the files the caller sent, not the go.mod we added
+    default_program: bool = False  # a body-less POST /run: the result says so
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec
@@ -57,6 +58,7 @@ class JobRequest:
             "go_version": spec.go_version,
             "test_options": asdict(self.test_options),
             "sent_files": list(self.sent_files),
+            "default_program": self.default_program,
         }
 
     @classmethod
@@ -70,7 +72,7 @@ class JobRequest:
             go_version=data["go_version"],
         )
         options = TestOptions(**data["test_options"])
-        return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]))
+        return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]), bool(data.get("default_program")))
 
 
 def iso(epoch_s: float | None) -> str | None:
