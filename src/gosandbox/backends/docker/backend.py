@@ -314,7 +314,10 @@ class DockerBackend:
         self._cleanup.shutdown(wait=True)
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="sandbox-cleanup")
         for builder in self.builders.values():
-            builder.stop()
+            try:
+                builder.stop()
+            except SandboxFailure as exc:  # a busy engine can fail one removal: the reap below retries it
+                logger.warning("could not remove a builder sandbox: %s", exc)
         reap(self.client, self.config.instance)
         for directory in (self._sandboxes_dir, self._builds_dir):
             shutil.rmtree(directory, ignore_errors=True)
