@@ -71,7 +71,7 @@ def _distinct(template: str) -> Callable[[int], str]:
     return lambda _: template.format(tag=uuid.uuid4().hex)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=30.0)
     parser.add_argument("--no-queue", action="store_true", help="skip the scenarios through Redis")
     args = parser.parse_args()
-    port, instance = _free_port(), f"bench-{os.getpid()}"
+    port, instance = free_port(), f"bench-{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="gosandbox-bench-") as state:
         server = _start_server(port, state, instance)
         try:

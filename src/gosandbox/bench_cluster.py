@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,15 @@ from pathlib import Path
 
 import redis
 
+from gosandbox.bench import free_port
+
 StartServer = Callable[..., "subprocess.Popen[bytes]"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _redis_server(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     if shutil.which("redis-server") is None:
         raise SystemExit("the queue scenarios need redis-server (make setup installs it), or pass --no-queue")
-    port = _free_port()
+    port = free_port()
     command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
                "--dir", str(directory)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
@@ -57,7 +52,7 @@ def queue_cluster(directory: Path, start_server: StartServer) -> Iterator[str]:
     env = {**os.environ, "GOSANDBOX_QUEUE_URL": queue_url, "GOSANDBOX_STATE_DIR": str(directory),
            "GOSANDBOX_LOG_LEVEL": "warning"}  # fmt: skip
     workers = [_worker(env, f"{tag}-w{n}") for n in (1, 2)]
-    port = _free_port()
+    port = free_port()
     api = None
     try:
         _wait_for_workers(queue_url, 2)

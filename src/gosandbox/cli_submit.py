@@ -11,8 +11,6 @@ import httpx
 
 from gosandbox.errors import GosandboxError
 
-_EXIT_SERVICE_FAILED = 125  # as the CLI's own failures
-
 
 class ServerError(GosandboxError):
     """The server refused the submission or could not be reached."""
@@ -73,8 +71,10 @@ def follow_events(url: str, submission_id: str) -> dict[str, Any]:
 
 def exit_code_of(submission: dict[str, Any]) -> int:
     """As `gosandbox run` exits for a run; 0/1 for test, vet, fmt; 125 when the service failed the job."""
+    from gosandbox.cli import SERVICE_FAILED  # noqa: PLC0415 - cli imports this module lazily
+
     if submission.get("state") != "done":
-        return _EXIT_SERVICE_FAILED
+        return SERVICE_FAILED
     result = submission.get("result") or {}
     if submission.get("kind") == "run":
         from gosandbox.cli_run import exit_code_for  # noqa: PLC0415

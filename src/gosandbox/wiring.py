@@ -102,7 +102,6 @@ def run_worker(settings: Settings, concurrency: int) -> None:
         backend.start()  # removes what a killed predecessor of this instance left
         JobWorker(settings, make_runner(settings, backend), end, concurrency).run()
     finally:
-        if end.webhooks is not None:
-            end.webhooks.close()
+        end.webhooks.close()
         events.close()
         backend.close()

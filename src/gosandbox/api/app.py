@@ -88,8 +88,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
 def _close(service: JobService, backend: Backend | None) -> None:
     service.dispatcher.close()
-    if service.end.webhooks is not None:
-        service.end.webhooks.close()
+    service.end.webhooks.close()
     service.events.close()
     if backend is not None:
         backend.close()

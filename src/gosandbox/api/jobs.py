@@ -13,12 +13,14 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from gosandbox.api.problems import problem_response
 from gosandbox.api.requests import media_type, parse_json, read_capped_body, submission_job
 from gosandbox.api.schemas import BatchOut, BatchRequest, SubmissionList, SubmissionOut, problem_responses
 from gosandbox.errors import InvalidRequest, JobFailed, SubmissionFinished, SubmissionNotFound
 from gosandbox.jobs.events import Event
 from gosandbox.jobs.model import JobRequest, State, Submission
 from gosandbox.jobs.service import JobService
+from gosandbox.problems import problem_document
 from gosandbox.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,8 +70,7 @@ def result_response(final: Submission) -> JSONResponse:
     headers = {"X-Submission-Id": final.id}
     if final.state is State.CANCELLED or final.result is None:
         detail = f"the job was cancelled before it finished (DELETE /submissions/{final.id}); submit it again to run it"
-        body = {"type": "urn:gosandbox:problem:cancelled", "title": "Cancelled", "status": 409, "detail": detail}
-        return JSONResponse(body, status_code=409, media_type="application/problem+json", headers=headers)
+        return problem_response(problem_document(409, "cancelled", detail), headers)
     return JSONResponse(final.result, headers=headers)
 
 

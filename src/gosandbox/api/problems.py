@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gosandbox import errors
-from gosandbox.problems import internal_error, problem_of
+from gosandbox.problems import internal_error, problem_document, problem_of
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +23,12 @@ class UnsupportedMediaType(errors.InvalidRequest):
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"urn:gosandbox:problem:{slug}", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return problem_response({**problem_document(status, slug, detail, title), **extra})
+
+
+def problem_response(document: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(document, status_code=int(document.get("status", 500)), media_type=PROBLEM_JSON,
+                        headers=headers)  # fmt: skip
 
 
 def error_response(exc: errors.GosandboxError) -> JSONResponse:
@@ -34,7 +38,7 @@ def error_response(exc: errors.GosandboxError) -> JSONResponse:
     if document is None:
         logger.error("unmapped service error: %r", exc)
         document = internal_error()
-    response = JSONResponse(document, status_code=int(document.get("status", 500)), media_type=PROBLEM_JSON)
+    response = problem_response(document)
     if isinstance(exc, errors.Overloaded):
         response.headers["Retry-After"] = str(exc.retry_after_s)
     return response

@@ -83,7 +83,7 @@ class CancelSwitches:
 class JobEnd:
     """What follows the end of a job, whoever ended it (a worker, a canceller, a sweeper)."""
 
-    def __init__(self, store: Store, events: EventLog, webhooks: Webhooks | None) -> None:
+    def __init__(self, store: Store, events: EventLog, webhooks: Webhooks) -> None:
         self.store, self.events, self.webhooks = store, events, webhooks
 
     def announce_id(self, submission_id: str) -> None:
@@ -100,7 +100,7 @@ class JobEnd:
         events = [e if e.name != RESULT else Event(e.id, RESULT, {}) for e in self.events.history(submission.id)]
         self.store.set_events(submission.id, [e.to_json() for e in events])
         self.events.retire(submission.id)
-        if submission.callback_url and self.webhooks is not None:
+        if submission.callback_url:
             self.webhooks.send(submission.id, submission.callback_url, public)
 
 

@@ -122,10 +122,9 @@ class Store:
     ) -> tuple[Submission, bool]:
         """Store a queued submission; with a known ``idempotency_key``, return that one instead.
 
-        Returns the submission and whether it was created now.
+        Returns the submission and whether it was created now. The key is unique in the table:
+        the insert itself decides, so callers look it up first only to skip work.
         """
-        if idempotency_key is not None and (existing := self.find_by_key(idempotency_key)) is not None:
-            return existing, False
         now = time.time()
         values: dict[str, Any] = {
             "id": new_id(), "kind": request.kind.value, "state": State.QUEUED.value, "request": request.to_json(),
@@ -135,7 +134,7 @@ class Store:
         try:
             with self._transaction() as connection:
                 connection.execute(insert(_T).values(**values))
-        except IntegrityError:  # the same key, sent twice at once: the other one won
+        except IntegrityError:  # the key is taken: that submission is the answer
             existing = self.find_by_key(idempotency_key or "")
             if existing is None:
                 raise
