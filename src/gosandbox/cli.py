@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,24 +63,19 @@ def main(ctx: click.Context, log_level: str | None) -> None:
 @click.option("--host", default=None, help="address to listen on (default: GOSANDBOX_HOST or 127.0.0.1)")
 @click.option("--port", default=None, type=int, help="port (default: GOSANDBOX_PORT or 8080)")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the HTTP API."""
-    import uvicorn  # noqa: PLC0415 - only this command needs it
+    """Serve the HTTP API.
 
-    from gosandbox.api import create_app  # noqa: PLC0415
+    \b
+    SIGINT or SIGTERM (Ctrl-C) drains: running jobs finish and are answered, then exit 0.
+    A second one stops now: running sandboxes are killed, waiting requests get 503,
+    queued and running /submissions jobs stay queued for the next start; exit 128+N
+    (130 after a second Ctrl-C, 143 after a second SIGTERM).
+    """
+    from gosandbox.api import create_app  # noqa: PLC0415 - only this command needs the web stack
+    from gosandbox.serve import serve as serve_app  # noqa: PLC0415
 
     settings = _settings()
-    app = create_app(settings)
-    # uvicorn drains on SIGTERM/SIGINT, restores the previous handlers and raises the signal
-    # again; these handlers let a drained server exit 0.
-    for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, lambda *_: None)
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=int(settings.max_wall_s + settings.build_timeout_s),
-    )
+    serve_app(create_app(settings), settings, host or settings.host, port or settings.port)
 
 
 _LIMIT_OPTIONS = [
@@ -136,7 +130,8 @@ def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdi
     program reads it; from a terminal it gets none. --stdin FILE feeds a file instead, and
     --no-stdin gives it nothing.
     """
-    from gosandbox.cli_run import read_package, run_once  # noqa: PLC0415
+    from gosandbox.cli_package import read_package  # noqa: PLC0415
+    from gosandbox.cli_run import run_once  # noqa: PLC0415
 
     try:
         code = run_once(_settings(), read_package(path), stdin=_stdin_of(stdin_file, no_stdin), args=args,
@@ -153,12 +148,16 @@ def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdi
 @click.option("--bench", help="-bench: regular expression selecting benchmarks")
 @click.option("--fuzz", help="-fuzz: the fuzz target to run (for --fuzztime)")
 @click.option("--fuzztime", default="5s", show_default=True)
-@click.option("-v", "verbose", is_flag=True, help="print every test's output")
+@click.option("-v", "verbose", is_flag=True, help="print every line, as go test -v does")
 @limit_options
 def test_command(path: Path, run_pattern: str | None, cover: bool, bench: str | None, fuzz: str | None,
                  fuzztime: str, verbose: bool, **limits: Any) -> None:  # fmt: skip
-    """Test the package at PATH in a sandbox; exit 1 if a test fails."""
-    from gosandbox.cli_run import go_test_once, read_package  # noqa: PLC0415
+    """Test the package at PATH in a sandbox; exit 1 if a test fails.
+
+    Prints what go test prints, in order, then a line counting passed, failed and skipped tests.
+    """
+    from gosandbox.cli_package import read_package  # noqa: PLC0415
+    from gosandbox.cli_run import go_test_once  # noqa: PLC0415
     from gosandbox.gotest import TestOptions  # noqa: PLC0415
 
     def test() -> int:
@@ -172,7 +171,8 @@ def test_command(path: Path, run_pattern: str | None, cover: bool, bench: str | 
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 def vet_command(path: Path) -> None:
     """Report go vet findings for PATH; exit 1 if there are any."""
-    from gosandbox.cli_run import read_package, vet_once  # noqa: PLC0415
+    from gosandbox.cli_package import read_package  # noqa: PLC0415
+    from gosandbox.cli_run import vet_once  # noqa: PLC0415
 
     _exit_with(lambda: vet_once(_settings(), read_package(path)))
 
@@ -185,9 +185,10 @@ def fmt_command(path: Path, write: bool) -> None:
 
     Exit 1 when a file is not formatted (as gofmt -l in CI), 0 when all are or after --write.
     """
-    from gosandbox.cli_run import fmt_once, read_package  # noqa: PLC0415
+    from gosandbox.cli_package import read_package  # noqa: PLC0415
+    from gosandbox.cli_run import fmt_once  # noqa: PLC0415
 
-    _exit_with(lambda: fmt_once(_settings(), path, read_package(path), write=write))
+    _exit_with(lambda: fmt_once(_settings(), read_package(path), write=write))
 
 
 def _exit_with(command: Callable[[], int]) -> None:
@@ -231,13 +232,13 @@ def submit_command(path: Path, kind: str, wait_s: float, follow: bool, url: str 
     PATH is a .go file or a package directory. --follow prints the program's output as it is
     written and exits as `run` does.
     """
-    from gosandbox.cli_run import read_package  # noqa: PLC0415
+    from gosandbox.cli_package import read_package  # noqa: PLC0415
     from gosandbox.cli_submit import exit_code_of, follow_events, submit  # noqa: PLC0415
 
     settings = _settings()
     url = url or f"http://{settings.host}:{settings.port}"
     try:
-        submission = submit(url, {"kind": kind, "files": read_package(path)}, wait_s=wait_s)
+        submission = submit(url, {"kind": kind, "files": read_package(path).files}, wait_s=wait_s)
         if follow:
             submission = follow_events(url, submission["id"])
             sys.exit(exit_code_of(submission))

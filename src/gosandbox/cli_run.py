@@ -7,39 +7,32 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from gosandbox.backends.base import BuildOutcome, Observers
 from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
-from gosandbox.errors import InvalidSource
+from gosandbox.cli_gotest import TestPrinter, summary_line
+from gosandbox.cli_output import LineWriter, LiveOutput, RawWriter, encoded
+from gosandbox.cli_package import LocalPackage
 from gosandbox.go_tools import format_files, run_tests, vet
-from gosandbox.gotest import TestOptions
+from gosandbox.gotest import TestOptions, module_path
 from gosandbox.limits import Limits
-from gosandbox.models import Status, TestResult
+from gosandbox.models import Status
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
-from gosandbox.source import check_file_name, make_spec
+from gosandbox.source import make_spec
 
 # Exit codes for verdicts that have no program exit code (as timeout(1) and shells do).
 _EXIT_FOR_STATUS = {Status.COMPILE_ERROR: 2, Status.TIMEOUT: 124, Status.MEMORY_LIMIT: 137, Status.OUTPUT_LIMIT: 141}
-_MAX_FILE_BYTES = 1024 * 1024
 
 
-def read_package(path: Path) -> dict[str, str]:
-    """A .go file as main.go, or every acceptable file of a directory (hidden ones skipped)."""
-    if path.is_file():
-        return {"main.go": path.read_text(encoding="utf-8")}
-    files = {}
-    for item in sorted(path.rglob("*")):
-        name = item.relative_to(path).as_posix()
-        if not item.is_file() or any(part.startswith(".") for part in name.split("/")):
-            continue
-        try:
-            check_file_name(name)
-        except InvalidSource:
-            continue
-        if item.stat().st_size <= _MAX_FILE_BYTES:
-            files[name] = item.read_text(encoding="utf-8")
-    return files
+def _err(text: str) -> None:
+    sys.stderr.buffer.write(encoded(text))
+    sys.stderr.buffer.flush()
+
+
+def _out(text: str) -> None:
+    sys.stdout.buffer.write(encoded(text))
+    sys.stdout.buffer.flush()
 
 
 @contextmanager
@@ -64,19 +57,31 @@ class Sizing:
     go_version: str | None = None
 
 
-def run_once(settings: Settings, files: dict[str, str], *, stdin: bytes, args: tuple[str, ...],
+def _live(package: LocalPackage, stdout: LineWriter | RawWriter) -> tuple[Observers, LiveOutput]:
+    """Observers that print the compiler's messages, then the program's output as it is written."""
+    live = LiveOutput(stdout, LineWriter(sys.stderr.buffer, package.rewrite))
+
+    def compiled(build: BuildOutcome) -> None:
+        _err(package.rewrite(build.output))
+
+    return Observers(on_compiled=compiled, on_output=live), live
+
+
+def run_once(settings: Settings, package: LocalPackage, *, stdin: bytes, args: tuple[str, ...],
              sizing: Sizing) -> int:  # fmt: skip
+    """Run the package; its stdout reaches ours byte for byte, as it is written."""
     limits = settings.limits_for(sizing.overrides)
-    spec = make_spec(files, stdin=stdin, args=args, limits=limits, go_version=sizing.go_version)
+    spec = make_spec(package.files, stdin=stdin, args=args, limits=limits, go_version=sizing.go_version)
+    observers, live = _live(package, RawWriter(sys.stdout.buffer))
     with local_runner(settings, limits) as runner:
-        result = runner.run(spec)
-    sys.stdout.write(result.stdout)
-    sys.stdout.flush()
-    sys.stderr.write(result.compile_output + result.stderr)
+        try:
+            result = runner.run(spec, observers=observers)
+        finally:
+            live.close()
     code = exit_code_for(result.status, result.exit_code)
     if result.status is not Status.OK:
         killed = f", the program got {result.signal}" if result.signal else ""
-        sys.stderr.write(f"gosandbox: {result.status}{killed}; exit {code}\n")
+        _err(f"gosandbox: {result.status}{killed}; exit {code}\n")
     return code
 
 
@@ -87,47 +92,45 @@ def exit_code_for(status: Status, program_exit: int | None) -> int:
     return _EXIT_FOR_STATUS.get(status, 0)
 
 
-def _print_tests(result: TestResult, verbose: bool) -> None:
-    for case in result.tests:
-        if verbose or case.result == "fail":
-            sys.stdout.write(case.output)
-        sys.stdout.write(f"--- {case.result.upper()}: {case.name} ({case.elapsed_s:.2f}s)\n")
-    for bench in result.benchmarks:
-        sys.stdout.write(f"{bench.name}\t{bench.iterations}\t{bench.ns_per_op} ns/op {bench.extra}\n")
-    sys.stdout.write(result.output)
-    sys.stderr.write(result.compile_output + result.stderr)
-
-
-def go_test_once(settings: Settings, files: dict[str, str], options: TestOptions, *, verbose: bool,
+def go_test_once(settings: Settings, package: LocalPackage, options: TestOptions, *, verbose: bool,
                  sizing: Sizing) -> int:  # fmt: skip
+    """go test on the package, printed as go test prints it, then a summary line."""
     limits = settings.limits_for(sizing.overrides)
+    printer = TestPrinter(verbose=verbose, rewrite=package.rewrite)
+    observers, live = _live(package, LineWriter(sys.stdout.buffer, printer.line))
     with local_runner(settings, limits) as runner:
-        result = run_tests(runner, make_spec(files, limits=limits, go_version=sizing.go_version), options)
-    _print_tests(result, verbose)
-    verdict = "ok" if result.passed else f"FAIL ({result.status})"
-    sys.stdout.write(f"{verdict}\n")
+        try:
+            spec = make_spec(package.files, limits=limits, go_version=sizing.go_version)
+            result = run_tests(runner, spec, options, observers=observers)
+        finally:
+            live.close()
+    label = module_path(package.files["go.mod"]) if "go.mod" in package.files else package.show(package.root.name)
+    has_tests = any(name.endswith("_test.go") for name in package.files)
+    _out(printer.finish() + summary_line(result, label, has_tests=has_tests))
     return 0 if result.passed else 1
 
 
-def vet_once(settings: Settings, files: dict[str, str]) -> int:
+def vet_once(settings: Settings, package: LocalPackage) -> int:
+    """go vet findings, each at the user's path; a package that does not type-check prints why."""
     with local_runner(settings, settings.default_limits()) as runner:
-        result = vet(runner, make_spec(files))
+        result = vet(runner, make_spec(package.files))
+    if result.status is Status.COMPILE_ERROR:
+        _err(package.rewrite(result.output))
+        return 1
     for d in result.diagnostics:
-        sys.stdout.write(
-            f"{d.file}:{d.line}:{d.column}: {d.message}" + (f" ({d.analyzer})" if d.analyzer else "") + "\n"
-        )
-    return 0 if result.status is Status.OK and not result.diagnostics else 1
+        analyzer = f" ({d.analyzer})" if d.analyzer else ""
+        _out(f"{package.show(d.file)}:{d.line}:{d.column}: {d.message}{analyzer}\n")
+    return 1 if result.diagnostics else 0
 
 
-def fmt_once(settings: Settings, path: Path, files: dict[str, str], *, write: bool) -> int:
+def fmt_once(settings: Settings, package: LocalPackage, *, write: bool) -> int:
+    """List the files gofmt would change (by the user's paths); with ``write``, rewrite them."""
     with local_runner(settings, settings.default_limits()) as runner:
-        result = format_files(runner, make_spec(files), files.keys())
+        result = format_files(runner, make_spec(package.files), package.files.keys())
     for d in result.diagnostics:
-        sys.stderr.write(f"{d.file}:{d.line}:{d.column}: {d.message}\n")
+        _err(f"{package.show(d.file)}:{d.line}:{d.column}: {d.message}\n")
     for name in result.changed:
-        sys.stdout.write(f"{name}\n")
-        if write and path.is_dir():
-            (path / name).write_text(result.files[name], encoding="utf-8")
-        elif write:
-            path.write_text(result.files[name], encoding="utf-8")
+        _out(f"{package.show(name)}\n")
+        if write:
+            package.write(name, result.files[name])
     return 0 if result.ok and (write or not result.changed) else 1
