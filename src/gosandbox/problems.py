@@ -53,6 +53,12 @@ def server_stopped() -> dict[str, Any]:
     return problem_document(503, "server-stopped", detail, "Server stopped")
 
 
+def shutting_down() -> dict[str, Any]:
+    """The answer of a synchronous request still running when the server was told to stop now."""
+    detail = "the server is shutting down; this request's job was cancelled before it finished; send it again"
+    return problem_document(503, "shutting-down", detail, "Server shutting down")
+
+
 def worker_lost(attempts: int) -> dict[str, Any]:
     detail = (
         f"worker lost: the process running this job stopped {attempts} time(s) before it finished; "

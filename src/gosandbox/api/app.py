@@ -30,8 +30,10 @@ from gosandbox.api.schemas import (
     problem_responses,
     request_body,
 )
+from gosandbox.api.shutdown import Shutdown
 from gosandbox.backends.base import Backend
 from gosandbox.errors import BackendUnavailable
+from gosandbox.jobs.dispatch import LocalDispatcher
 from gosandbox.jobs.migrate import upgrade
 from gosandbox.jobs.model import JobRequest
 from gosandbox.jobs.service import JobService
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     runner = make_runner(settings, backend) if backend is not None else None
     store = open_store(settings, migrate=False)
     service = job_service(settings, store, runner, backend)
+    shutdown = Shutdown()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +68,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         try:
             yield
         finally:
-            logger.info("shutting down: letting running jobs finish, removing sandboxes")
+            if not shutdown.now:
+                logger.info("shutting down: letting running jobs finish, removing sandboxes")
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
@@ -78,12 +82,26 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         description="Run untrusted Go code in hardened, throwaway sandboxes.",
     )
     app.state.settings, app.state.backend, app.state.runner, app.state.jobs = settings, backend, runner, service
+    app.state.shutdown, app.state.stop_now = shutdown, lambda: _stop_now(shutdown, service)
     install_handlers(app)
-    _add_program_routes(app, settings, service, settings.default_program_source())
-    add_job_routes(app, settings, service)
+    _add_program_routes(app, settings, service, shutdown)
+    add_job_routes(app, settings, service, shutdown)
     _add_status_routes(app, settings, service, backend)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _stop_now(shutdown: Shutdown, service: JobService) -> None:
+    """Stop now rather than drain (a second SIGINT/SIGTERM; see :mod:`gosandbox.serve`).
+
+    The running jobs' sandboxes are killed; every waiting request answers at once, the synchronous
+    ones 503 (see :mod:`gosandbox.api.shutdown`). Call it on the event loop's thread; idempotent.
+    """
+    if not shutdown.set():
+        return
+    logger.warning("stopping now: cancelling the running jobs, answering every waiting request")
+    if isinstance(service.dispatcher, LocalDispatcher):  # distributed: each request cancels its own job
+        service.dispatcher.stop_now()
 
 
 def _close(service: JobService, backend: Backend | None) -> None:
@@ -94,18 +112,19 @@ def _close(service: JobService, backend: Backend | None) -> None:
         backend.close()
 
 
-def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, default_program: str) -> None:
+def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown) -> None:
     """POST /run, /test, /vet, /fmt: each parses its body into a job, submits it and waits for its end.
 
-    ``default_program`` is read once, at start-up: a missing file fails the start, not a request.
+    The default program is read once, at start-up: a missing file fails the start, not a request.
     """
+    default_program = settings.default_program_source()
     errors = problem_responses(400, 409, 413, 415, 422, 429, 503)  # 409: cancelled (DELETE of its submission)
 
     async def serve(request: Request, prepare: Prepare) -> JSONResponse:
         kind = media_type(request)
         body = await read_capped_body(request, settings.max_body_bytes)
         job = await asyncio.to_thread(prepare, body, kind)  # validation never blocks the event loop
-        return await submit_and_wait(request, service, job)
+        return await submit_and_wait(request, service, job, shutdown)
 
     @app.post("/run", response_model=RunResponse, openapi_extra=request_body("RunRequest", required=False),
               responses=errors)  # fmt: skip

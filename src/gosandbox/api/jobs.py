@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from gosandbox.api.problems import problem_response
 from gosandbox.api.requests import media_type, parse_json, read_capped_body, submission_job
 from gosandbox.api.schemas import BatchOut, BatchRequest, SubmissionList, SubmissionOut, problem_responses
+from gosandbox.api.shutdown import Shutdown, StoppingNow
 from gosandbox.errors import InvalidRequest, JobFailed, SubmissionFinished, SubmissionNotFound
 from gosandbox.jobs.events import Event
 from gosandbox.jobs.model import JobRequest, State, Submission
 from gosandbox.jobs.service import JobService
-from gosandbox.problems import problem_document
+from gosandbox.problems import problem_document, shutting_down
 from gosandbox.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -37,10 +38,12 @@ def _checked_id(submission_id: str) -> str:
     return submission_id
 
 
-async def submit_and_wait(request: Request, service: JobService, job: JobRequest) -> JSONResponse:
+async def submit_and_wait(request: Request, service: JobService, job: JobRequest,
+                          shutdown: Shutdown) -> JSONResponse:  # fmt: skip
     """The synchronous endpoints: submit, then answer with the result the moment it exists.
 
-    If the client hangs up first, its job is cancelled (its sandbox killed).
+    If the client hangs up first, its job is cancelled (its sandbox killed); so it is when the
+    server stops now, and the client is told so (503).
     """
     submission, _ = await asyncio.to_thread(lambda: service.submit(job, sync=True))
     waiting = asyncio.create_task(service.wait(submission.id, None))
@@ -49,6 +52,8 @@ async def submit_and_wait(request: Request, service: JobService, job: JobRequest
             done, _ = await asyncio.wait({waiting}, timeout=_DISCONNECT_POLL_S)
             if done:
                 break
+            if shutdown.now:
+                return await _stopped_now(service, submission.id)
             if await request.is_disconnected():
                 logger.info("client went away; cancelling submission %s", submission.id)
                 await _cancel_quietly(service, submission.id)
@@ -57,6 +62,16 @@ async def submit_and_wait(request: Request, service: JobService, job: JobRequest
     finally:
         waiting.cancel()
     return result_response(final)
+
+
+async def _stopped_now(service: JobService, submission_id: str) -> JSONResponse:
+    """The server stops now: cancel the job (if it ended this moment, its result stands) and say so."""
+    try:
+        await asyncio.to_thread(service.cancel, submission_id)
+    except SubmissionFinished:
+        return result_response(await asyncio.to_thread(service.get, submission_id))
+    logger.info("stopping now; submission %s cancelled, its client answered 503", submission_id)
+    return problem_response(shutting_down(), {"X-Submission-Id": submission_id, "Connection": "close"})
 
 
 async def _cancel_quietly(service: JobService, submission_id: str) -> None:
@@ -79,9 +94,9 @@ def _sse(event_id: str, name: str, data: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
 
 
-def add_job_routes(app: FastAPI, settings: Settings, service: JobService) -> None:
-    _add_submit_routes(app, settings, service)
-    _add_read_routes(app, service)
+def add_job_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown) -> None:
+    _add_submit_routes(app, settings, service, shutdown)
+    _add_read_routes(app, service, shutdown)
 
 
 def _batch_jobs(batch: BatchRequest, settings: Settings) -> list[tuple[JobRequest, str | None]]:
@@ -94,7 +109,7 @@ def _batch_jobs(batch: BatchRequest, settings: Settings) -> list[tuple[JobReques
     return parsed
 
 
-def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService) -> None:
+def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown) -> None:
     errors = problem_responses(400, 413, 415, 422, 429, 503)
     replay = "an Idempotency-Key seen before: that submission, unchanged"
     replayed: dict[int | str, dict[str, Any]] = {200: {"description": replay, "model": SubmissionOut}}
@@ -113,7 +128,7 @@ def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService) ->
             lambda: service.submit(job, callback_url=callback_url, idempotency_key=key)
         )
         if wait > 0:
-            submission = await service.wait(submission.id, wait)
+            submission = await _wait_unless_stopping(service, submission.id, wait, shutdown)
         headers = {"Location": f"/submissions/{submission.id}"}
         if not created:
             headers["Idempotent-Replayed"] = "true"
@@ -130,7 +145,17 @@ def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService) ->
         return {"ids": [s.id for s in submissions]}
 
 
-def _add_read_routes(app: FastAPI, service: JobService) -> None:
+async def _wait_unless_stopping(service: JobService, submission_id: str, wait_s: float,
+                                shutdown: Shutdown) -> Submission:  # fmt: skip
+    """``?wait=``: the submission once it ends, or after ``wait_s``, or as it stands when the server stops now
+    (it was stored: a running job goes back to the queue and runs at the next start)."""
+    try:
+        return await shutdown.race(service.wait(submission_id, wait_s))
+    except StoppingNow:
+        return await asyncio.to_thread(service.get, submission_id)
+
+
+def _add_read_routes(app: FastAPI, service: JobService, shutdown: Shutdown) -> None:
     @app.get("/submissions", response_model=SubmissionList, responses=problem_responses(400, 422, 503))
     async def list_submissions(ids: str = Query(description="comma-separated ids, at most 100")) -> dict[str, Any]:
         """The submissions with these ids, in that order (unknown ones are left out)."""
@@ -163,17 +188,19 @@ def _add_read_routes(app: FastAPI, service: JobService) -> None:
             first = await anext(stream)  # a missing submission is a 404, not an empty stream
         except StopAsyncIteration:
             return Response(status_code=204)  # tells an EventSource to stop reconnecting
-        return StreamingResponse(_render(first, stream), media_type="text/event-stream",
+        return StreamingResponse(_render(first, stream, shutdown), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
 
 
-async def _render(first: Event | None, stream: AsyncIterator[Event | None]) -> AsyncIterator[bytes]:
+async def _render(first: Event | None, stream: AsyncIterator[Event | None],
+                  shutdown: Shutdown) -> AsyncIterator[bytes]:  # fmt: skip
+    """The stream's events; it ends when the job does, or when the server stops now (the client resumes later)."""
     item = first
     while True:
         yield b": keep-alive\n\n" if item is None else _sse(item.id, item.name, item.data)
         try:
-            item = await anext(stream)
-        except StopAsyncIteration:
+            item = await shutdown.race(anext(stream))
+        except (StopAsyncIteration, StoppingNow):
             return
 
 

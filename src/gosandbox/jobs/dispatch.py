@@ -58,6 +58,7 @@ class LocalDispatcher:
         self._lock = threading.Lock()
         self._cancels = CancelSwitches()
         self._pool: ThreadPoolExecutor | None = None
+        self._stopping_now = False
 
     def start(self) -> None:
         """Jobs a killed predecessor of this instance was running go back to the queue, then all queued run."""
@@ -86,7 +87,7 @@ class LocalDispatcher:
 
     def _submit(self, submission_id: str) -> None:
         with self._lock:
-            if self._pool is None:
+            if self._pool is None or self._stopping_now:
                 raise SandboxFailure("the server is not serving (starting or shutting down)", hint="retry shortly")
             self.waiting += 1
             cancel = self._cancels.add(submission_id)
@@ -97,7 +98,8 @@ class LocalDispatcher:
             self.waiting -= 1
             self.running += 1
         try:
-            self.executor.execute(submission_id, submission_id, cancel)
+            if not cancel.is_set():  # else cancelled, or stopped now before it started: it stays as stored
+                self.executor.execute(submission_id, submission_id, cancel)
         except Exception:  # the store failed: the job stays queued, and the sweeper hands it on again
             logger.exception("submission %s could not be executed", submission_id)
         finally:
@@ -108,6 +110,8 @@ class LocalDispatcher:
     def resend(self, submission_ids: list[str]) -> list[str]:
         """Queued jobs this process does not hold (its claim failed in a database outage) run now."""
         with self._lock:
+            if self._stopping_now:
+                return []
             lost = [i for i in submission_ids if i not in self._cancels]
         for submission_id in lost:
             self._submit(submission_id)
@@ -121,6 +125,19 @@ class LocalDispatcher:
 
     def check_ready(self) -> None:
         self.backend.check_ready()
+
+    def stop_now(self) -> None:
+        """Shutting down at once: kill every running job's sandbox now; no other job starts.
+
+        Each running job goes back to the queue in the store (:meth:`JobExecutor.execute` releases
+        a job stopped by its cancel switch that it still owns) and, like the queued ones, runs at the
+        next start. :meth:`close` still waits for the job threads, which end within moments.
+        """
+        with self._lock:
+            self._stopping_now = True
+            running = self.running
+        logger.warning("stopping now: killing the sandboxes of %d running job(s)", running)
+        self._cancels.cancel_all()
 
     def close(self) -> None:
         """Running jobs finish; queued ones stay queued in the store for the next start."""
