@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from gosandbox import __version__
+from gosandbox.api.docs import add_doc_routes
 from gosandbox.api.jobs import add_job_routes, submit_and_wait
 from gosandbox.api.problems import install_handlers
 from gosandbox.api.requests import fmt_job, go_test_job, media_type, read_capped_body, run_job, vet_job
@@ -80,12 +81,15 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         version=__version__,
         lifespan=lifespan,
         description="Run untrusted Go code in hardened, throwaway sandboxes.",
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: ours are served from the package
+        redoc_url=None,
     )
     app.state.settings, app.state.backend, app.state.runner, app.state.jobs = settings, backend, runner, service
     app.state.shutdown, app.state.stop_now = shutdown, lambda: _stop_now(shutdown, service)
     install_handlers(app)
     _add_program_routes(app, settings, service, shutdown)
     add_job_routes(app, settings, service, shutdown)
+    add_doc_routes(app)
     _add_status_routes(app, settings, service, backend)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,0 +1,56 @@
+"""The interactive documentation (/docs: Swagger UI, /redoc: ReDoc), served offline.
+
+FastAPI's own pages load their JavaScript and CSS from a CDN, and so are blank on a machine
+without internet. Here they come from the ``fastapi-offline`` package (pinned in
+``pyproject.toml``), which ships Swagger UI's and ReDoc's files; they are served under
+:data:`ASSETS`.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+#: Where the pages' JavaScript, CSS and icon are served.
+ASSETS = "/docs/assets"
+
+
+def assets_directory() -> Path:
+    """Swagger UI's and ReDoc's files as ``fastapi-offline`` installs them."""
+    return Path(str(files("fastapi_offline") / "static"))
+
+
+def add_doc_routes(app: FastAPI) -> None:
+    """GET /docs and /redoc, and their assets; ``app`` must be made with ``docs_url=None, redoc_url=None``."""
+    app.mount(ASSETS, StaticFiles(directory=assets_directory(), check_dir=True), name="docs-assets")
+
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")  # behind a proxy that strips a prefix
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        base = root(request)
+        return get_swagger_ui_html(
+            openapi_url=f"{base}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{base}{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{base}{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{base}{ASSETS}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        base = root(request)
+        return get_redoc_html(
+            openapi_url=f"{base}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{base}{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{base}{ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
