@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 from importlib import resources
 from pathlib import Path
 
@@ -97,6 +98,24 @@ class Settings(BaseSettings):
         60.0, ge=1, description="a job queued this long is enqueued again (the queue may have lost it)"
     )
 
+    # Abuse of the HTTP edge (see SECURITY.md, "Denial of service").
+    head_timeout_s: float = Field(
+        10.0, gt=0, description="a request's line and headers must arrive within this time, else the connection closes"
+    )
+    body_min_bytes_per_s: int = Field(
+        1024, ge=0, description="after head_timeout_s, a body arriving slower than this on average is cut off (0: off)"
+    )
+    keep_alive_s: float = Field(5.0, gt=0, description="an idle keep-alive connection closes after this time")
+    max_connections: int = Field(
+        0, ge=0, description="open connections at most; beyond, new ones are closed at once (0: half the fd limit)"
+    )
+    max_parsing: int = Field(
+        0, ge=0, description="request bodies read and validated at once; the rest wait their turn (0: CPU count)"
+    )
+    max_log_repeats: int = Field(
+        5, ge=1, description="identical warnings logged per minute; the rest are counted, then summed up"
+    )
+
     default_wall_s: float = 5.0
     default_memory_mb: int = 128
     default_cpus: float = 1.0
@@ -143,6 +162,17 @@ class Settings(BaseSettings):
     def longest_job_s(self) -> float:
         """The most a job can take once it runs: its build, its wall clock, and room for hand-over."""
         return self.build_timeout_s + self.max_wall_s + 30.0
+
+    def connection_cap(self) -> int:
+        """Open connections at most: half the file descriptors this process may open, unless set."""
+        if self.max_connections:
+            return self.max_connections
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return max(64, (soft if soft != resource.RLIM_INFINITY else 65536) // 2)
+
+    def parsing_slots(self) -> int:
+        """Request bodies read and validated at once."""
+        return self.max_parsing or max(1, os.cpu_count() or 1)
 
     def default_limits(self) -> Limits:
         return Limits(
