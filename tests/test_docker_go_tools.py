@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from docker_helpers import run
+from gosandbox.backends.docker.images import toolchain_root
+from gosandbox.toolchain import TEST_VET_FLAGS
 
 pytestmark = pytest.mark.docker
 
@@ -169,3 +172,49 @@ def test_run_compile_error_has_structured_diagnostics(live: TestClient) -> None:
     assert result["diagnostics"] == [
         {"file": "main.go", "line": 3, "column": 8, "message": '"os" imported and not used', "analyzer": None}
     ]
+
+
+# Two go vet printf findings: under -cover go test used to vet the instrumented sources (6:46 and 7:89).
+VET_CALC = {
+    "go.mod": "module calc\n\ngo 1.22\n",
+    "calc.go": 'package calc\n\nimport "fmt"\n\nfunc Add(a, b int) int {\n'
+    '\tif a > 100 { fmt.Printf("%d\\n", a, b) }\n'
+    '\tfor i := 0; i < 0; i++ { fmt.Printf("%d\\n", a, b) }\n'
+    "\treturn a + b\n}\n",
+    "calc_test.go": 'package calc\n\nimport "testing"\n\nfunc TestAdd(t *testing.T) { Add(1, 2) }\n',
+}
+PRINTF_FINDING = "fmt.Printf call needs 1 arg but has 2 args"
+
+
+@pytest.mark.parametrize("cover", [False, True])
+def test_go_test_vet_findings_have_the_sources_positions(live: TestClient, cover: bool) -> None:
+    for _ in range(2):  # the same sources again, in another build directory: go vet's findings come from its cache
+        result = post(live, "/test", {"files": VET_CALC, "cover": cover})
+        assert (result["status"], result["tests"]) == ("compile_error", []), result
+        positions = [(d["file"], d["line"], d["column"], d["message"]) for d in result["diagnostics"]]
+        assert positions == [("calc.go", 6, 15, PRINTF_FINDING), ("calc.go", 7, 27, PRINTF_FINDING)], result
+        assert "../" not in result["compile_output"]
+
+
+def test_go_test_cover_lists_every_compile_error_and_skips_vet(live: TestClient) -> None:
+    broken = {**VET_CALC, "broken.go": 'package calc\n\nfunc B() int { return "x" + 1 }\n\nfunc C() { nothing() }\n'}
+    result = post(live, "/test", {"files": broken, "cover": True})
+    assert result["status"] == "compile_error"
+    # The compiler's whole list (go vet would stop at the first type error and spell it "vet: ...").
+    assert [(d["file"], d["line"]) for d in result["diagnostics"]] == [("broken.go", 3), ("broken.go", 5)], result
+    assert "vet: " not in result["compile_output"]
+    assert PRINTF_FINDING not in result["compile_output"]  # vet did not run
+
+
+def test_go_test_cover_of_a_vet_clean_package_runs_the_tests(live: TestClient) -> None:
+    clean = {**VET_CALC, "calc.go": VET_CALC["calc.go"].replace("a, b) }", "a) }")}
+    result = post(live, "/test", {"files": clean, "cover": True})
+    assert (result["status"], result["passed"], result["compile_output"]) == ("ok", True, ""), result
+    assert result["coverage_percent"] is not None
+
+
+def test_cover_vet_runs_go_tests_default_analyzers() -> None:
+    """TEST_VET_FLAGS is defaultVetFlags of the pinned toolchain's go test (its commented-out ones left out)."""
+    source = (toolchain_root() / "src" / "cmd" / "go" / "internal" / "test" / "test.go").read_text()
+    block = source.split("var defaultVetFlags = []string{", 1)[1].split("}", 1)[0]
+    assert tuple(re.findall(r'^\s*"(-\w+)",', block, re.MULTILINE)) == TEST_VET_FLAGS

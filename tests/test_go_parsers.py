@@ -9,7 +9,7 @@ import pytest
 from gosandbox.diagnostics import Diagnostic, parse_positions, parse_vet_json
 from gosandbox.errors import InvalidRequest, InvalidSource
 from gosandbox.gotest import Benchmark, TestOptions, module_path, parse_test_output
-from gosandbox.toolchain import Tool, go_command
+from gosandbox.toolchain import TEST_VET_FLAGS, Tool, go_command
 from gosandbox.txtar import looks_like_txtar, parse_txtar
 
 F = "\x16"
@@ -131,8 +131,13 @@ def test_hostile_output_never_breaks_the_parsers() -> None:
 
 def test_go_commands_of_each_tool() -> None:
     assert go_command(Tool.BUILD, "/o") == ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", "/o", "."]
+    assert go_command(Tool.TEST, "/o", fuzz="FuzzX") == [
+        "go", "test", "-c", "-trimpath", "-ldflags=-s -w", "-fuzz=FuzzX", "-o", "/o", ".",
+    ]  # fmt: skip
+    # Under -cover, vet the sources as written (go test would vet the instrumented ones), once they compile.
     assert go_command(Tool.TEST, "/o", cover=True, fuzz="FuzzX") == [
-        "go", "test", "-c", "-trimpath", "-ldflags=-s -w", "-cover", "-fuzz=FuzzX", "-o", "/o", ".",
+        "go", "test", "-c", "-trimpath", "-ldflags=-s -w", "-vet=off", "-cover", "-fuzz=FuzzX", "-o", "/o", ".",
+        "--and", "go", "vet", "-trimpath", *TEST_VET_FLAGS, ".",
     ]  # fmt: skip
     assert go_command(Tool.VET, "/o") == ["go", "vet", "-json", "./..."]
     assert go_command(Tool.FMT, "/o") == ["gofmt", "-l", "-w", ".", "--then", "go", "mod", "edit", "-fmt"]

@@ -9,6 +9,24 @@ BUILD_FLAGS = ("-trimpath", "-ldflags=-s -w")
 
 #: Separates commands the builder agent runs one after another.
 THEN = "--then"
+#: Like THEN, but the next command runs only if every command before it succeeded.
+AND = "--and"
+
+#: The analyzers ``go test`` runs by default (defaultVetFlags in cmd/go/internal/test/test.go).
+TEST_VET_FLAGS = (
+    "-atomic",
+    "-bools",
+    "-buildtag",
+    "-directive",
+    "-errorsas",
+    "-ifaceassert",
+    "-nilfunc",
+    "-printf",
+    "-slog",
+    "-stdversion",
+    "-stringintconv",
+    "-tests",
+)
 
 
 class Tool(StrEnum):
@@ -28,8 +46,24 @@ def go_command(tool: Tool, binary_path: str, *, cover: bool = False, fuzz: str |
     if tool is Tool.BUILD:
         return ["go", "build", *BUILD_FLAGS, "-o", binary_path, "."]
     if tool is Tool.TEST:
-        extra = (["-cover"] if cover else []) + ([f"-fuzz={fuzz}"] if fuzz else [])
-        return ["go", "test", "-c", *BUILD_FLAGS, *extra, "-o", binary_path, "."]
+        return _test_command(binary_path, cover=cover, fuzz=fuzz)
     if tool is Tool.VET:
         return ["go", "vet", "-json", "./..."]
     return ["gofmt", "-l", "-w", ".", THEN, "go", "mod", "edit", "-fmt"]
+
+
+def _test_command(binary_path: str, *, cover: bool, fuzz: str | None) -> list[str]:
+    """``go test -c``, which also runs go test's vet analyzers (a finding fails the build).
+
+    Under ``-cover`` go test would vet the instrumented sources, so its findings would carry wrong
+    columns: the package is compiled without vet (every compile error listed as usual), and only
+    then, if that succeeded, vetted as written with the same analyzers. With -trimpath, as the
+    compile, so vet reads the pre-built standard library; go vet then caches findings without the
+    directory in the key (the same sources vetted again are told the first build's directory, which
+    the builder strips as it strips its own).
+    """
+    fuzzing = [f"-fuzz={fuzz}"] if fuzz else []
+    if not cover:
+        return ["go", "test", "-c", *BUILD_FLAGS, *fuzzing, "-o", binary_path, "."]
+    compile_ = ["go", "test", "-c", *BUILD_FLAGS, "-vet=off", "-cover", *fuzzing, "-o", binary_path, "."]
+    return [*compile_, AND, "go", "vet", "-trimpath", *TEST_VET_FLAGS, "."]

@@ -3,9 +3,11 @@
 //
 //	gosandbox-agent init                         PID 1: reap orphans, exit on SIGTERM
 //	gosandbox-agent exec STDIN PROG [ARGS...]    stdin from a file (or "-" for /dev/null), then execve PROG
-//	gosandbox-agent build TIMEOUT_MS CMD [ARGS...] [--then CMD [ARGS...]]...
+//	gosandbox-agent build TIMEOUT_MS CMD [ARGS...] [--then|--and CMD [ARGS...]]...
 //	                                             run each CMD in its own process group, one after another,
-//	                                             all within one deadline; the exit code is the first non-zero one
+//	                                             all within one deadline; the exit code is the first non-zero one.
+//	                                             A command after --then always runs; one after --and only if
+//	                                             every command before it succeeded.
 package main
 
 import (
@@ -82,7 +84,7 @@ func runExec(args []string) {
 // runBuild runs build commands one after another and kills the running one's process group at the deadline.
 func runBuild(args []string) {
 	if len(args) < 2 {
-		fail("usage: build TIMEOUT_MS CMD [ARGS...] [--then CMD [ARGS...]]...")
+		fail("usage: build TIMEOUT_MS CMD [ARGS...] [--then|--and CMD [ARGS...]]...")
 	}
 	timeoutMs, err := strconv.Atoi(args[0])
 	if err != nil || timeoutMs <= 0 {
@@ -90,8 +92,11 @@ func runBuild(args []string) {
 	}
 	deadline := time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)
 	status := 0
-	for _, command := range splitCommands(args[1:]) {
-		code := runOne(command, deadline)
+	for _, step := range splitCommands(args[1:]) {
+		if step.onlyIfOK && status != 0 {
+			continue
+		}
+		code := runOne(step.command, deadline)
 		if code == buildTimeoutExit {
 			fmt.Fprintf(os.Stderr, "gosandbox: the build did not finish within %.1f s and was stopped\n", float64(timeoutMs)/1000)
 			os.Exit(buildTimeoutExit)
@@ -103,16 +108,22 @@ func runBuild(args []string) {
 	os.Exit(status)
 }
 
-func splitCommands(args []string) [][]string {
-	var commands [][]string
-	start := 0
+// buildStep is one command of a build and whether it runs only after every earlier one succeeded.
+type buildStep struct {
+	command  []string
+	onlyIfOK bool
+}
+
+func splitCommands(args []string) []buildStep {
+	var steps []buildStep
+	start, onlyIfOK := 0, false
 	for i, arg := range args {
-		if arg == "--then" {
-			commands = append(commands, args[start:i])
-			start = i + 1
+		if arg == "--then" || arg == "--and" {
+			steps = append(steps, buildStep{args[start:i], onlyIfOK})
+			start, onlyIfOK = i+1, arg == "--and"
 		}
 	}
-	return append(commands, args[start:])
+	return append(steps, buildStep{args[start:], onlyIfOK})
 }
 
 // runOne runs one command in its own process group; buildTimeoutExit if the deadline passes.

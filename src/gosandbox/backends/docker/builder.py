@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import stat
 import threading
@@ -26,6 +27,7 @@ from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.images import AGENT
 from gosandbox.backends.docker.options import SandboxShape, container_options
 from gosandbox.errors import SandboxFailure
+from gosandbox.gotest import module_path
 from gosandbox.policy import BUILDER_UID, Policy
 from gosandbox.toolchain import Tool, go_command
 
@@ -35,6 +37,40 @@ MAX_COMPILE_OUTPUT_BYTES = 64 * 1024
 MAX_BINARY_BYTES = 256 * 1024 * 1024
 #: 128 + SIGKILL: what an exec reports for a process the kernel or we killed.
 KILLED_EXIT = 137
+
+# A build's package directory, absolute or (as go vet shortens it) from the package directory of this build: the
+# go command may replay output it cached for the same sources built in another directory (go vet -trimpath).
+_BUILD_SOURCES = re.compile(r"(?:/builds/|\.\./\.\./)[0-9a-f]{32}/src/")
+
+#: Added to a build's output when Go could not look up a module because this server has no module proxy.
+MODULES_OFF_HINT = (
+    "gosandbox: this server has modules off (GOSANDBOX_GOPROXY=off): only the standard library and the "
+    "submission's own packages can be imported; the operator can set GOSANDBOX_GOPROXY=file:///dir to a module mirror"
+)
+
+# The go command's own lines (after a position or "go: ", perhaps a module@version) when it needed a module it
+# may not fetch: GOPROXY=off and -mod=readonly (cmd/go/internal/modload/import.go, modfetch/repo.go).
+_MODULE_LOOKUP_FAILED = re.compile(
+    r"^(?:[^\s:]+:\d+(?::\d+)?|go): (?:\S+@\S+: )?"
+    r"(?:cannot find module providing package (?P<package>\S+): import lookup disabled by -mod="
+    r"|no required module provides package (?P<required>[^\s;:]+)"
+    r"|missing go\.sum entry"
+    r"|module lookup disabled by GOPROXY=off)",
+    re.MULTILINE,
+)
+
+
+def module_lookup_failed(output: str, go_mod: str) -> bool:
+    """Whether Go's ``output`` says a package needs a module it could not look up.
+
+    A missing package inside the submission's own module (``go_mod``) is a missing directory, not a module.
+    """
+    main_module = module_path(go_mod)
+    for match in _MODULE_LOOKUP_FAILED.finditer(output):
+        package = match["package"] or match["required"]
+        if not package or not main_module or (package != main_module and not package.startswith(main_module + "/")):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -135,9 +171,8 @@ class Builder:
             output = _read_capped(self.client.api.exec_start(exec_id, stream=True), MAX_COMPILE_OUTPUT_BYTES)
             exit_code = self.client.api.exec_inspect(exec_id)["ExitCode"]
         duration = time.monotonic() - started
-        text = output.decode("utf-8", errors="replace").replace(f"{inside}/src/", "").replace(inside, ".")
-        if exit_code == KILLED_EXIT:
-            text += f"\ngosandbox: the compiler was killed: it used more than {self.config.memory_mb} MB\n"
+        text = _BUILD_SOURCES.sub("", output.decode("utf-8", errors="replace")).replace(inside, ".")
+        text += "".join(f"\n{note}\n" for note in self._notes(text, exit_code, job))
         succeeded = exit_code == 0
         binary_path = host_dir / "out" / "prog"
         # `go test -c` writes nothing for a package without tests.
@@ -145,6 +180,15 @@ class Builder:
         binary = _read_binary(binary_path) if wants_binary else None
         files = _read_back(host_dir / "src", job.files) if job.tool is Tool.FMT else None
         return BuildOutcome(succeeded, text, binary, duration, files=files)
+
+    def _notes(self, text: str, exit_code: int, job: BuildJob) -> list[str]:
+        """gosandbox's own lines on a build's output: why it failed, when Go's words do not say."""
+        notes = []
+        if exit_code == KILLED_EXIT:
+            notes.append(f"gosandbox: the compiler was killed: it used more than {self.config.memory_mb} MB")
+        if self.config.module_proxy_dir is None and module_lookup_failed(text, job.files.get("go.mod", "")):
+            notes.append(MODULES_OFF_HINT)
+        return notes
 
 
 _BINARY_TOOLS = (Tool.BUILD, Tool.TEST)
