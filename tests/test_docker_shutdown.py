@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
 import pytest
 
-from docker_helpers import (
-    TEST_INSTANCE,
-    docker_settings,
-    free_port,
-    program_processes,
-    reap_until_quiet,
-    wait_for_program_processes,
-)
+from docker_helpers import TEST_INSTANCE, docker_settings, program_processes, wait_for_program_processes
 from gosandbox.backends.docker.backend import connect
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.wiring import open_store
+from server_process import serving, start_server
 
 pytestmark = pytest.mark.docker
 
@@ -35,57 +24,6 @@ SLEEPER = (
     'package main\n\nimport (\n\t"fmt"\n\t"time"\n)\n\n'
     'func main() { time.Sleep(1500 * time.Millisecond); fmt.Println("done") }\n'
 )
-
-
-@dataclass
-class Serve:
-    """``gosandbox serve`` (the installed command), its stderr kept in a file."""
-
-    state_dir: Path
-    instance: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stderr(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _start(state_dir: Path, instance: str, name: str) -> Serve:
-    port, log = free_port(), state_dir / f"{name}.log"
-    env = {**os.environ, "GOSANDBOX_STATE_DIR": str(state_dir), "GOSANDBOX_INSTANCE": instance,
-           "GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_LOG_LEVEL": "info"}  # fmt: skip
-    command = [str(Path(sys.executable).with_name("gosandbox")), "serve", "--port", str(port)]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    server = Serve(state_dir, instance, port, process, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, server.stderr()
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"the server did not become ready within 30 s:\n{server.stderr()}")
-
-
-@contextmanager
-def serving(state_dir: Path, instance: str) -> Iterator[list[Serve]]:
-    """Servers started by the test (appended to the list); each killed if still running at the end."""
-    servers = [_start(state_dir, instance, "first")]
-    try:
-        yield servers
-    finally:
-        for server in servers:
-            if server.process.poll() is None:
-                server.process.kill()
-                server.process.wait()
-        reap_until_quiet(instance)
 
 
 def _in_thread(post: Mapping[str, object], url: str) -> tuple[threading.Thread, list[httpx.Response]]:
@@ -138,7 +76,7 @@ def test_a_second_ctrl_c_stops_now_answers_503_and_leaves_nothing(tmp_path: Path
         store.engine.dispose()
 
         # ... and runs at the next start.
-        servers.append(again := _start(tmp_path, instance, "second"))
+        servers.append(again := start_server(tmp_path, instance, "second"))
         assert wait_for_program_processes(instance, count=1)
         assert httpx.get(f"{again.url}/submissions/{queued['id']}", timeout=10).json()["state"] == "running"
         assert httpx.delete(f"{again.url}/submissions/{queued['id']}", timeout=10).status_code == 200

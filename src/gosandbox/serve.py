@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import resource
 import signal
 import socket
 import sys
@@ -23,7 +25,11 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from gosandbox.edge import EdgeLimits, guarded_protocol
+from gosandbox.log_limits import limit_repeats
 from gosandbox.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 #: uvicorn's exit code when the server could not start (the port is taken, the app failed to start).
 STARTUP_FAILURE = 3
@@ -63,13 +69,20 @@ class StoppableServer(uvicorn.Server):
 
 def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
     """Serve ``app`` (from :func:`gosandbox.api.create_app`) until stopped; exit as the module says."""
+    raise_file_limit()
+    edge = EdgeLimits(settings.head_timeout_s, settings.body_min_bytes_per_s, settings.connection_cap())
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_protocol(edge),
         log_level=settings.log_level.lower(),
+        timeout_keep_alive=max(1, round(settings.keep_alive_s)),
         timeout_graceful_shutdown=int(settings.max_wall_s + settings.build_timeout_s),
     )
+    limit_repeats(settings.max_log_repeats)  # after uvicorn set up its log handlers
+    logger.info("connections: at most %d open, request heads within %.0f s", edge.max_connections,
+                edge.head_timeout_s)  # fmt: skip
     server = StoppableServer(config, app.state.stop_now)
     # uvicorn restores the handlers it found when it is done: a late signal then changes nothing.
     for stop in (signal.SIGTERM, signal.SIGINT):
@@ -78,3 +91,10 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
     if not server.started:
         sys.exit(STARTUP_FAILURE)
     sys.exit(server.exit_code)
+
+
+def raise_file_limit() -> None:
+    """Open files: the soft limit raised to the hard one (the connection cap is half of it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from gosandbox import errors
 from gosandbox.problems import internal_error, problem_document, problem_of
@@ -76,6 +77,11 @@ def install_handlers(app: FastAPI) -> None:
             return response
         return problem(exc.status_code, "http-error", "HTTP error", str(exc.detail)[:200])
 
+    async def on_client_gone(request: Request, exc: Exception) -> JSONResponse:
+        """A client that hangs up mid-upload (or is cut off for sending too slowly) is ordinary: no traceback."""
+        logger.info("client hung up before its request was read: %s %s", request.method, request.url.path)
+        return problem(400, "client-disconnected", "Client disconnected", "the request body did not arrive whole")
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "internal-error", "Internal error", "the service failed; see its log")
@@ -83,4 +89,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.GosandboxError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(ClientDisconnect, on_client_gone)
     app.add_exception_handler(Exception, on_unexpected)
