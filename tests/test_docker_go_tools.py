@@ -200,8 +200,10 @@ def test_go_test_cover_lists_every_compile_error_and_skips_vet(live: TestClient)
     broken = {**VET_CALC, "broken.go": 'package calc\n\nfunc B() int { return "x" + 1 }\n\nfunc C() { nothing() }\n'}
     result = post(live, "/test", {"files": broken, "cover": True})
     assert result["status"] == "compile_error"
-    # The compiler's whole list (go vet would stop at the first type error and spell it "vet: ...").
+    # The compiler's whole list (go vet would stop at the first type error and spell it "vet: ..."),
+    # at the columns of the source as sent (the instrumented source's were 3:179).
     assert [(d["file"], d["line"]) for d in result["diagnostics"]] == [("broken.go", 3), ("broken.go", 5)], result
+    assert result["diagnostics"] == post(live, "/test", {"files": broken})["diagnostics"]
     assert "vet: " not in result["compile_output"]
     assert PRINTF_FINDING not in result["compile_output"]  # vet did not run
 

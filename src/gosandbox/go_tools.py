@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Collection
+from dataclasses import replace
 
-from gosandbox.backends.base import BuildJob, ExecJob, Observers
+from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, Observers
 from gosandbox.diagnostics import parse_positions, parse_vet_json
 from gosandbox.gotest import TestOptions, module_path, parse_test_output
 from gosandbox.models import FmtResult, RunSpec, Status, TestResult, Timings, VetResult
@@ -25,10 +26,7 @@ def run_tests(
     """Compile the package's tests in the builder, run the test binary once in a fresh sandbox."""
     started = time.monotonic()
     version = toolchain_of(runner.backend, spec)
-    job = BuildJob(
-        spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz, go_version=version
-    )
-    build = runner.backend.build(job)
+    build = _build_tests(runner, spec, options, version)
     observers = observers or Observers()
     if observers.on_compiled is not None:
         observers.on_compiled(build)
@@ -69,6 +67,20 @@ def run_tests(
         timings_ms=timings,
         go_version=version,
     )
+
+
+def _build_tests(runner: Runner, spec: RunSpec, options: TestOptions, version: str) -> BuildOutcome:
+    """The test binary. Coverage instrumentation moves columns: a failed cover build is compiled
+    again without it, so its messages point where the source says (only failures pay for this).
+    """
+    job = BuildJob(
+        spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz, go_version=version
+    )
+    build = runner.backend.build(job)
+    if build.succeeded or not options.cover:
+        return build
+    plain = runner.backend.build(replace(job, cover=False))
+    return replace(build, output=plain.output) if not plain.succeeded else build
 
 
 def vet(runner: Runner, spec: RunSpec) -> VetResult:
