@@ -1,8 +1,15 @@
 // gosandbox-agent is the small trusted helper baked into the gosandbox images.
 // It never runs user code itself except by exec'ing it in place.
 //
-//	gosandbox-agent init                         PID 1: reap orphans, exit on SIGTERM
-//	gosandbox-agent exec STDIN PROG [ARGS...]    stdin from a file (or "-" for /dev/null), then execve PROG
+//	gosandbox-agent init [--lease=MS]            PID 1: reap orphans, exit on SIGTERM. With a lease (a run
+//	                                             sandbox): exit unless an exec arms a deadline within MS,
+//	                                             and exit at that deadline. When PID 1 exits, the kernel kills
+//	                                             every other process of the sandbox and the container stops.
+//	                                             Other arguments are ignored (a command that repeats the
+//	                                             image's entrypoint, "gosandbox-agent init", is appended to it).
+//	gosandbox-agent exec DEADLINE_MS STDIN PROG [ARGS...]
+//	                                             have init arm the deadline (from now), stdin from a file
+//	                                             (or "-" for /dev/null), then execve PROG
 //	gosandbox-agent build TIMEOUT_MS CMD [ARGS...] [--then|--and CMD [ARGS...]]...
 //	                                             run each CMD in its own process group, one after another,
 //	                                             all within one deadline; the exit code is the first non-zero one.
@@ -11,16 +18,28 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
-const buildTimeoutExit = 124
+const (
+	buildTimeoutExit = 124
+	// deadlineExit is init's exit code when the program's deadline passed (docker ps: "Exited (124)").
+	deadlineExit = 124
+	// initSocket is where init takes the one exec's deadline. Abstract (no file the program sees) and
+	// private to the sandbox: every sandbox has its own network namespace.
+	initSocket       = "@gosandbox-init"
+	handshakeTimeout = 2 * time.Second
+)
 
 func main() {
 	if len(os.Args) < 2 {
@@ -28,7 +47,7 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "init":
-		runInit()
+		runInit(os.Args[2:])
 	case "exec":
 		runExec(os.Args[2:])
 	case "build":
@@ -43,28 +62,121 @@ func fail(msg string) {
 	os.Exit(125)
 }
 
-// runInit idles as PID 1 and reaps any process re-parented to it.
-func runInit() {
+// runInit idles as PID 1 and reaps any process re-parented to it. With a lease (a run sandbox) it also
+// exits when the lease ends before an exec armed a deadline, or when that deadline passes: the server may be
+// gone, and its own kill with it.
+func runInit(args []string) {
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
-	for sig := range signals {
-		if sig != syscall.SIGCHLD {
-			os.Exit(0)
+	var expiry <-chan time.Time // nil (never) without a lease
+	armed := make(chan time.Duration)
+	expiredExit := 0 // the lease ended: nobody claimed this sandbox
+	if lease := leaseOf(args); lease > 0 {
+		expiry = time.After(lease)
+		listener, err := net.Listen("unix", initSocket)
+		if err != nil {
+			fail("listen: " + err.Error())
 		}
-		for {
-			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
-			if pid <= 0 || err != nil {
-				break
+		go awaitDeadline(listener, armed)
+	}
+	for {
+		select {
+		case sig := <-signals:
+			if sig != syscall.SIGCHLD {
+				os.Exit(0)
 			}
+			reapChildren()
+		case deadline := <-armed:
+			expiry, expiredExit = time.After(deadline), deadlineExit
+		case <-expiry:
+			os.Exit(expiredExit)
 		}
 	}
 }
 
-// runExec replaces itself with the program, stdin taken from a file.
-func runExec(args []string) {
-	if len(args) < 2 {
-		fail("usage: exec STDIN PROG [ARGS...]")
+// leaseOf finds --lease=MS among init's arguments; 0 if there is none.
+func leaseOf(args []string) time.Duration {
+	for _, arg := range args {
+		if ms, ok := strings.CutPrefix(arg, "--lease="); ok {
+			return parseMs(ms, "lease")
+		}
 	}
+	return 0
+}
+
+func reapChildren() {
+	for {
+		pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// awaitDeadline takes the deadline from the first connection only: nothing but init runs in a run sandbox
+// before its one exec, and the listener is closed after it, so the program cannot move its own deadline.
+// The exec step is answered only once init's loop took the deadline: no program runs without one.
+// Any failure ends init, and with it the sandbox.
+func awaitDeadline(listener net.Listener, armed chan<- time.Duration) {
+	conn, err := listener.Accept()
+	_ = listener.Close()
+	if err != nil {
+		fail("accept: " + err.Error())
+	}
+	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		fail("read the deadline: " + err.Error())
+	}
+	armed <- parseMs(strings.TrimSuffix(line, "\n"), "deadline")
+	_, _ = conn.Write([]byte("ok\n"))
+	_ = conn.Close()
+}
+
+// armDeadline has init arm the run's deadline and waits for its answer.
+func armDeadline(deadline time.Duration) {
+	conn := dialInit()
+	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	if _, err := fmt.Fprintf(conn, "%d\n", deadline.Milliseconds()); err != nil {
+		fail("send the deadline: " + err.Error())
+	}
+	reply := make([]byte, 3)
+	if _, err := io.ReadFull(conn, reply); err != nil || string(reply) != "ok\n" {
+		fail("init did not arm the deadline")
+	}
+	_ = conn.Close()
+}
+
+// dialInit connects to init, retrying briefly: an exec can come right after the container started.
+func dialInit() net.Conn {
+	giveUp := time.Now().Add(handshakeTimeout)
+	for {
+		conn, err := net.Dial("unix", initSocket)
+		if err == nil {
+			return conn
+		}
+		if time.Now().After(giveUp) {
+			fail("reach init: " + err.Error())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func parseMs(text, what string) time.Duration {
+	ms, err := strconv.Atoi(text)
+	if err != nil || ms <= 0 {
+		fail("bad " + what + " " + text)
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// runExec has init arm the deadline, then replaces itself with the program, stdin taken from a file.
+func runExec(args []string) {
+	if len(args) < 3 {
+		fail("usage: exec DEADLINE_MS STDIN PROG [ARGS...]")
+	}
+	armDeadline(parseMs(args[0], "deadline"))
+	args = args[1:]
 	stdinPath := args[0]
 	if stdinPath == "-" {
 		stdinPath = os.DevNull
@@ -86,11 +198,8 @@ func runBuild(args []string) {
 	if len(args) < 2 {
 		fail("usage: build TIMEOUT_MS CMD [ARGS...] [--then|--and CMD [ARGS...]]...")
 	}
-	timeoutMs, err := strconv.Atoi(args[0])
-	if err != nil || timeoutMs <= 0 {
-		fail("bad timeout " + args[0])
-	}
-	deadline := time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)
+	timeout := parseMs(args[0], "timeout")
+	deadline := time.Now().Add(timeout)
 	status := 0
 	for _, step := range splitCommands(args[1:]) {
 		if step.onlyIfOK && status != 0 {
@@ -98,7 +207,7 @@ func runBuild(args []string) {
 		}
 		code := runOne(step.command, deadline)
 		if code == buildTimeoutExit {
-			fmt.Fprintf(os.Stderr, "gosandbox: the build did not finish within %.1f s and was stopped\n", float64(timeoutMs)/1000)
+			fmt.Fprintf(os.Stderr, "gosandbox: the build did not finish within %.1f s and was stopped\n", timeout.Seconds())
 			os.Exit(buildTimeoutExit)
 		}
 		if status == 0 {

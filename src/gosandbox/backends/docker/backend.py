@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 #: Docker 20.10's API; pinned so that building a client never needs the engine.
 DOCKER_API_VERSION = "1.41"
 _CLEANUP_WORKERS = 2
+#: How long a pre-started run sandbox waits for a run before its init exits (the server may be gone).
+SANDBOX_LEASE_S = 120.0
+#: The agent inside the sandbox kills the run this long after the server's own wall-clock kill should have:
+#: the server's kill comes first and decides the verdict; the agent's holds when the server is gone.
+AGENT_DEADLINE_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,13 @@ class DockerConfig:
     module_proxy_dir: Path | None = None
     #: More toolchains beside the pinned one: name (e.g. "go1.26") -> an image with Go at /usr/local/go.
     toolchains: dict[str, str] = field(default_factory=dict)
+    #: A pre-started run sandbox stops by itself this long after its start unless a run claimed it;
+    #: the pool hands out none older than half of it.
+    sandbox_lease_s: float = SANDBOX_LEASE_S
+
+    def __post_init__(self) -> None:
+        if not self.sandbox_lease_s > 0:
+            raise ValueError(f"sandbox_lease_s must be positive, not {self.sandbox_lease_s}")
 
 
 def config_from_settings(settings: Settings, **overrides: Any) -> DockerConfig:
@@ -62,6 +74,8 @@ def config_from_settings(settings: Settings, **overrides: Any) -> DockerConfig:
         "builder_memory_mb": settings.builder_memory_mb,
         "module_proxy_dir": settings.module_proxy_dir(),
         "toolchains": settings.toolchains(),
+        # GOSANDBOX_SANDBOX_LEASE_S once Settings has the field.
+        "sandbox_lease_s": getattr(settings, "sandbox_lease_s", SANDBOX_LEASE_S),
     }
     return DockerConfig(**{**values, **overrides})
 
@@ -90,6 +104,12 @@ class _Killer:
                 return
             self.reason = reason
         threading.Thread(target=self._kill, name="sandbox-kill", daemon=True).start()
+
+    def note(self, reason: str) -> None:
+        """Remember a reason without killing: the sandbox died of it already."""
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
 
     def _kill(self) -> None:
         try:
@@ -166,7 +186,9 @@ class DockerBackend:
             for directory in (self._sandboxes_dir, self._builds_dir):  # their containers are gone now
                 for leftover in directory.iterdir():
                     shutil.rmtree(leftover, ignore_errors=True)
-            self.pool = SandboxPool(self._create_sandbox, self._destroy_sandbox, self.config.pool_size)
+            self.pool = SandboxPool(
+                self._create_sandbox, self._destroy_sandbox, self.config.pool_size, self.config.sandbox_lease_s / 2
+            )
 
     def check_ready(self) -> None:
         with docker_errors("pinging the Docker engine"):
@@ -187,7 +209,8 @@ class DockerBackend:
         host_dir.mkdir(mode=0o755, parents=True)
         shape = SandboxShape(
             image=self.images.runner,
-            command=[AGENT, "init"],
+            # After the image's entrypoint, "gosandbox-agent init": its init stops unclaimed at the lease's end.
+            command=[f"--lease={math.ceil(self.config.sandbox_lease_s * 1000)}"],
             user=f"{INIT_UID}:{INIT_UID}",
             memory_mb=limits.memory_mb,
             cpus=limits.cpus,
@@ -196,13 +219,14 @@ class DockerBackend:
             labels={**self.labels, "gosandbox.role": "run"},
             binds={str(host_dir): "/sandbox"},
         )
+        started = time.monotonic()  # no later than its lease starts
         try:
             with docker_errors("starting a run sandbox"):
                 container = self.client.containers.run(**container_options(shape, self.config.policy))
         except BaseException:
             shutil.rmtree(host_dir, ignore_errors=True)
             raise
-        return RunSandbox(container.id, host_dir, limits)
+        return RunSandbox(container.id, host_dir, limits, started)
 
     def _destroy_sandbox(self, sandbox: RunSandbox) -> None:
         try:
@@ -223,7 +247,9 @@ class DockerBackend:
         if _shape_of(sandbox.limits) != _shape_of(job.limits):
             self._resize(sandbox, job.limits)
         _hand_over(sandbox.host_dir, job)
-        command = [AGENT, "exec", "/sandbox/stdin", "/sandbox/prog", *job.args]
+        # The agent's own deadline, armed as the program starts: it holds when this process is gone.
+        deadline_ms = math.ceil((job.limits.wall_s + AGENT_DEADLINE_GRACE_S) * 1000)
+        command = [AGENT, "exec", str(deadline_ms), "/sandbox/stdin", "/sandbox/prog", *job.args]
         with docker_errors("preparing a run sandbox"):
             exec_id: str = self.client.api.exec_create(
                 sandbox.container_id,
@@ -285,6 +311,8 @@ class DockerBackend:
                 finished.set()
             duration = time.monotonic() - started
             exit_code = api.exec_inspect(exec_id)["ExitCode"]
+        if exit_code in (KILLED_EXIT, None) and duration >= job.limits.wall_s:
+            killer.note("timeout")  # the agent's deadline came first (this process was too slow to kill)
         return self._outcome(sandbox, killer, output, exit_code, duration)
 
     def _outcome(

@@ -1,12 +1,17 @@
-"""Run sandboxes started ahead of need. Each is handed out once, then destroyed, never reused."""
+"""Run sandboxes started ahead of need. Each is handed out once, then destroyed, never reused.
+
+A pre-started sandbox stops by itself when its lease ends unclaimed (its init exits), so the pool
+renews every idle sandbox once it reaches ``max_age_s`` (half the lease) and never hands out an older one.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gosandbox.limits import Limits
@@ -23,17 +28,26 @@ class RunSandbox:
     container_id: str
     host_dir: Path
     limits: Limits
+    #: time.monotonic() when its start was asked for (its lease began later).
+    started: float = field(default_factory=time.monotonic)
 
 
 class SandboxPool:
-    """Keep ``size`` idle sandboxes ready; refill in the background after each hand-out.
+    """Keep ``size`` idle sandboxes ready; refill in the background after each hand-out, renew the old ones.
 
     With ``size=0`` every run starts its own sandbox on demand (slower, least memory).
     """
 
-    def __init__(self, create: Callable[[], RunSandbox], destroy: Callable[[RunSandbox], None], size: int) -> None:
-        self._create, self._destroy, self.size = create, destroy, size
-        self._ready: deque[RunSandbox] = deque()
+    def __init__(
+        self,
+        create: Callable[[], RunSandbox],
+        destroy: Callable[[RunSandbox], None],
+        size: int,
+        max_age_s: float = float("inf"),
+    ) -> None:
+        self._create, self._destroy, self.size, self.max_age_s = create, destroy, size, max_age_s
+        self._ready: deque[RunSandbox] = deque()  # oldest first
+        self._expired: list[RunSandbox] = []  # taken out of _ready, for the refill thread to destroy
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._refill_forever, name="sandbox-pool", daemon=True)
@@ -41,13 +55,18 @@ class SandboxPool:
             self._thread.start()
 
     def acquire(self) -> RunSandbox:
-        """A fresh sandbox: a pre-started one when ready, else one started now."""
+        """A fresh sandbox: a pre-started one when one is ready and young enough, else one started now."""
         with self._cond:
-            if self._ready:
+            while self._ready:
                 sandbox = self._ready.popleft()
                 self._cond.notify_all()
-                return sandbox
+                if self._young(sandbox, time.monotonic()):
+                    return sandbox
+                self._expired.append(sandbox)
         return self._create()
+
+    def _young(self, sandbox: RunSandbox, now: float) -> bool:
+        return now - sandbox.started < self.max_age_s
 
     def discard_idle(self) -> None:
         """Destroy the idle sandboxes (they may be dead); the refill starts new ones."""
@@ -62,13 +81,27 @@ class SandboxPool:
             return len(self._ready)
 
     def _refill_forever(self) -> None:
-        while True:
+        while (expired := self._wait_for_work()) is not None:
+            for sandbox in expired:
+                self._destroy(sandbox)
             with self._cond:
-                while not self._closed and len(self._ready) >= self.size:
-                    self._cond.wait()
-                if self._closed:
-                    return
-            self._refill_one()
+                short = len(self._ready) < self.size
+            if short:
+                self._refill_one()
+
+    def _wait_for_work(self) -> list[RunSandbox] | None:
+        """Wait until a sandbox is missing or too old; return the too-old ones (no longer idle), None once closed."""
+        with self._cond:
+            while not self._closed:
+                now = time.monotonic()
+                while self._ready and not self._young(self._ready[0], now):
+                    self._expired.append(self._ready.popleft())
+                if self._expired or len(self._ready) < self.size:
+                    expired, self._expired = self._expired, []
+                    return expired
+                # Wake when the oldest is due for renewal (without a lease, once a minute: wait() wants finite).
+                self._cond.wait(min(self._ready[0].started + self.max_age_s - now, 60.0))
+            return None
 
     def _refill_one(self) -> None:
         try:
@@ -92,6 +125,6 @@ class SandboxPool:
         if self._thread.is_alive():
             self._thread.join(timeout=30)
         with self._cond:
-            idle, self._ready = list(self._ready), deque()
+            idle, self._ready, self._expired = [*self._ready, *self._expired], deque(), []
         for sandbox in idle:
             self._destroy(sandbox)
