@@ -50,6 +50,8 @@ def start_server(state_dir: Path, instance: str, name: str, env: Mapping[str, st
                 return server
         except httpx.HTTPError:
             time.sleep(0.1)
+    process.kill()  # a server that did not start is not left behind
+    process.wait()
     raise AssertionError(f"the server did not become ready within 30 s:\n{server.stderr()}")
 
 

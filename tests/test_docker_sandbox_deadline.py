@@ -7,12 +7,9 @@ sandbox at the end of its lease; the server's own kill at ``wall_s`` stays the f
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import docker.errors
@@ -20,25 +17,18 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from docker_helpers import TEST_INSTANCE, docker_settings, free_port, program_processes, reap_until_quiet, run
+from docker_helpers import TEST_INSTANCE, docker_settings, program_processes, run
 from gosandbox.backends.base import BuildJob, ExecJob
 from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.limits import Limits
 from gosandbox.source import DEFAULT_GO_MOD
-from server_process import Serve
+from server_process import serving
 
 FOREVER = "package main\n\nfunc main() {\n\tfor {\n\t}\n}\n"
 WALL_S = 3
 LEASE_S = 6
-
-# Until Settings has ``sandbox_lease_s`` (GOSANDBOX_SANDBOX_LEASE_S), the server is started with the backend's
-# default lease patched; the variable is passed as well so that it takes over once the setting exists.
-_LAUNCH = (
-    "import sys; import gosandbox.backends.docker.backend as b; b.SANDBOX_LEASE_S = float(sys.argv[1]); "
-    "from gosandbox.cli import main; main(sys.argv[2:])"
-)
 
 _CPU_FILES = (
     ("/sys/fs/cgroup/cpu,cpuacct/docker/{id}/cpuacct.usage", 1),  # cgroup v1, cgroupfs driver (nanoseconds)
@@ -106,38 +96,12 @@ def run_sandboxes(instance: str) -> list[str]:
     return [c["Id"] for c in containers if c["Labels"].get("gosandbox.role") == "run"]
 
 
-@contextlib.contextmanager
-def serving_with_lease(state_dir: Path, instance: str, lease_s: float) -> Iterator[Serve]:
-    """``gosandbox serve`` in a subprocess whose run sandboxes have a ``lease_s`` lease."""
-    port, log = free_port(), state_dir / "serve.log"
-    env = {**os.environ, "GOSANDBOX_STATE_DIR": str(state_dir), "GOSANDBOX_INSTANCE": instance,
-           "GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_SANDBOX_LEASE_S": str(lease_s)}  # fmt: skip
-    command = [sys.executable, "-c", _LAUNCH, str(lease_s), "serve", "--port", str(port)]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    server = Serve(state_dir, instance, port, process, log)
-    try:
-        ready = wait_for(lambda: process.poll() is None and _ready(server.url), 30)
-        assert ready, f"the server did not become ready within 30 s:\n{server.stderr()}"
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reap_until_quiet(instance)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.mark.docker
 def test_a_killed_servers_sandboxes_stop_by_themselves(tmp_path: Path) -> None:
     instance = f"{TEST_INSTANCE}-deadline"
-    with serving_with_lease(tmp_path, instance, LEASE_S) as server:
+    env = {"GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_SANDBOX_LEASE_S": str(LEASE_S)}
+    with serving(tmp_path, instance, env) as servers:
+        server = servers[0]
         assert wait_for(lambda: len(running(run_sandboxes(instance))) >= 2, 10), "the pool should fill"
         body = {"code": FOREVER, "limits": {"wall_s": WALL_S}}
         clients = [threading.Thread(target=_post, args=(f"{server.url}/run", body)) for _ in range(2)]

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     build_timeout_s: float = Field(30.0, gt=0)
     builder_memory_mb: int = Field(2048, ge=256)
     pool_size: int = Field(2, ge=0, le=64, description="run sandboxes kept started ahead of need")
+    sandbox_lease_s: float = Field(
+        120.0, ge=2, description="a pre-started sandbox no server claims within this stops by itself"
+    )
     max_concurrent_runs: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
     max_queued: int = Field(200, ge=0, description="jobs waiting for a slot or a worker; beyond it, 429")
     binary_cache_mb: int = Field(256, ge=0)

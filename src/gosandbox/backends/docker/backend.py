@@ -74,8 +74,7 @@ def config_from_settings(settings: Settings, **overrides: Any) -> DockerConfig:
         "builder_memory_mb": settings.builder_memory_mb,
         "module_proxy_dir": settings.module_proxy_dir(),
         "toolchains": settings.toolchains(),
-        # GOSANDBOX_SANDBOX_LEASE_S once Settings has the field.
-        "sandbox_lease_s": getattr(settings, "sandbox_lease_s", SANDBOX_LEASE_S),
+        "sandbox_lease_s": settings.sandbox_lease_s,
     }
     return DockerConfig(**{**values, **overrides})
 
