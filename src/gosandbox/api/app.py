@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from gosandbox import __version__
 from gosandbox.api.docs import add_doc_routes
 from gosandbox.api.jobs import add_job_routes, submit_and_wait
+from gosandbox.api.parsing import ParsingGate
 from gosandbox.api.problems import install_handlers
-from gosandbox.api.requests import fmt_job, go_test_job, media_type, read_capped_body, run_job, vet_job
+from gosandbox.api.requests import fmt_job, go_test_job, media_type, run_job, vet_job
 from gosandbox.api.schemas import (
     FmtSubmission,
     Problem,
@@ -86,9 +87,11 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     )
     app.state.settings, app.state.backend, app.state.runner, app.state.jobs = settings, backend, runner, service
     app.state.shutdown, app.state.stop_now = shutdown, lambda: _stop_now(shutdown, service)
+    parsing = ParsingGate(settings.parsing_slots())  # shared by every route that takes a body
+    app.state.parsing = parsing
     install_handlers(app)
-    _add_program_routes(app, settings, service, shutdown)
-    add_job_routes(app, settings, service, shutdown)
+    _add_program_routes(app, settings, service, shutdown, parsing)
+    add_job_routes(app, settings, service, shutdown, parsing)
     add_doc_routes(app)
     _add_status_routes(app, settings, service, backend)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -116,8 +119,10 @@ def _close(service: JobService, backend: Backend | None) -> None:
         backend.close()
 
 
-def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown) -> None:
-    """POST /run, /test, /vet, /fmt: each parses its body into a job, submits it and waits for its end.
+def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
+                        parsing: ParsingGate) -> None:  # fmt: skip
+    """POST /run, /test, /vet, /fmt: each parses its body into a job (in a parsing slot), submits it and
+    waits for its end.
 
     The default program is read once, at start-up: a missing file fails the start, not a request.
     """
@@ -126,8 +131,7 @@ def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, s
 
     async def serve(request: Request, prepare: Prepare) -> JSONResponse:
         kind = media_type(request)
-        body = await read_capped_body(request, settings.max_body_bytes)
-        job = await asyncio.to_thread(prepare, body, kind)  # validation never blocks the event loop
+        job = await parsing.parse(request, settings.max_body_bytes, lambda body: prepare(body, kind))
         return await submit_and_wait(request, service, job, shutdown)
 
     @app.post("/run", response_model=RunResponse, openapi_extra=request_body("RunRequest", required=False),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -13,8 +12,9 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from gosandbox.api.parsing import ParsingGate
 from gosandbox.api.problems import problem_response
-from gosandbox.api.requests import media_type, parse_json, read_capped_body, submission_job
+from gosandbox.api.requests import media_type, parse_json, submission_job
 from gosandbox.api.schemas import BatchOut, BatchRequest, SubmissionList, SubmissionOut, problem_responses
 from gosandbox.api.shutdown import Shutdown, StoppingNow
 from gosandbox.errors import InvalidRequest, JobFailed, SubmissionFinished, SubmissionNotFound
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_DISCONNECT_POLL_S = 0.1
+_SHUTDOWN_POLL_S = 0.1
 MAX_WAIT_S = 60.0
 
 
@@ -42,26 +42,41 @@ async def submit_and_wait(request: Request, service: JobService, job: JobRequest
                           shutdown: Shutdown) -> JSONResponse:  # fmt: skip
     """The synchronous endpoints: submit, then answer with the result the moment it exists.
 
-    If the client hangs up first, its job is cancelled (its sandbox killed); so it is when the
-    server stops now, and the client is told so (503).
+    A client that hung up before its job is stored submits nothing. One that hangs up while its
+    job waits or runs is seen at once (a task waits for uvicorn's disconnect message): the job is
+    cancelled before it can start (see :meth:`JobService.abandon`), its sandbox killed if it runs.
+    When the server stops now, the job is cancelled and the client told so (503).
     """
+    if await request.is_disconnected():
+        logger.info("client went away before its job was stored; nothing submitted")
+        return problem_response(_gone())
     submission, _ = await asyncio.to_thread(lambda: service.submit(job, sync=True))
+    gone = asyncio.create_task(_until_disconnected(request))
     waiting = asyncio.create_task(service.wait(submission.id, None))
     try:
-        while True:
-            done, _ = await asyncio.wait({waiting}, timeout=_DISCONNECT_POLL_S)
-            if done:
-                break
+        while not waiting.done():
+            await asyncio.wait({waiting, gone}, timeout=_SHUTDOWN_POLL_S, return_when=asyncio.FIRST_COMPLETED)
             if shutdown.now:
                 return await _stopped_now(service, submission.id)
-            if await request.is_disconnected():
+            if gone.done() and not waiting.done():
                 logger.info("client went away; cancelling submission %s", submission.id)
-                await _cancel_quietly(service, submission.id)
+                await service.abandon(submission.id)
                 break
         final = await waiting
     finally:
         waiting.cancel()
+        gone.cancel()
     return result_response(final)
+
+
+async def _until_disconnected(request: Request) -> None:
+    """Returns when the client hangs up (the body was read: the next ASGI message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _gone() -> dict[str, Any]:
+    return problem_document(400, "client-disconnected", "the client hung up before its job was submitted")
 
 
 async def _stopped_now(service: JobService, submission_id: str) -> JSONResponse:
@@ -72,11 +87,6 @@ async def _stopped_now(service: JobService, submission_id: str) -> JSONResponse:
         return result_response(await asyncio.to_thread(service.get, submission_id))
     logger.info("stopping now; submission %s cancelled, its client answered 503", submission_id)
     return problem_response(shutting_down(), {"X-Submission-Id": submission_id, "Connection": "close"})
-
-
-async def _cancel_quietly(service: JobService, submission_id: str) -> None:
-    with contextlib.suppress(SubmissionFinished):
-        await asyncio.to_thread(service.cancel, submission_id)
 
 
 def result_response(final: Submission) -> JSONResponse:
@@ -94,12 +104,14 @@ def _sse(event_id: str, name: str, data: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
 
 
-def add_job_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown) -> None:
-    _add_submit_routes(app, settings, service, shutdown)
+def add_job_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
+                   parsing: ParsingGate) -> None:  # fmt: skip
+    _add_submit_routes(app, settings, service, shutdown, parsing)
     _add_read_routes(app, service, shutdown)
 
 
-def _batch_jobs(batch: BatchRequest, settings: Settings) -> list[tuple[JobRequest, str | None]]:
+def _batch_jobs(body: bytes, settings: Settings) -> list[tuple[JobRequest, str | None]]:
+    batch = parse_json(body, BatchRequest)
     parsed = []
     for index, item in enumerate(batch.submissions):
         try:
@@ -109,7 +121,8 @@ def _batch_jobs(batch: BatchRequest, settings: Settings) -> list[tuple[JobReques
     return parsed
 
 
-def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown) -> None:
+def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
+                       parsing: ParsingGate) -> None:  # fmt: skip
     errors = problem_responses(400, 413, 415, 422, 429, 503)
     replay = "an Idempotency-Key seen before: that submission, unchanged"
     replayed: dict[int | str, dict[str, Any]] = {200: {"description": replay, "model": SubmissionOut}}
@@ -122,8 +135,8 @@ def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService, sh
         if key is not None and not _KEY.match(key):
             raise InvalidRequest("Idempotency-Key must be 1-255 printable ASCII characters")
         kind = media_type(request)
-        body = await read_capped_body(request, settings.max_body_bytes)
-        job, callback_url = await asyncio.to_thread(submission_job, body, kind, settings)
+        job, callback_url = await parsing.parse(request, settings.max_body_bytes,
+                                                lambda body: submission_job(body, kind, settings))  # fmt: skip
         submission, created = await asyncio.to_thread(
             lambda: service.submit(job, callback_url=callback_url, idempotency_key=key)
         )
@@ -137,10 +150,7 @@ def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService, sh
     @app.post("/submissions/batch", status_code=201, response_model=BatchOut, responses=errors)
     async def submit_batch(request: Request) -> dict[str, list[str]]:
         """Store up to 100 jobs at once: all are checked (and room for all asked) before any is stored."""
-        body = await read_capped_body(request, settings.max_body_bytes)
-        batch = await asyncio.to_thread(parse_json, body, BatchRequest)
-
-        requests = await asyncio.to_thread(_batch_jobs, batch, settings)
+        requests = await parsing.parse(request, settings.max_body_bytes, lambda body: _batch_jobs(body, settings))
         submissions = await asyncio.to_thread(service.submit_many, requests)
         return {"ids": [s.id for s in submissions]}
 

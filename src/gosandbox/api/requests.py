@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 from fastapi import Request
@@ -29,20 +30,38 @@ from gosandbox.txtar import looks_like_txtar, parse_txtar
 Model = TypeVar("Model", bound=BaseModel)
 Package = TypeVar("Package", bound=SourceRequest)
 
+#: The most keys, array items and strings one JSON body may hold (each ``"string"``, ``[``, ``{``, ``,``
+#: and ``:`` counts one); past it the body is refused before pydantic sees it. What costs memory is
+#: pydantic's errors, about 1 KB each (one per unknown key or wrong item): a 1 MiB object of 131 000
+#: unknown keys took +125 MB and 0.6 s holding the GIL; at this ceiling the worst body costs ~30 MB
+#: and 0.15 s, and the slots of :mod:`gosandbox.api.parsing` bound how many run at once. The largest
+#: valid request needs about 1 300 (256 files, 64 arguments, 5 limits); a package of 10 000 files
+#: (40 000) still passes, to be told precisely that it sent too many files. A batch (up to 100 bodies)
+#: is held to the same ceiling as a whole.
+MAX_JSON_TOKENS = 64 * 1024
+#: A JSON string (an unterminated one runs to the end: every match attempt succeeds, so the scan
+#: is linear whatever the bytes) or one of the punctuation marks counted.
+_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)|[\[{,:]', re.DOTALL)
 
-async def read_capped_body(request: Request, cap_bytes: int) -> bytes:
-    """The whole body, refusing more than ``cap_bytes`` before reading it all."""
+
+def check_headers(request: Request, cap_bytes: int) -> int | None:
+    """The body's declared length (None: not declared); 413 or 415 from the headers alone."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap_bytes:
         raise PayloadTooLarge(f"the body holds {declared} bytes; at most {cap_bytes} are allowed")
     if request.headers.get("content-encoding", "identity").lower() != "identity":
         raise UnsupportedMediaType("compressed request bodies are not accepted; send it uncompressed")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > cap_bytes:
-            raise PayloadTooLarge(f"the body is larger than {cap_bytes} bytes")
-    return bytes(body)
+    return int(declared) if declared is not None and declared.isdigit() else None
+
+
+def check_json_size(body: bytes, most: int = MAX_JSON_TOKENS) -> None:
+    """Refuse a body of more than ``most`` JSON tokens; stops counting there (a few ms at most)."""
+    for count, _ in enumerate(_TOKEN.finditer(body), 1):
+        if count > most:
+            raise InvalidSource(
+                f"the JSON body holds more than {most} keys, array items and strings; a valid request has far "
+                "fewer (at most 256 files, 64 arguments, the 5 limits)"
+            )
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -51,10 +70,12 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 
 def parse_json(body: bytes, model: type[Model]) -> Model:
+    check_json_size(body)
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in errors[:10])
         raise InvalidSource(f"invalid JSON request: {problems}"[:2000]) from None
 
 

@@ -7,7 +7,11 @@ through a task queue on Redis.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -43,9 +47,48 @@ class Dispatcher(Protocol):
         """Raise a :class:`BackendUnavailable` saying why jobs cannot run now."""
 
 
-def retry_after_s(waiting: int, slots: int) -> int:
-    """A client's fair wait: about one second per round of the slots that the queue ahead fills."""
-    return max(1, min(60, 1 + waiting // max(1, slots)))
+def retry_after_s(waiting: int, slots: int, jobs_per_s: float | None = None) -> int:
+    """A client's fair wait: the time the queue ahead takes to drain, in whole seconds within [1, 60].
+
+    ``jobs_per_s``: the measured rate at which jobs finish (see :class:`DrainRate`); without one,
+    about one second per round of the slots that the queue ahead fills.
+
+    >>> retry_after_s(40, 2, jobs_per_s=4.0), retry_after_s(40, 2), retry_after_s(0, 2, 4.0), retry_after_s(10**6, 1)
+    (10, 21, 1, 60)
+    """
+    if jobs_per_s is not None and jobs_per_s > 0:
+        estimate = math.ceil(waiting / jobs_per_s)
+    else:
+        estimate = 1 + waiting // max(1, slots)
+    return max(1, min(60, estimate))
+
+
+class DrainRate:
+    """Jobs finished per second lately: the ends of the last ``window_s`` seconds (at most ``keep`` of them).
+
+    The rate is ``(n - 1) / (now - oldest end)``: it counts the intervals between the ends, and the
+    time since the last end too, so a queue that stops draining (every slot on a long job) reads as
+    slowing down. Fewer than two ends in the window: nothing measured (None).
+    """
+
+    def __init__(self, window_s: float = 60.0, keep: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s, self.clock = window_s, clock
+        self._ends: deque[float] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def finished(self) -> None:
+        with self._lock:
+            self._ends.append(self.clock())
+
+    def per_second(self) -> float | None:
+        now = self.clock()
+        with self._lock:
+            while self._ends and self._ends[0] < now - self.window_s:
+                self._ends.popleft()
+            count, oldest = len(self._ends), self._ends[0] if self._ends else now
+        if count < 2 or now <= oldest:
+            return None
+        return (count - 1) / (now - oldest)
 
 
 class LocalDispatcher:
@@ -59,6 +102,7 @@ class LocalDispatcher:
         self._cancels = CancelSwitches()
         self._pool: ThreadPoolExecutor | None = None
         self._stopping_now = False
+        self.drain = DrainRate()  # for Retry-After: how fast the queue empties
 
     def start(self) -> None:
         """Jobs a killed predecessor of this instance was running go back to the queue, then all queued run."""
@@ -76,7 +120,7 @@ class LocalDispatcher:
         if self.running + self.waiting + count > self.slots + self.max_queued:
             raise Overloaded(
                 f"{self.running} jobs running and {self.waiting} waiting (the queue holds {self.max_queued})",
-                retry_after_s=retry_after_s(self.waiting, self.slots),
+                retry_after_s=retry_after_s(self.waiting, self.slots, self.drain.per_second()),
             )
 
     def enqueue(self, submission_id: str, go_version: str | None) -> None:
@@ -98,8 +142,10 @@ class LocalDispatcher:
             self.waiting -= 1
             self.running += 1
         try:
-            if not cancel.is_set():  # else cancelled, or stopped now before it started: it stays as stored
-                self.executor.execute(submission_id, submission_id, cancel)
+            # Not when cancelled (its client hung up, say) or stopped now: it stays as stored. A job
+            # skipped (here or by the store) does not count as drained: it would promise a rate real jobs lack.
+            if not cancel.is_set() and self.executor.execute(submission_id, submission_id, cancel):
+                self.drain.finished()
         except Exception:  # the store failed: the job stays queued, and the sweeper hands it on again
             logger.exception("submission %s could not be executed", submission_id)
         finally:

@@ -106,6 +106,11 @@ class JobEnd:
 
 Publish = Callable[[str, dict[str, Any]], None]
 
+
+class _Abandoned(Exception):
+    """Raised by the compile observer when the job was cancelled during its build: the run never starts."""
+
+
 #: How long a finished job's result waits in memory for the database to come back.
 _FINISH_RETRY_S = 60.0
 #: How often a running job checks that it still owns its submission.
@@ -159,31 +164,42 @@ class JobExecutor:
             logger.warning("after a restart: %d synchronous job(s) failed, %d queued again, %d failed (worker lost)",
                            len(failed), len(requeued), len(lost))  # fmt: skip
 
-    def execute(self, submission_id: str, token: str, cancel: threading.Event) -> None:
-        """Run the job if this delivery may; ``token`` names the queue message (see :meth:`Store.claim`)."""
+    def execute(self, submission_id: str, token: str, cancel: threading.Event) -> bool:
+        """Run the job if this delivery may; ``token`` names the queue message (see :meth:`Store.claim`).
+
+        True when the job's tool ran (to its end, or killed by its cancel switch).
+        """
         outcome = self.store.claim(submission_id, token, self.worker, self.max_attempts)
         if outcome.claim is Claim.LOST:
             self.end.announce_id(submission_id)
         if outcome.claim is not Claim.RUN or outcome.request is None:
-            return
+            return False
 
         def publish(name: str, data: dict[str, Any]) -> None:
             self.events.publish(submission_id, name, data)
 
+        if cancel.is_set():  # cancelled (or stopped now) between the queue and its claim: nothing is built
+            self._give_back(submission_id, outcome.attempt)
+            return False
         publish("state", {"state": State.RUNNING.value, "attempt": outcome.attempt, "worker": self.worker})
         with _watchdog(self.store, submission_id, outcome.attempt, cancel):
             state, result, error = self._perform(outcome.request, cancel, publish)
         if cancel.is_set():
-            # Cancelled or taken over: whoever did it announces the end. Still ours: this process
-            # is stopping now, so the job goes back to the queue for another worker.
-            if self.store.release(submission_id, outcome.attempt):
-                logger.warning("submission %s: stopped by a shutdown; queued again", submission_id)
-            return
+            self._give_back(submission_id, outcome.attempt)
+            return True
         finished = self._finish(submission_id, outcome.attempt, state, result, error)
         if finished is not None:
             self.end.announce(finished)
         else:
             logger.info("submission %s: attempt %d no longer owns it", submission_id, outcome.attempt)
+        return True
+
+    def _give_back(self, submission_id: str, attempt: int) -> None:
+        """Stopped by its cancel switch. Cancelled or taken over: whoever did it announces the end.
+        Still ours: this process is stopping now, so the job goes back to the queue for another worker
+        (or its client hung up and the store's cancel is on its way: it cancels the queued job)."""
+        if self.store.release(submission_id, attempt):
+            logger.warning("submission %s: stopped by a shutdown or its client's cancel; queued again", submission_id)
 
     def _finish(self, submission_id: str, attempt: int, state: State, result: dict[str, Any] | None,
                 error: dict[str, Any] | None) -> Submission | None:  # fmt: skip
@@ -212,12 +228,16 @@ class JobExecutor:
         output = OutputEvents(publish)
 
         def compiled(build: BuildOutcome) -> None:
+            if cancel.is_set():  # cancelled while it was built: no sandbox for it, no "timeout" verdict
+                raise _Abandoned
             publish("compile", {"succeeded": build.succeeded, "output": build.output,
                                 "duration_ms": round(build.duration_s * 1000)})  # fmt: skip
 
         try:
             observers = Observers(on_compiled=compiled, on_output=output.write)
             result = perform(self.runner, JobRequest.from_json(request_json), cancel, observers)
+        except _Abandoned:
+            return State.CANCELLED, None, None
         except GosandboxError as exc:
             logger.warning("job failed: %s", exc)
             return State.FAILED, None, problem_of(exc) or internal_error()

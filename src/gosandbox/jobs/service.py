@@ -18,7 +18,7 @@ from gosandbox.errors import (
     SubmissionNotFound,
     UnknownToolchain,
 )
-from gosandbox.jobs.dispatch import Dispatcher
+from gosandbox.jobs.dispatch import Dispatcher, LocalDispatcher
 from gosandbox.jobs.events import RESULT, Event, EventLog, events_after
 from gosandbox.jobs.execution import JobEnd
 from gosandbox.jobs.model import JobRequest, State, Submission
@@ -143,6 +143,19 @@ class JobService:
         self.end.announce_id(submission_id)
         logger.info("submission %s cancelled (it was %s)", submission_id, previous.value)
         return self.get(submission_id)
+
+    async def abandon(self, submission_id: str) -> None:
+        """Its synchronous client hung up: the job must not start (or stop now), and no error follows.
+
+        Where this process holds the job, its cancel switch is thrown at once, on the event loop: the
+        job then never reaches the builder even while the store's cancel waits for a free thread
+        (a parse flood kept those busy for seconds). The store's compare-and-set does the rest: a
+        cancelled job is never claimed, by this process or by a worker.
+        """
+        if isinstance(self.dispatcher, LocalDispatcher):
+            self.dispatcher.cancel_running(submission_id)
+        with contextlib.suppress(SubmissionFinished):
+            await asyncio.to_thread(self.cancel, submission_id)
 
     # --- waiting and following ----------------------------------------------------------------
 
