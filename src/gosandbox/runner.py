@@ -67,7 +67,8 @@ class Runner:
         job = ExecJob(build.binary, spec.stdin, spec.args, spec.limits, cancel, on_output=observers.on_output)
         outcome = self.backend.execute(job)
         status = classify(outcome)
-        logger.info("run %s: %s exit=%s in %.3f s", run_id, status, outcome.exit_code, time.monotonic() - started)
+        verdict = "cancelled" if outcome.cancelled else status  # the job ends cancelled, not timed out
+        logger.info("run %s: %s exit=%s in %.3f s", run_id, verdict, outcome.exit_code, time.monotonic() - started)
         return RunResult(
             status=status,
             exit_code=outcome.exit_code,
