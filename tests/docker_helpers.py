@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -107,29 +107,48 @@ def free_port() -> int:
 
 
 class Server:
-    """``gosandbox serve`` in a subprocess with its own instance label and state directory."""
+    """``gosandbox serve`` in a subprocess with its own instance label and state directory, started at once.
 
-    def __init__(self, state_dir: Path, instance: str) -> None:
+    ``env`` adds settings; its stderr (INFO and up) goes to ``log``, across restarts (:meth:`start`).
+    """
+
+    def __init__(self, state_dir: Path, instance: str, env: Mapping[str, str] | None = None) -> None:
         self.state_dir, self.instance, self.port = state_dir, instance, free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.env, self.log = dict(env or {}), state_dir / f"serve-{instance}.log"
+        self.process = self._spawn()
+        self._wait_until_ready()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Start it again (on the same port, the same log) after it stopped."""
+        self.process = self._spawn()
+        self._wait_until_ready()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, "GOSANDBOX_STATE_DIR": str(self.state_dir), "GOSANDBOX_INSTANCE": self.instance,
-               "GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_LOG_LEVEL": "warning"}  # fmt: skip
+               "GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_LOG_LEVEL": "info", **self.env}  # fmt: skip
         command = [sys.executable, "-m", "gosandbox.cli", "serve", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=env)
+        with self.log.open("ab") as stderr:
+            return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.stderr()
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise AssertionError("the server did not become ready within 30 s")
+        self.process.kill()  # a server that did not start is not left behind
+        self.process.wait()
+        raise AssertionError(f"the server did not become ready within 30 s:\n{self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def sandboxes(self) -> list[str]:
         return list_sandboxes(connect(), self.instance)
@@ -142,14 +161,13 @@ class Server:
 
 
 @contextmanager
-def serving(state_dir: Path, instance: str) -> Iterator[Server]:
+def serving(state_dir: Path, instance: str, env: Mapping[str, str] | None = None) -> Iterator[Server]:
     """A started server; killed if still running at the end, and its instance's containers removed."""
-    server = Server(state_dir, instance)
-    server.start()
+    server = Server(state_dir, instance, env)
     try:
         yield server
     finally:
-        if server.process is not None and server.process.poll() is None:
+        if server.process.poll() is None:
             server.process.kill()
             server.process.wait()
         reap_until_quiet(instance)

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from docker_helpers import TEST_INSTANCE
-from server_process import Serve, serving
+from docker_helpers import TEST_INSTANCE, Server, serving
 
 pytestmark = pytest.mark.docker
 
@@ -19,7 +18,7 @@ CAP = 2100
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n'
 
 
-def _connect(server: Serve, first_bytes: bytes = b"") -> socket.socket:
+def _connect(server: Server, first_bytes: bytes = b"") -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     if first_bytes:
         sock.sendall(first_bytes)
@@ -44,20 +43,20 @@ def _answer_then_close(sock: socket.socket, deadline: float) -> bytes | None:
         sock.close()
 
 
-def _healthz_s(server: Serve) -> float:
+def _healthz_s(server: Server) -> float:
     started = time.monotonic()
     assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
     return time.monotonic() - started
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {"GOSANDBOX_HEAD_TIMEOUT_S": str(HEAD_TIMEOUT_S), "GOSANDBOX_MAX_CONNECTIONS": str(CAP)}
-    with serving(tmp_path_factory.mktemp("edge"), f"{TEST_INSTANCE}-edge", env) as servers:
-        yield servers[0]
+    with serving(tmp_path_factory.mktemp("edge"), f"{TEST_INSTANCE}-edge", env) as server:
+        yield server
 
 
-def test_stalled_request_heads_are_closed_while_the_server_serves(server: Serve) -> None:
+def test_stalled_request_heads_are_closed_while_the_server_serves(server: Server) -> None:
     log_before = server.log.stat().st_size
     stalled = [_connect(server, b"POST /run HTTP/1.1\r\nHost: x\r\n") for _ in range(2000)]
     all_open = time.monotonic()
@@ -70,7 +69,7 @@ def test_stalled_request_heads_are_closed_while_the_server_serves(server: Serve)
     assert server.log.stat().st_size - log_before < 100_000
 
 
-def test_a_body_that_trickles_in_is_cut_off(server: Serve) -> None:
+def test_a_body_that_trickles_in_is_cut_off(server: Server) -> None:
     head = b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 50000\r\n\r\n"
     sock = _connect(server, head)
     started, answer = time.monotonic(), b""
@@ -93,7 +92,7 @@ def test_a_body_that_trickles_in_is_cut_off(server: Serve) -> None:
     assert "Traceback" not in server.stderr()
 
 
-def test_connections_beyond_the_cap_are_refused_at_once_and_the_server_recovers(server: Serve) -> None:
+def test_connections_beyond_the_cap_are_refused_at_once_and_the_server_recovers(server: Server) -> None:
     flood = [_connect(server) for _ in range(CAP + 50)]
     deadline = time.monotonic() + 0.5  # well within the head timeout: the ones let in are still waiting
     refused = [_answer_then_close(sock, deadline) for sock in flood[CAP - 20 :]]
@@ -113,7 +112,7 @@ def test_connections_beyond_the_cap_are_refused_at_once_and_the_server_recovers(
     assert "Traceback" not in server.stderr()
 
 
-def test_repeated_warnings_are_logged_a_few_times_a_minute(server: Serve) -> None:
+def test_repeated_warnings_are_logged_a_few_times_a_minute(server: Server) -> None:
     before = server.stderr().count("Invalid HTTP request received.")
     for _ in range(30):
         _answer_then_close(_connect(server, b"NOT HTTP AT ALL\r\n\r\n"), time.monotonic() + 2)

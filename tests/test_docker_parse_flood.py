@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docker_helpers import TEST_INSTANCE
-from server_process import serving
+from docker_helpers import TEST_INSTANCE, serving
 from test_abuse_parsing import ENDPOINTS, JSON, flood_body
 
 pytestmark = pytest.mark.docker
@@ -92,8 +91,7 @@ def _flood(url: str, bodies: dict[str, bytes]) -> list[httpx.Response]:
 def test_a_flood_of_131k_key_bodies_leaves_the_servers_memory_and_health_alone(tmp_path: Path) -> None:
     instance = f"{TEST_INSTANCE}-parse-flood"
     bodies = {endpoint: flood_body(endpoint) for endpoint in ENDPOINTS}
-    with serving(tmp_path, instance, {"GOSANDBOX_LOG_LEVEL": "warning"}) as servers:
-        server = servers[0]
+    with serving(tmp_path, instance, {"GOSANDBOX_LOG_LEVEL": "warning"}) as server:
         pid = server.process.pid
         for endpoint in ENDPOINTS:  # every path warmed up once
             httpx.post(server.url + endpoint, content=bodies[endpoint], headers=JSON, timeout=30)

@@ -17,14 +17,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from docker_helpers import TEST_INSTANCE, docker_settings, program_processes, run
+from docker_helpers import TEST_INSTANCE, docker_settings, program_processes, run, serving
 from gosandbox.backends.base import BuildJob, ExecJob
 from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.limits import Limits
 from gosandbox.source import DEFAULT_GO_MOD
-from server_process import serving
 
 FOREVER = "package main\n\nfunc main() {\n\tfor {\n\t}\n}\n"
 WALL_S = 3
@@ -100,8 +99,7 @@ def run_sandboxes(instance: str) -> list[str]:
 def test_a_killed_servers_sandboxes_stop_by_themselves(tmp_path: Path) -> None:
     instance = f"{TEST_INSTANCE}-deadline"
     env = {"GOSANDBOX_POOL_SIZE": "2", "GOSANDBOX_SANDBOX_LEASE_S": str(LEASE_S)}
-    with serving(tmp_path, instance, env) as servers:
-        server = servers[0]
+    with serving(tmp_path, instance, env) as server:
         assert wait_for(lambda: len(running(run_sandboxes(instance))) >= 2, 10), "the pool should fill"
         body = {"code": FOREVER, "limits": {"wall_s": WALL_S}}
         clients = [threading.Thread(target=_post, args=(f"{server.url}/run", body)) for _ in range(2)]

@@ -11,11 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docker_helpers import TEST_INSTANCE, docker_settings, program_processes, wait_for_program_processes
+from docker_helpers import TEST_INSTANCE, docker_settings, program_processes, serving, wait_for_program_processes
 from gosandbox.backends.docker.backend import connect
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.wiring import open_store
-from server_process import serving, start_server
 
 pytestmark = pytest.mark.docker
 
@@ -35,8 +34,7 @@ def _in_thread(post: Mapping[str, object], url: str) -> tuple[threading.Thread, 
 
 def test_a_second_ctrl_c_stops_now_answers_503_and_leaves_nothing(tmp_path: Path) -> None:
     instance = f"{TEST_INSTANCE}-stop-now"
-    with serving(tmp_path, instance) as servers:
-        server = servers[0]
+    with serving(tmp_path, instance) as server:
         body = {"code": SLEEP_20, "limits": {"wall_s": 25}}
         client, answers = _in_thread(body, f"{server.url}/run")
         queued = httpx.post(f"{server.url}/submissions", json=body, timeout=10).json()
@@ -76,7 +74,8 @@ def test_a_second_ctrl_c_stops_now_answers_503_and_leaves_nothing(tmp_path: Path
         store.engine.dispose()
 
         # ... and runs at the next start.
-        servers.append(again := start_server(tmp_path, instance, "second"))
+        server.start()
+        again = server
         assert wait_for_program_processes(instance, count=1)
         assert httpx.get(f"{again.url}/submissions/{queued['id']}", timeout=10).json()["state"] == "running"
         assert httpx.delete(f"{again.url}/submissions/{queued['id']}", timeout=10).status_code == 200
@@ -87,8 +86,7 @@ def test_a_second_ctrl_c_stops_now_answers_503_and_leaves_nothing(tmp_path: Path
 
 def test_one_ctrl_c_lets_the_running_run_finish(tmp_path: Path) -> None:
     instance = f"{TEST_INSTANCE}-drain"
-    with serving(tmp_path, instance) as servers:
-        server = servers[0]
+    with serving(tmp_path, instance) as server:
         client, answers = _in_thread({"code": SLEEPER}, f"{server.url}/run")
         assert wait_for_program_processes(instance, count=1)
         server.process.send_signal(signal.SIGINT)
