@@ -9,15 +9,12 @@ benchmark rows, coverage, the program's own prints) where it happened.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gosandbox.gotest import EVENT, FRAME, RESULT, unmarked
 from gosandbox.models import Status, TestResult
 
-_FRAME, _ERR_START, _ERR_END = "\x16", "\x0f", "\x0e"
-_EVENT = re.compile(r"^=== (RUN|PAUSE|CONT|NAME)\s*(.*)$")
-_RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) ")
 _INDENT = "    "
 
 
@@ -40,8 +37,8 @@ class TestPrinter:
         self.ended = False  # the binary said PASS or FAIL: every test finished
 
     def line(self, raw: str) -> str:
-        text = raw.replace(_ERR_START, "").replace(_ERR_END, "")
-        if text.startswith(_FRAME):
+        text = unmarked(raw)
+        if text.startswith(FRAME):
             return self._frame(text[1:])
         return self._output(self.rewrite(text))
 
@@ -57,13 +54,13 @@ class TestPrinter:
 
     def _frame(self, text: str) -> str:
         body = text.rstrip("\n")
-        if event := _EVENT.match(body):
+        if event := EVENT.match(body):
             shown = self._bench_logs()
             self.current = event.group(2).strip() or None
             if event.group(1) == "RUN" and self.current:
                 self._started(self.current)
             return shown + (text if self.verbose and self.current else "")
-        if result := _RESULT.match(body):
+        if result := RESULT.match(body):
             return self._finished(result.group(2), result.group(1), text)
         if body.strip() in ("PASS", "FAIL"):
             self.ended = True

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from gosandbox.errors import InvalidSource
@@ -42,8 +43,9 @@ class LocalPackage:
         """
         if not self.shown:
             return text
-        return self._position_pattern().sub(lambda m: self.shown[m["name"]], text)
+        return self._position_pattern.sub(lambda m: self.shown[m["name"]], text)
 
+    @cached_property  # built once: rewrite runs on every line of output
     def _position_pattern(self) -> re.Pattern[str]:
         module = module_path(self.files.get("go.mod", DEFAULT_GO_MOD))
         names = "|".join(re.escape(name) for name in sorted(self.shown, key=len, reverse=True))

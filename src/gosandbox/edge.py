@@ -42,29 +42,17 @@ class EdgeLimits:
     max_connections: int = 10_000
 
 
-@dataclass
-class EdgeCounters:
-    """What the guard did, for logs and tests."""
-
-    refused: int = 0
-    timed_out_heads: int = 0
-    slow_bodies: int = 0
-
-
-def guarded_protocol(limits: EdgeLimits, counters: EdgeCounters | None = None) -> type[H11Protocol]:
+def guarded_protocol(limits: EdgeLimits) -> type[H11Protocol]:
     """uvicorn's h11 protocol with :mod:`gosandbox.edge`'s deadlines and connection cap."""
-    tally = counters or EdgeCounters()
 
     class GuardedH11Protocol(_Guarded):
         edge_limits = limits
-        edge_counters = tally
 
     return GuardedH11Protocol
 
 
 class _Guarded(H11Protocol):
     edge_limits: EdgeLimits
-    edge_counters: EdgeCounters
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,7 +64,6 @@ class _Guarded(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.edge_limits.max_connections:
             self._refused = True
-            self.edge_counters.refused += 1
             transport.write(_FULL)
             transport.close()
             return
@@ -119,7 +106,6 @@ class _Guarded(H11Protocol):
     def _head_timed_out(self) -> None:
         self._deadline = None
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.edge_counters.timed_out_heads += 1
             self._close_timed_out()
 
     def _check_body_rate(self) -> None:
@@ -132,7 +118,6 @@ class _Guarded(H11Protocol):
             return
         elapsed = time.monotonic() - self._body_started
         if self._body_bytes < self.edge_limits.body_min_bytes_per_s * elapsed:
-            self.edge_counters.slow_bodies += 1
             self._close_timed_out()
         else:
             self._set_deadline(_BODY_CHECK_S, self._check_body_rate)

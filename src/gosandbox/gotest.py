@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 from gosandbox.errors import InvalidRequest
 
-_FRAME, _ERR_START, _ERR_END = "\x16", "\x0f", "\x0e"
-_EVENT = re.compile(r"^=== (RUN|PAUSE|CONT|NAME)\s*(.*)$")
-_RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \((\d{1,18}(?:\.\d{1,18})?)s\)$")
+#: The test binary's framing (see the module's docstring): a frame line starts with FRAME; an
+#: error's text (t.Error) is wrapped in ERR_START ... ERR_END.
+FRAME, ERR_START, ERR_END = "\x16", "\x0f", "\x0e"
+EVENT = re.compile(r"^=== (RUN|PAUSE|CONT|NAME)\s*(.*)$")
+RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \((\d{1,18}(?:\.\d{1,18})?)s\)$")
 _BENCH = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d{1,18})\s+(\d{1,18}(?:\.\d{1,18})?) ns/op(.*)$")
 _COVERAGE = re.compile(r"^coverage: (\d{1,3}(?:\.\d{1,18})?)% of statements")
 _SAFE_PATTERN = re.compile(r"^[\x20-\x7e]{0,200}$")
@@ -93,6 +95,11 @@ class TestReport:
     output: str = ""  # lines of no test (package-level output)
 
 
+def unmarked(line: str) -> str:
+    """A line without the error markers."""
+    return line.replace(ERR_START, "").replace(ERR_END, "")
+
+
 class _Parser:
     def __init__(self) -> None:
         self.report = TestReport()
@@ -100,10 +107,10 @@ class _Parser:
         self.current: str | None = None
 
     def feed(self, line: str) -> None:
-        if line.startswith(_FRAME):
+        if line.startswith(FRAME):
             self._frame(line[1:])
         else:
-            self._output(line.replace(_ERR_START, "").replace(_ERR_END, ""))
+            self._output(unmarked(line))
 
     def _case(self, name: str) -> TestCase:
         if name not in self.cases:
@@ -112,11 +119,11 @@ class _Parser:
         return self.cases[name]
 
     def _frame(self, line: str) -> None:
-        if event := _EVENT.match(line):
+        if event := EVENT.match(line):
             self.current = event.group(2).strip() or None
             if event.group(1) == "RUN" and self.current:
                 self._case(self.current)
-        elif result := _RESULT.match(line):
+        elif result := RESULT.match(line):
             case = self._case(result.group(2))
             case.result, case.elapsed_s = result.group(1).lower(), float(result.group(3))
         elif line.strip() in ("PASS", "FAIL"):
