@@ -4,8 +4,27 @@
 >>> from gosandbox.backends import FakeBackend
 >>> Runner(FakeBackend()).run(make_spec({"main.go": "package main"})).status
 <Status.OK: 'ok'>
+
+The HTTP client (``Client``, ``AsyncClient``, ``Retries``) is imported on first use: httpx takes
+longer to import than the rest of this package.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
+from gosandbox.client_errors import (
+    AccessDenied,
+    ApiError,
+    BadRequest,
+    ClientError,
+    Conflict,
+    NotFound,
+    RequestTimedOut,
+    TooLarge,
+    TooManyRequests,
+    Unavailable,
+    Unreachable,
+)
 from gosandbox.errors import (
     BackendUnavailable,
     EngineUnreachable,
@@ -24,10 +43,30 @@ from gosandbox.policy import Policy
 from gosandbox.runner import Runner
 from gosandbox.source import make_spec
 
+if TYPE_CHECKING:
+    from gosandbox.client import AsyncClient, Client
+    from gosandbox.client_core import Retries
+
 __version__ = "0.1.0"
 
+_IMPORTED_ON_USE = {"AsyncClient": "gosandbox.client", "Client": "gosandbox.client", "Retries": "gosandbox.client_core"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _IMPORTED_ON_USE:
+        return getattr(importlib.import_module(_IMPORTED_ON_USE[name]), name)
+    raise AttributeError(f"module 'gosandbox' has no attribute {name!r}")
+
+
 __all__ = [
+    "AccessDenied",
+    "ApiError",
+    "AsyncClient",
     "BackendUnavailable",
+    "BadRequest",
+    "Client",
+    "ClientError",
+    "Conflict",
     "EngineUnreachable",
     "GosandboxError",
     "ImageMissing",
@@ -35,15 +74,22 @@ __all__ = [
     "InvalidSource",
     "LimitOutOfRange",
     "Limits",
+    "NotFound",
     "Overloaded",
     "PayloadTooLarge",
     "Policy",
+    "RequestTimedOut",
+    "Retries",
     "RunResult",
     "RunSpec",
     "Runner",
     "SandboxFailure",
     "Status",
     "Timings",
+    "TooLarge",
+    "TooManyRequests",
+    "Unavailable",
+    "Unreachable",
     "__version__",
     "make_spec",
 ]
