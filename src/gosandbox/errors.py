@@ -6,13 +6,16 @@ Exception tree::
     ├── InvalidRequest             the caller sent something we refuse (HTTP 4xx)
     │   ├── InvalidSource          bad file names, bad go.mod, too many files
     │   ├── LimitOutOfRange        a requested limit is below the minimum or above the cap
+    │   │   └── AboveKeyCap        a requested limit is above the cap of the request's API key
     │   ├── UnknownToolchain       the requested Go version is not installed here
     │   ├── CallbackNotAllowed     a callback_url whose host the server does not allow
     │   ├── IdempotencyKeyReused   an Idempotency-Key sent again with a different request
     │   └── PayloadTooLarge        body, source or stdin over its size cap
     ├── SubmissionNotFound         no submission has this id (HTTP 404)
     ├── SubmissionFinished         the submission already finished; it cannot be cancelled (HTTP 409)
+    ├── Unauthorized               no API key, or an unknown or revoked one, where one is required (HTTP 401)
     ├── Overloaded                 all sandboxes busy and the wait queue full (HTTP 429)
+    │   └── RateLimited            the API key's token bucket is empty or its daily quota spent (HTTP 429)
     ├── JobFailed                  the service could not finish a job; carries its stored problem
     └── BackendUnavailable         something the service needs cannot serve (HTTP 503)
         ├── EngineUnreachable      the Docker engine does not answer
@@ -49,6 +52,10 @@ class InvalidSource(InvalidRequest):
 
 class LimitOutOfRange(InvalidRequest):
     """A requested limit is out of the allowed range."""
+
+
+class AboveKeyCap(LimitOutOfRange):
+    """A requested limit is above what the request's API key may ask (``gosandbox keys create --max-*``)."""
 
 
 class UnknownToolchain(InvalidRequest):
@@ -89,6 +96,14 @@ class Overloaded(GosandboxError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message, hint=f"retry after {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class Unauthorized(GosandboxError):
+    """The request carries no API key, or one that is unknown or revoked, where keys are required."""
+
+
+class RateLimited(Overloaded):
+    """The request's API key has no token left in its bucket, or has spent its daily quota."""
 
 
 class BackendUnavailable(GosandboxError):

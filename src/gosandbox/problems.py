@@ -13,6 +13,7 @@ from gosandbox import errors
 _STATUS: list[tuple[type[errors.GosandboxError], int, str]] = [
     (errors.PayloadTooLarge, 413, "payload-too-large"),
     (errors.InvalidSource, 422, "invalid-source"),
+    (errors.AboveKeyCap, 422, "above-key-cap"),
     (errors.LimitOutOfRange, 422, "limit-out-of-range"),
     (errors.UnknownToolchain, 422, "unknown-toolchain"),
     (errors.CallbackNotAllowed, 422, "callback-not-allowed"),
@@ -20,6 +21,8 @@ _STATUS: list[tuple[type[errors.GosandboxError], int, str]] = [
     (errors.InvalidRequest, 400, "invalid-request"),
     (errors.SubmissionNotFound, 404, "submission-not-found"),
     (errors.SubmissionFinished, 409, "submission-finished"),
+    (errors.Unauthorized, 401, "unauthorized"),
+    (errors.RateLimited, 429, "rate-limited"),
     (errors.Overloaded, 429, "overloaded"),
     (errors.EngineUnreachable, 503, "engine-unreachable"),
     (errors.ImageMissing, 503, "image-missing"),

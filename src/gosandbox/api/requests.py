@@ -19,6 +19,7 @@ from gosandbox.api.schemas import (
     TestSubmission,
     VetSubmission,
 )
+from gosandbox.auth.context import request_defaults, request_limits
 from gosandbox.errors import InvalidRequest, InvalidSource, PayloadTooLarge
 from gosandbox.gotest import TestOptions
 from gosandbox.jobs.model import JobRequest, Kind
@@ -102,11 +103,11 @@ def run_spec(
 ) -> RunSpec:
     """POST /run: JSON, plain text (main.go or txtar), or nothing (``default_program``)."""
     if not body.strip():
-        return make_spec({"main.go": default_program}, limits=settings.default_limits())
+        return make_spec({"main.go": default_program}, limits=request_defaults(settings))
     if kind == "text/plain":
-        return make_spec(_plain_text_files(body), limits=settings.default_limits())
+        return make_spec(_plain_text_files(body), limits=request_defaults(settings))
     parsed = parse_json(body, model)
-    limits = settings.limits_for(parsed.limits.overrides() if parsed.limits else {})
+    limits = request_limits(settings, parsed.limits.overrides() if parsed.limits else {})
     stdin = utf8_bytes(parsed.stdin, "stdin")
     return make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits, go_version=parsed.go_version)
 
@@ -117,8 +118,8 @@ def go_test_spec(
     """POST /test: the package and the ``go test`` options (checked by :func:`gosandbox.go_tools.run_tests`)."""
     parsed, files = package_request(body, kind, model)
     if parsed is None:
-        return make_spec(files, limits=settings.default_limits()), TestOptions()
-    limits = settings.limits_for(parsed.limits.overrides() if parsed.limits else {})
+        return make_spec(files, limits=request_defaults(settings)), TestOptions()
+    limits = request_limits(settings, parsed.limits.overrides() if parsed.limits else {})
     return make_spec(files, limits=limits, go_version=parsed.go_version), parsed.options()
 
 

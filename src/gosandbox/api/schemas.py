@@ -144,6 +144,7 @@ class SubmissionOut(BaseModel):
     go_version: str | None
     callback_url: str | None
     callback: dict[str, Any] | None = Field(description="the callback's delivery outcome")
+    api_key_name: str | None = Field(None, description="the name of the API key that submitted it (never the key)")
 
 
 class SubmissionList(BaseModel):

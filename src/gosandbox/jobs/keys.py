@@ -32,3 +32,13 @@ def toolchain_queue(go_version: str | None) -> str:
     if go_version is None:
         return DEFAULT_QUEUE
     return "go-" + _QUEUE_SAFE.sub("_", go_version)
+
+
+def rate_bucket_key(key_name: str) -> str:
+    """The token bucket of one API key (a hash: tokens, at), shared by every API node."""
+    return f"gosandbox:ratelimit:{key_name}"
+
+
+def daily_quota_key(key_name: str, utc_day: str) -> str:
+    """Units an API key spent on one UTC day (``YYYY-MM-DD``); expires two days later."""
+    return f"gosandbox:quota:{key_name}:{utc_day}"

@@ -100,6 +100,7 @@ class Submission:
     callback_url: str | None = None
     callback: dict[str, Any] | None = None  # the webhook's delivery outcome
     events: list[dict[str, Any]] | None = None  # every event, stored when the job finished
+    api_key_name: str | None = None  # the name of the API key that submitted it (never the key)
 
     def public(self) -> dict[str, Any]:
         """The submission as the API shows it (the source is not echoed back)."""
@@ -117,4 +118,5 @@ class Submission:
             "go_version": self.go_version,
             "callback_url": self.callback_url,
             "callback": self.callback,
+            "api_key_name": self.api_key_name,
         }

@@ -37,8 +37,27 @@ class SubmissionRow(Base):
     origin: Mapped[str] = mapped_column(String(128))
     sync: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    #: the name of the API key that submitted it (never the key); None without GOSANDBOX_AUTH=required
+    api_key_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_submissions_state_enqueued", "state", "enqueued_at"),
         Index("ix_submissions_finished_at", "finished_at"),
     )
+
+
+class ApiKeyRow(Base):
+    """An API key: its SHA-256 hash (never the key), a prefix to tell keys apart, its limits (see gosandbox.auth)."""
+
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    rate_per_s: Mapped[float] = mapped_column(Float)
+    burst: Mapped[int] = mapped_column(Integer)
+    daily: Mapped[int] = mapped_column(Integer)  # 0: no daily quota
+    max_wall_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
