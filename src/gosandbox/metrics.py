@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ QUEUE_WAIT = Histogram(
     buckets=LATENCY_BUCKETS_S,
 )
 COMPILE_DURATION = Histogram(
-    "gosandbox_compile_duration_seconds", "Build step of a job (0 on a binary-cache hit).", ["kind"],
+    "gosandbox_compile_duration_seconds", "Build step of a job (a binary-cache hit has none).", ["kind"],
     buckets=LATENCY_BUCKETS_S,
 )  # fmt: skip
 RUN_DURATION = Histogram(
@@ -91,21 +92,23 @@ UNMATCHED_ROUTE = "unmatched"
 # --- jobs --------------------------------------------------------------------------------------
 
 
-def job_started(kind: str, queued_s: float | None) -> None:
-    if queued_s is not None:
-        QUEUE_WAIT.labels(kind).observe(max(0.0, queued_s))
+def job_started(kind: str, created_at: float | None) -> None:
+    """A job's attempt starts; ``created_at``: its submission's ``time.time()`` (None: unknown)."""
+    if created_at is not None:
+        QUEUE_WAIT.labels(kind).observe(max(0.0, time.time() - created_at))
 
 
-def job_ended(kind: str, status: str, result: dict[str, Any] | None, total_s: float | None) -> None:
+def job_ended(kind: str, status: str, result: dict[str, Any] | None, created_at: float | None) -> None:
     """One ended job: its verdict, and the timings its result reports (milliseconds there)."""
     RUNS.labels(kind, status).inc()
     timings = (result or {}).get("timings_ms")
     if isinstance(timings, dict):
-        COMPILE_DURATION.labels(kind).observe(timings.get("compile", 0) / 1000)
-        if status != "compile_error":
+        if not (result or {}).get("cached"):
+            COMPILE_DURATION.labels(kind).observe(timings.get("compile", 0) / 1000)
+        if kind in ("run", "test") and status != "compile_error":
             RUN_DURATION.labels(kind).observe(timings.get("run", 0) / 1000)
-    if total_s is not None:
-        JOB_DURATION.labels(kind).observe(max(0.0, total_s))
+    if created_at is not None:
+        JOB_DURATION.labels(kind).observe(max(0.0, time.time() - created_at))
 
 
 def verdict_of(state: str, result: dict[str, Any] | None) -> str:
