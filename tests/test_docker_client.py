@@ -4,8 +4,10 @@ library's result classes, the event stream, cancel, and the server's problems as
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +158,21 @@ def test_the_async_client_runs_streams_and_cancels(server: Server) -> None:
     asyncio.run(scenario())
     assert wait_until_no_program_processes(5, INSTANCE) == []
     assert time.monotonic() - started < 30
+
+
+def _readme_python_blocks() -> list[str]:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+
+
+def test_the_readmes_python_example_runs_as_written(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    example, errors = _readme_python_blocks()[:2]
+    namespace: dict[str, object] = {}
+    exec(example.replace("http://127.0.0.1:8080", server.url), namespace)
+    exec(errors.replace("http://127.0.0.1:8080", server.url), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "ok hi gopher"
+    assert "stdout hi again" in printed
+    assert printed[-4:] == ["done ok", "done", "cancelled", printed[-1]]
+    assert printed[-1].startswith("422 Limit out of range limits.wall_s=1000.0 is outside")

@@ -5,8 +5,8 @@
 >>> Runner(FakeBackend()).run(make_spec({"main.go": "package main"})).status
 <Status.OK: 'ok'>
 
-The HTTP client (``Client``, ``AsyncClient``, ``Retries``) is imported on first use: httpx takes
-longer to import than the rest of this package.
+The HTTP client (``Client``, ``AsyncClient``, ``Retries``) is imported on first use: httpx alone
+takes about 0.2 s to import. Its exceptions (``ApiError`` and the rest) cost nothing and are here.
 """
 
 import importlib

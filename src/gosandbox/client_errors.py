@@ -21,6 +21,8 @@ Exception tree::
 
 Where the library has the same error (InvalidRequest, PayloadTooLarge, BackendUnavailable), the client's
 class is also a subclass of it, so code written against :class:`gosandbox.Runner` catches the same things.
+The names differ from the server's own ``errors.Unauthorized`` and ``errors.RateLimited`` (raised by the API
+key layer): a client sees only the status, and a ``429`` may be a full queue as well as a spent quota.
 This module imports nothing heavy: ``import gosandbox`` stays cheap.
 """
 
