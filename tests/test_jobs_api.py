@@ -45,6 +45,7 @@ SUBMISSION_FIELDS = {
     "go_version",
     "callback_url",
     "callback",
+    "api_key_name",
 }
 UNKNOWN_ID = "0" * 32
 

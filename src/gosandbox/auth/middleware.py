@@ -206,4 +206,4 @@ def install_auth(app: Any, settings: Settings, engine: Engine) -> None:
     if settings.auth != "required":
         return
     limiter: Limiter = MemoryLimiter() if settings.queue_url is None else RedisLimiter(settings.queue_url)
-    app.add_middleware(AuthMiddleware, keys=KeyCache(KeyStore(engine)), limiter=limiter)
+    app.add_middleware(AuthMiddleware, keys=KeyCache(KeyStore(engine), ttl_s=CACHE_TTL_S), limiter=limiter)
