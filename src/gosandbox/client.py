@@ -115,7 +115,8 @@ class Client:
     def events(self, submission_id: str, *, last_event_id: str | None = None) -> Iterator[Event]:
         """The job's events as they happen, ending with ``result`` (a finished job replays its own).
 
-        A stream the server closes early is resumed after the last event seen.
+        A stream the server closes early is resumed after the last event seen. A quiet job's stream
+        carries a keep-alive every 15 s, so the client's read timeout must be longer than that.
         """
         stream = core.Resumption(submission_id, last_event_id, self.retries.attempts)
         while True:
