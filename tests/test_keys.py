@@ -263,3 +263,25 @@ def test_a_key_with_caps_above_the_servers_gets_the_servers(
     problem(client.post("/run", json={**RUN, "limits": {"wall_s": 31}}, headers=bearer(key)), 422, "limit-out-of-range")
     assert client.post("/run", json={**RUN, "limits": {"wall_s": 30}}, headers=bearer(key)).status_code == 200
     assert math.isclose(backend.executions[-1].limits.wall_s, 30.0)
+
+
+def test_mcp_calls_need_a_key_and_get_its_caps(tmp_path: Path, store: KeyStore, backend: FakeBackend) -> None:
+    """/mcp is mounted inside the app: the same key, the same caps, the same count, the key's name on the job."""
+    key = make_key(store, "nora", max_wall_s=2.0, rate_per_s=1 / 3600, burst=10)
+    app = create_app(make_settings(tmp_path, auth="required"), backend=backend)
+    mcp = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+    def call(arguments: dict[str, Any], headers: dict[str, str]) -> Any:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "run_go", "arguments": arguments}}
+        return client.post("/mcp", json=body, headers={**mcp, **headers})
+
+    with TestClient(app, base_url="http://127.0.0.1:8080") as client:  # the MCP transport checks the Host
+        problem(call(RUN, {}), 401, "unauthorized")
+        refused = call({**RUN, "limits": {"wall_s": 3}}, bearer(key))
+        assert "max_wall_s=2" in refused.text
+        answered = call(RUN, bearer(key))
+        assert answered.status_code == 200
+        assert params(answered.headers["ratelimit"])["burst"]["r"] == 8  # two calls counted
+    assert backend.executions[-1].limits.wall_s == 2.0
+    with store.engine.connect() as connection:
+        assert connection.scalars(select(SubmissionRow.api_key_name)).all() == ["nora"]
