@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,31 +84,60 @@ async def _serve(settings: Settings, service: JobService, backend: Backend) -> N
     await asyncio.to_thread(start_backend, backend)
     await asyncio.to_thread(service.dispatcher.start)
     sweeper = asyncio.create_task(service.sweep_forever())
+    closer = _Closer(service, backend)
+    _stop_on_signals(closer)
     try:
-        with anyio.CancelScope() as scope:
-            _stop_on_signals(scope)
-            await build_mcp_server(settings, service).run_stdio_async()
+        await build_mcp_server(settings, service).run_stdio_async()
     finally:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
         with anyio.CancelScope(shield=True):
-            await asyncio.to_thread(_close, service, backend)
+            await asyncio.to_thread(closer.close)
+
+
+def _stop_on_signals(closer: _Closer) -> None:
+    """SIGTERM or SIGINT: remove the sandboxes, then exit 128+N at once.
+
+    Not by cancelling the server: the SDK reads stdin in a thread that no cancellation ends, so a
+    server whose stdin is still open would never get past it. (A stdio client closes stdin first,
+    and sends SIGTERM only to a server that outlives that.)
+    """
+    loop = asyncio.get_running_loop()
+
+    def stop(number: int) -> None:
+        logger.info("gosandbox mcp: signal %d; removing the sandboxes, then exiting", number)
+        closer.exiting.append(loop.create_task(closer.close_and_exit(128 + number)))
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop, number)
+
+
+class _Closer:
+    """Closes the service once, whichever comes first: stdin's end or a stop signal."""
+
+    def __init__(self, service: JobService, backend: Backend) -> None:
+        self.service, self.backend = service, backend
+        self._lock = threading.Lock()
+        self._closed = False
+        self.exiting: list[asyncio.Task[None]] = []  # held, so that the loop does not drop them
+
+    def close(self) -> None:
+        """Kill what still runs (its caller is gone), then close in the HTTP app's order."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            dispatcher = self.service.dispatcher
+            if isinstance(dispatcher, LocalDispatcher) and dispatcher.running:
+                dispatcher.stop_now()
+            dispatcher.close()
+            self.service.end.webhooks.close()
+            self.service.events.close()
+            self.backend.close()
         logger.info("gosandbox mcp: stopped; its sandboxes are removed")
 
-
-def _stop_on_signals(scope: anyio.CancelScope) -> None:
-    """SIGTERM or SIGINT ends serving (a stdio client sends SIGTERM when we outlive stdin's close)."""
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(number, scope.cancel)
-
-
-def _close(service: JobService, backend: Backend) -> None:
-    """Kill what still runs (its caller is gone with stdin), then close in the HTTP app's order."""
-    if isinstance(service.dispatcher, LocalDispatcher) and service.dispatcher.running:
-        service.dispatcher.stop_now()
-    service.dispatcher.close()
-    service.end.webhooks.close()
-    service.events.close()
-    backend.close()
+    async def close_and_exit(self, code: int) -> None:
+        await asyncio.to_thread(self.close)
+        logging.shutdown()
+        os._exit(code)  # the stdin thread would hold a normal exit until stdin closes
