@@ -149,6 +149,7 @@ def test_http_requests_are_labelled_by_route_template(client: TestClient) -> Non
     assert client.get(f"/submissions/{'0' * 32}").status_code == 404
     assert client.get(f"/no/such/{submission_id}").status_code == 404
     assert client.put("/run").status_code == 405
+    assert client.request("BREW", "/run").status_code == 405
     response = client.get("/metrics")
     after = parse(response.text)[0]
     template = "/submissions/{submission_id}"
@@ -156,6 +157,7 @@ def test_http_requests_are_labelled_by_route_template(client: TestClient) -> Non
     assert moved(before, after, "gosandbox_http_requests_total", method="GET", route=template, status="404") == 1
     assert moved(before, after, "gosandbox_http_requests_total", method="GET", route="unmatched", status="404") == 1
     assert moved(before, after, "gosandbox_http_requests_total", method="PUT", route="/run", status="405") == 1
+    assert moved(before, after, "gosandbox_http_requests_total", method="OTHER", route="/run", status="405") == 1
     assert moved(before, after, "gosandbox_http_requests_total", method="POST", route="/submissions", status="201") == 1
     assert moved(before, after, "gosandbox_http_request_duration_seconds_count", method="GET", route=template) == 2
     assert submission_id not in response.text  # never a raw id in a label

@@ -11,6 +11,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from gosandbox import metrics
+
 
 class BinaryCache:
     def __init__(self, directory: Path, *, max_bytes: int, build_identity: str) -> None:
@@ -38,6 +40,11 @@ class BinaryCache:
         return digest.hexdigest()
 
     def get(self, key: str) -> bytes | None:
+        binary = self._read(key)
+        metrics.binary_cache_lookup(hit=binary is not None)
+        return binary
+
+    def _read(self, key: str) -> bytes | None:
         with self._lock:
             if key not in self._sizes:
                 return None

@@ -178,7 +178,12 @@ def rate_limit_refused(key_name: str) -> None:
 # --- HTTP --------------------------------------------------------------------------------------
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def http_request(method: str, route: str, status: int, duration_s: float) -> None:
+    """One answered request; a method outside the standard ones is ``OTHER`` (a client must not mint series)."""
+    method = method if method in _METHODS else "OTHER"
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
     HTTP_DURATION.labels(method, route).observe(duration_s)
 

@@ -11,6 +11,7 @@ from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob, Ob
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.diagnostics import parse_positions
 from gosandbox.errors import UnknownToolchain
+from gosandbox.logs import log_context
 from gosandbox.models import RunResult, RunSpec, Status, Timings
 from gosandbox.verdict import classify, signal_name
 
@@ -53,8 +54,14 @@ class Runner:
         self, spec: RunSpec, *, cancel: threading.Event | None = None, observers: Observers | None = None
     ) -> RunResult:
         """Compile, then run once; ``observers`` see the run as it happens."""
-        started = time.monotonic()
         run_id = uuid.uuid4().hex[:12]
+        with log_context(run_id=run_id):
+            return self._run(spec, run_id, cancel, observers)
+
+    def _run(
+        self, spec: RunSpec, run_id: str, cancel: threading.Event | None, observers: Observers | None
+    ) -> RunResult:
+        started = time.monotonic()
         version = toolchain_of(self.backend, spec)
         build, cached = self._compile(spec, version)
         observers = observers or Observers()

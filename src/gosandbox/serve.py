@@ -77,6 +77,8 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
         port=port,
         http=guarded_protocol(edge),
         log_level=settings.log_level.lower(),
+        # JSON: uvicorn's records go to our root handler (see gosandbox.logs), not to its own text handlers.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         timeout_keep_alive=max(1, round(settings.keep_alive_s)),
         timeout_graceful_shutdown=int(settings.max_wall_s + settings.build_timeout_s),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from gosandbox import metrics
 from gosandbox.backends.base import Backend
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.errors import BackendUnavailable
@@ -81,12 +82,15 @@ def job_service(settings: Settings, store: Store, runner: Runner | None, backend
         assert runner is not None
         assert backend is not None
         executor = JobExecutor(runner, end, worker=settings.instance, max_attempts=settings.max_attempts)
-        dispatcher = LocalDispatcher(executor, backend, settings.max_concurrent_runs, settings.max_queued)
+        local = LocalDispatcher(executor, backend, settings.max_concurrent_runs, settings.max_queued)
+        metrics.watch_queue(lambda: local.waiting)
+        dispatcher = local
     else:
         from gosandbox.jobs.queue import QueueDispatcher  # noqa: PLC0415
 
         dispatcher = QueueDispatcher(settings.queue_url, store, max_queued=settings.max_queued,
                                      heartbeat_timeout_s=settings.heartbeat_timeout_s)  # fmt: skip
+        metrics.watch_queue(store.count_queued)  # the store's count: every API node reports the same
     return JobService(settings, store, events, dispatcher, end)
 
 

@@ -6,6 +6,7 @@ through a task queue on Redis.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import threading
@@ -135,7 +136,8 @@ class LocalDispatcher:
                 raise SandboxFailure("the server is not serving (starting or shutting down)", hint="retry shortly")
             self.waiting += 1
             cancel = self._cancels.add(submission_id)
-            self._pool.submit(self._run, submission_id, cancel)
+            # In the submitter's context: the job's log records carry the id of the request that sent it.
+            self._pool.submit(contextvars.copy_context().run, self._run, submission_id, cancel)
 
     def _run(self, submission_id: str, cancel: threading.Event) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 from typing import Any
 
+from gosandbox import metrics
 from gosandbox.backends.base import BuildOutcome, Observers
 from gosandbox.errors import GosandboxError, StoreUnavailable
 from gosandbox.go_tools import format_files, run_tests, vet
@@ -22,6 +23,7 @@ from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
 from gosandbox.jobs.model import JobRequest, Kind, State, Submission
 from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.webhooks import Webhooks
+from gosandbox.logs import log_context
 from gosandbox.problems import internal_error, problem_of
 from gosandbox.runner import Runner
 
@@ -169,6 +171,10 @@ class JobExecutor:
 
         True when the job's tool ran (to its end, or killed by its cancel switch).
         """
+        with log_context(submission_id=submission_id):
+            return self._execute(submission_id, token, cancel)
+
+    def _execute(self, submission_id: str, token: str, cancel: threading.Event) -> bool:
         outcome = self.store.claim(submission_id, token, self.worker, self.max_attempts)
         if outcome.claim is Claim.LOST:
             self.end.announce_id(submission_id)
@@ -182,8 +188,12 @@ class JobExecutor:
             self._give_back(submission_id, outcome.attempt)
             return False
         publish("state", {"state": State.RUNNING.value, "attempt": outcome.attempt, "worker": self.worker})
-        with _watchdog(self.store, submission_id, outcome.attempt, cancel):
+        kind = str(outcome.request.get("kind"))
+        metrics.job_started(kind, outcome.created_at)
+        with _watchdog(self.store, submission_id, outcome.attempt, cancel), metrics.RUNS_IN_FLIGHT.track_inprogress():
             state, result, error = self._perform(outcome.request, cancel, publish)
+        verdict = "cancelled" if cancel.is_set() else metrics.verdict_of(state.value, result)
+        metrics.job_ended(kind, verdict, result, outcome.created_at)
         if cancel.is_set():
             self._give_back(submission_id, outcome.attempt)
             return True

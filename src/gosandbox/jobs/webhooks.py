@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from gosandbox import metrics
 from gosandbox.errors import CallbackNotAllowed
 
 logger = logging.getLogger(__name__)
@@ -109,9 +110,11 @@ class Webhooks:
         try:
             check_callback_url(url, self.allowed_hosts, self.secret)
         except CallbackNotAllowed as exc:
+            metrics.webhook_outcome("refused")
             self._record(submission_id, _not_sent(url, f"refused by the process that ended the job: {exc}"))
             return
         if not self._room.acquire(blocking=False):
+            metrics.webhook_outcome("dropped")
             self._record(submission_id, _not_sent(url, "too many callbacks waiting; this one was dropped"))
             return
         self._pool.submit(self._send, submission_id, url, payload)
@@ -119,6 +122,7 @@ class Webhooks:
     def _send(self, submission_id: str, url: str, payload: dict[str, Any]) -> None:
         try:
             outcome = deliver(url, payload, self.secret)
+            metrics.webhook_outcome("delivered" if outcome["delivered"] else "failed")
             logger.info("callback of %s: delivered=%s after %d attempt(s)", submission_id, outcome["delivered"],
                         outcome["attempts"])  # fmt: skip
             self._record(submission_id, outcome)

@@ -15,6 +15,7 @@ from typing import Any
 
 import docker
 
+from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.docker.builder import KILLED_EXIT, Builder, BuilderConfig
 from gosandbox.backends.docker.errors import docker_errors
@@ -180,6 +181,7 @@ class DockerBackend:
             if self.pool is not None:
                 return
             removed = reap(self.client, self.config.instance)
+            metrics.sandboxes_reaped(removed)
             if removed:
                 logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
             for directory in (self._sandboxes_dir, self._builds_dir):  # their containers are gone now
@@ -188,6 +190,7 @@ class DockerBackend:
             self.pool = SandboxPool(
                 self._create_sandbox, self._destroy_sandbox, self.config.pool_size, self.config.sandbox_lease_s / 2
             )
+            metrics.watch_pool(self.pool.ready_count)
 
     def check_ready(self) -> None:
         with docker_errors("pinging the Docker engine"):
@@ -225,12 +228,14 @@ class DockerBackend:
         except BaseException:
             shutil.rmtree(host_dir, ignore_errors=True)
             raise
+        metrics.sandbox_created("run")
         return RunSandbox(container.id, host_dir, limits, started)
 
     def _destroy_sandbox(self, sandbox: RunSandbox) -> None:
         try:
             with docker_errors("removing a run sandbox"):
                 self.client.api.remove_container(sandbox.container_id, force=True, v=True)
+            metrics.sandbox_removed("run")
         except Exception as exc:  # the reaper removes it at the next start
             if "No such container" not in str(exc):
                 logger.warning("could not remove sandbox %s: %s", sandbox.container_id[:12], exc)

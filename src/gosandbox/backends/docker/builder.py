@@ -22,6 +22,7 @@ from typing import Any
 
 import docker
 
+from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.images import AGENT
@@ -127,10 +128,13 @@ class Builder:
         with self._lock:
             if self._container_id and self._is_running(self._container_id):
                 return self._container_id
+            if self._container_id is not None:
+                metrics.builder_restarted()  # it stopped (killed, the engine restarted): a new one takes over
             self.stop()
             with docker_errors("starting the builder sandbox"):
                 container = self.client.containers.run(**container_options(self._shape(), self.policy))
             self._container_id = str(container.id)
+            metrics.sandbox_created("builder")
             logger.info("builder sandbox %s started", container.short_id)
             return self._container_id
 
@@ -147,6 +151,7 @@ class Builder:
             return
         with docker_errors("removing the builder sandbox"), contextlib.suppress(docker.errors.NotFound):
             self.client.api.remove_container(self._container_id, force=True)
+            metrics.sandbox_removed("builder")
         self._container_id = None
 
     def build(self, job: BuildJob) -> BuildOutcome:
