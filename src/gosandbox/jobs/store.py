@@ -83,6 +83,7 @@ class ClaimOutcome:
     claim: Claim
     attempt: int = 0
     request: dict[str, Any] | None = field(default=None, compare=False)  # Claim.RUN: what to run
+    created_at: float | None = field(default=None, compare=False)  # Claim.RUN: when it was submitted
 
 
 class Store:
@@ -190,11 +191,11 @@ class Store:
         The same token on a running job means that message was delivered again because the
         worker that held it was lost: run it again, or fail it after ``max_attempts``.
         """
-        now, wanted = time.time(), (_C.attempts, _C.request)
+        now, wanted = time.time(), (_C.attempts, _C.request, _C.created_at)
         taken = self._take(submission_id, _C.state == State.QUEUED.value, returning=wanted, state=State.RUNNING.value,
                            attempts=_C.attempts + 1, started_at=now, worker=worker, claim=token)  # fmt: skip
         if taken is not None:
-            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request)
+            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request, taken.created_at)
         again = (_C.state == State.RUNNING.value, _C.claim == token)
         taken = self._take(submission_id, *again, _C.attempts < max_attempts, returning=wanted,
                            attempts=_C.attempts + 1, started_at=now, worker=worker)  # fmt: skip
@@ -202,7 +203,7 @@ class Store:
             logger.warning(
                 "submission %s: its worker was lost; attempt %d on %s", submission_id, taken.attempts, worker
             )
-            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request)
+            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request, taken.created_at)
         lost = worker_lost(max_attempts)
         if self._update(submission_id, *again, state=State.FAILED.value, error=lost, finished_at=now):
             logger.error("submission %s: worker lost %d times; failed", submission_id, max_attempts)
