@@ -29,6 +29,7 @@ from gosandbox.jobs.dispatch import DrainRate, LocalDispatcher, retry_after_s
 from gosandbox.jobs.service import JobService
 from gosandbox.jobs.tables import SubmissionRow
 from inprocess_server import send_request, uvicorn_serving
+from responses import AnyResponse
 from test_api import MAIN, WAIT_S, Gate, make_settings, problem_of
 from test_jobs_api import dispatcher_of, finished, stored_count, submit, wait_until
 
@@ -262,7 +263,7 @@ class Paced:
         return ExecOutcome(exit_code=0, signal=None, stdout=b"", stderr=b"", duration_s=0.0)
 
 
-def _refusal(response: httpx.Response) -> int:
+def _refusal(response: AnyResponse) -> int:
     problem_of(response, 429, "overloaded")
     return int(response.headers["retry-after"])
 

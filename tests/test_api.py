@@ -10,7 +10,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,6 +20,7 @@ from gosandbox.backends.fake import FakeBackend
 from gosandbox.errors import EngineUnreachable, ImageMissing, SandboxFailure
 from gosandbox.limits import Limits
 from gosandbox.settings import Settings, bundled_example
+from responses import AnyResponse
 
 MAIN = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n'
 PROBLEM = "urn:gosandbox:problem:"
@@ -79,7 +79,7 @@ def client(tmp_path: Path, backend: FakeBackend) -> Iterator[TestClient]:
         yield test_client
 
 
-def problem_of(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+def problem_of(response: AnyResponse, status: int, slug: str) -> dict[str, Any]:
     """Check an RFC 9457 problem document and return it."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -93,7 +93,7 @@ def problem_of(response: httpx.Response, status: int, slug: str) -> dict[str, An
     return body
 
 
-def result_of(response: httpx.Response) -> dict[str, Any]:
+def result_of(response: AnyResponse) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     body: dict[str, Any] = response.json()
@@ -469,7 +469,7 @@ def wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.005)
 
 
-def post_in_thread(pool: ThreadPoolExecutor, client: TestClient, stdin: str) -> Future[httpx.Response]:
+def post_in_thread(pool: ThreadPoolExecutor, client: TestClient, stdin: str) -> Future[AnyResponse]:
     return pool.submit(client.post, "/run", json={"code": MAIN, "stdin": stdin})
 
 

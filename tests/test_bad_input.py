@@ -30,6 +30,7 @@ from gosandbox.api import create_app
 from gosandbox.backends.base import BuildJob, BuildOutcome
 from gosandbox.backends.fake import FakeBackend
 from gosandbox.settings import Settings
+from responses import AnyResponse
 
 MAIN = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n'
 MAIN_JSON = json.dumps(MAIN)
@@ -58,7 +59,7 @@ def client(tmp_path: Path, backend: FakeBackend) -> Iterator[TestClient]:
         yield test_client
 
 
-def refused(response: httpx.Response, status: int, backend: FakeBackend) -> str:
+def refused(response: AnyResponse, status: int, backend: FakeBackend) -> str:
     """Check a refusal end to end and return its detail."""
     assert response.status_code == status, response.text[:500]
     assert response.headers["content-type"] == "application/problem+json"
@@ -82,8 +83,8 @@ def refused(response: httpx.Response, status: int, backend: FakeBackend) -> str:
     return detail
 
 
-def post_raw(client: TestClient, content: bytes, headers: dict[str, str] = JSON) -> httpx.Response:
-    response: httpx.Response = client.post("/run", content=content, headers=headers)
+def post_raw(client: TestClient, content: bytes, headers: dict[str, str] = JSON) -> AnyResponse:
+    response: AnyResponse = client.post("/run", content=content, headers=headers)
     return response
 
 
