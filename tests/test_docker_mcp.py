@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+import httpx
 import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -63,6 +64,7 @@ class McpSession:
 
     def __init__(self, connect: Connect, timeout_s: float = 60.0) -> None:
         self.timeout_s = timeout_s
+        self.base_url: str | None = None  # the HTTP server's, over streamable HTTP
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="mcp-client", daemon=True)
         self.thread.start()
@@ -143,6 +145,7 @@ def http_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpSessio
     state_dir = tmp_path_factory.mktemp("mcp-http")
     with serving(state_dir, f"{TEST_INSTANCE}-mcphttp") as server:
         session = McpSession(lambda: streamable_http_client(f"{server.url}/mcp"))
+        session.base_url = server.url
         yield session
         session.close()
 
@@ -271,6 +274,15 @@ def test_bad_input_is_a_tool_error_saying_what_to_fix(mcp: McpSession, arguments
     assert result.is_error
     assert result.structured_content is None
     assert expected in _text(result), _text(result)
+
+
+def test_http_mcp_takes_posts_from_loopback_hosts_only(http_session: McpSession) -> None:
+    url = f"{http_session.base_url}/mcp"
+    ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    assert httpx.post(url, content=ping, headers={**headers, "Host": "attacker.example"}, timeout=10).status_code == 421
+    assert httpx.get(url, headers={"Accept": "text/event-stream"}, timeout=10).status_code == 405  # no stream to hang
+    assert httpx.delete(url, timeout=10).status_code == 405  # stateless: no session to end
 
 
 def test_stdio_server_removes_its_sandboxes_when_stdin_closes(tmp_path: Path) -> None:

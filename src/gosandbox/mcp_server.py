@@ -104,7 +104,9 @@ def mount_mcp(app: FastAPI, settings: Settings, service: JobService) -> Streamab
     server.streamable_http_app(stateless_http=True, max_request_body_size=settings.max_body_bytes,
                                transport_security=_transport_security(settings.host))  # fmt: skip
     manager = server.session_manager
-    app.add_route("/mcp", StreamableHTTPASGIApp(manager), include_in_schema=False)  # type: ignore[arg-type]
+    # POST only: stateless, there is no stream for a GET to open (it would hang, holding a drain), nor a session
+    # for a DELETE to end; the spec's answer to both is 405.
+    app.add_route("/mcp", StreamableHTTPASGIApp(manager), methods=["POST"], include_in_schema=False)  # type: ignore[arg-type]
     return manager
 
 
@@ -172,9 +174,13 @@ class _Calls:
 
 
 async def _parse(prepare: Callable[[bytes], JobRequest], arguments: dict[str, Any]) -> JobRequest:
-    """The arguments as the HTTP API's JSON body, parsed by the API's own code."""
+    """The arguments as the HTTP API's JSON body, parsed by the API's own code (its words about a body dropped)."""
     body = {name: _plain(value) for name, value in arguments.items() if value is not None}
-    return await _service_call(lambda: prepare(json.dumps(body).encode()))
+    try:
+        return await asyncio.to_thread(prepare, json.dumps(body).encode())
+    except GosandboxError as exc:
+        words = advice(exc).replace("invalid JSON request: ", "").replace("body: Value error, ", "")
+        raise ToolError(words) from exc
 
 
 def _plain(value: Any) -> Any:
