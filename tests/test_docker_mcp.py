@@ -8,6 +8,7 @@ so the tests themselves stay synchronous.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -27,7 +28,14 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
 
-from docker_helpers import TEST_INSTANCE, reap_until_quiet, serving
+from docker_helpers import (
+    TEST_INSTANCE,
+    program_processes,
+    reap_until_quiet,
+    serving,
+    wait_for_program_processes,
+    wait_until_no_program_processes,
+)
 from gosandbox.backends.docker.backend import connect
 from gosandbox.backends.docker.reaper import list_sandboxes
 
@@ -65,6 +73,7 @@ class McpSession:
     def __init__(self, connect: Connect, timeout_s: float = 60.0) -> None:
         self.timeout_s = timeout_s
         self.base_url: str | None = None  # the HTTP server's, over streamable HTTP
+        self.instance = ""  # the label of the server's sandboxes
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="mcp-client", daemon=True)
         self.thread.start()
@@ -106,6 +115,20 @@ class McpSession:
         return self.run(lambda s: s.call_tool(name, arguments, read_timeout_seconds=self.timeout_s,
                                               progress_callback=callback))  # fmt: skip
 
+    def call_and_cancel(self, name: str, arguments: dict[str, Any], running: Callable[[], bool]) -> None:
+        """Call a tool, and cancel the call (the SDK tells the server so) once ``running()`` says it runs."""
+
+        async def call_and_cancel(session: ClientSession) -> None:
+            call = asyncio.create_task(session.call_tool(name, arguments))
+            while not await asyncio.to_thread(running):
+                assert not call.done(), call.result()
+                await asyncio.sleep(0.05)
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+
+        self.run(call_and_cancel)
+
     def close(self) -> None:
         if self.done is not None and not self.held.done():
             self.loop.call_soon_threadsafe(self.done.set)
@@ -136,6 +159,7 @@ def stdio_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpSessi
     state_dir = tmp_path_factory.mktemp("mcp-stdio")
     with (state_dir / "stderr.log").open("w") as stderr:
         session = McpSession(_stdio(state_dir, f"{TEST_INSTANCE}-stdio", stderr))
+        session.instance = f"{TEST_INSTANCE}-stdio-mcp1"
         yield session
         session.close()
 
@@ -145,7 +169,7 @@ def http_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpSessio
     state_dir = tmp_path_factory.mktemp("mcp-http")
     with serving(state_dir, f"{TEST_INSTANCE}-mcphttp") as server:
         session = McpSession(lambda: streamable_http_client(f"{server.url}/mcp"))
-        session.base_url = server.url
+        session.base_url, session.instance = server.url, server.instance
         yield session
         session.close()
 
@@ -214,6 +238,29 @@ def test_run_go_reports_progress_from_the_job_events(mcp: McpSession) -> None:
     assert any("compiled" in m for m in messages), messages
     output = [m for m in messages if "bytes of output so far" in m]
     assert len(output) >= 2, messages  # the program printed for ~1.2 s: more than one report while it ran
+
+
+def test_a_cancelled_call_kills_its_sandbox(stdio_session: McpSession) -> None:
+    started, instance = time.monotonic(), stdio_session.instance
+    stdio_session.call_and_cancel("run_go", {"code": SPIN, "limits": {"wall_s": 20}},
+                                  running=lambda: bool(program_processes(instance)))  # fmt: skip
+    assert wait_until_no_program_processes(10, instance) == []
+    assert time.monotonic() - started < 15  # killed, not left to run into its 20 s limit
+
+
+def test_an_http_client_that_hangs_up_kills_its_sandbox(http_session: McpSession) -> None:
+    """Stateless HTTP: a cancel notification arrives on a POST of its own, which cannot reach the call;
+    what ends the call is its own connection closing."""
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "run_go", "arguments": {"code": SPIN, "limits": {"wall_s": 20}}}}  # fmt: skip
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+    started = time.monotonic()
+    with httpx.Client(timeout=30) as client, client.stream("POST", f"{http_session.base_url}/mcp", json=call,
+                                                           headers=headers) as response:  # fmt: skip
+        assert response.status_code == 200
+        assert wait_for_program_processes(http_session.instance, 1, 20)
+    assert wait_until_no_program_processes(10, http_session.instance) == []
+    assert time.monotonic() - started < 15
 
 
 def test_test_go_reports_each_test(mcp: McpSession) -> None:
