@@ -271,11 +271,17 @@ def test_mcp_calls_need_a_key_and_get_its_caps(tmp_path: Path, store: KeyStore, 
     app = create_app(make_settings(tmp_path, auth="required"), backend=backend)
     mcp = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
-    def call(arguments: dict[str, Any], headers: dict[str, str]) -> Any:
-        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "run_go", "arguments": arguments}}
-        return client.post("/mcp", json=body, headers={**mcp, **headers})
+    with TestClient(app, base_url="http://127.0.0.1:8080") as http:  # the MCP transport checks the Host
 
-    with TestClient(app, base_url="http://127.0.0.1:8080") as client:  # the MCP transport checks the Host
+        def call(arguments: dict[str, Any], headers: dict[str, str]) -> Any:
+            body = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "run_go", "arguments": arguments},
+            }
+            return http.post("/mcp", json=body, headers={**mcp, **headers})
+
         problem(call(RUN, {}), 401, "unauthorized")
         refused = call({**RUN, "limits": {"wall_s": 3}}, bearer(key))
         assert "max_wall_s=2" in refused.text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,10 +12,12 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 from gosandbox import __version__
+from gosandbox.cli_keys import keys
 
 if TYPE_CHECKING:
     from gosandbox.cli_run import Sizing
 from gosandbox.errors import GosandboxError
+from gosandbox.logs import configure_logging
 from gosandbox.settings import Settings
 
 
@@ -55,8 +56,9 @@ def main(ctx: click.Context, log_level: str | None) -> None:
     test, vet and fmt exit 0 when all is well, 1 when a test fails, vet finds
     something or a file is not formatted, and 125 when gosandbox failed.
     """
-    default = _settings().log_level if ctx.invoked_subcommand in ("serve", "worker") else "warning"
-    logging.basicConfig(level=(log_level or default).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = ctx.invoked_subcommand in ("serve", "worker", "mcp")
+    default = _settings().log_level if server else "warning"
+    configure_logging(log_level or default, _settings().log_format if server else "text")
 
 
 @main.command()
@@ -201,12 +203,15 @@ def _exit_with(command: Callable[[], int]) -> None:
 
 @main.command()
 @click.option("--concurrency", type=int, default=None, help="jobs at once (default: GOSANDBOX_MAX_CONCURRENT_RUNS)")
-def worker(concurrency: int | None) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, help="serve /metrics on this port")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="address of the /metrics server")
+def worker(concurrency: int | None, metrics_port: int | None, metrics_host: str) -> None:
     """Run jobs from GOSANDBOX_QUEUE_URL on this host's Docker engine.
 
     It serves until SIGTERM (a second one stops it at once).
 
     Each worker process needs its own GOSANDBOX_INSTANCE; several may share a host.
+    With --metrics-port, Prometheus scrapes the runs this worker executes at /metrics.
     """
     from gosandbox.wiring import run_worker  # noqa: PLC0415
 
@@ -214,8 +219,29 @@ def worker(concurrency: int | None) -> None:
     if settings.queue_url is None:
         click.echo("gosandbox: a worker needs GOSANDBOX_QUEUE_URL=redis://host:port/N", err=True)
         sys.exit(2)
+    if metrics_port is not None:
+        from gosandbox.metrics import serve_metrics  # noqa: PLC0415
+
+        serve_metrics(metrics_port, metrics_host)
     try:
         run_worker(settings, concurrency or settings.max_concurrent_runs)
+    except GosandboxError as exc:
+        _fail(exc)
+
+
+@main.command("mcp")
+def mcp_command() -> None:
+    """Serve the MCP tools on stdin/stdout, for LLM agents (run_go, test_go, vet_go, format_go, list_toolchains).
+
+    \b
+    Jobs run on this host's Docker engine, each in a fresh sandbox. Logs go to stderr.
+    It stops when stdin closes, or at SIGTERM/SIGINT, and removes its sandboxes first.
+    The HTTP server (gosandbox serve) offers the same tools at /mcp.
+    """
+    from gosandbox.mcp_stdio import serve_stdio  # noqa: PLC0415 - the MCP SDK loads only for this command
+
+    try:
+        serve_stdio(_settings())
     except GosandboxError as exc:
         _fail(exc)
 
@@ -267,6 +293,9 @@ def db_upgrade() -> None:
     except GosandboxError as exc:
         _fail(exc)
     click.echo(f"database schema at revision {current_revision(store.engine)}")
+
+
+main.add_command(keys)
 
 
 @main.group()

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         None, description="main.go run by a POST /run without a body (default: hello world)"
     )
     log_level: str = "info"
+    log_format: str = Field(
+        "text", pattern=r"^(text|json)$", description="text, or json: one JSON object per log line (see README)"
+    )
     extra_toolchains: str = Field(
         "", description="more Go toolchains beside the pinned one: name=image,... (e.g. go1.26=golang:1.26)"
     )
@@ -94,6 +97,11 @@ class Settings(BaseSettings):
     )
     callback_hosts: str = Field("", description="hosts (host or host:port, comma-separated) callbacks may go to")
     callback_secret: str = Field("", description="HMAC-SHA256 key of the X-Gosandbox-Signature on callbacks")
+    auth: str = Field(
+        "off",
+        pattern=r"^(off|required)$",
+        description="required: every request but the probes, docs and /metrics needs an API key (gosandbox keys)",
+    )
     heartbeat_timeout_s: float = Field(
         10.0, ge=1, description="a worker silent this long is taken for dead: its jobs go to another worker"
     )

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from gosandbox import __version__
 from gosandbox.api.docs import add_doc_routes
 from gosandbox.api.jobs import add_job_routes, submit_and_wait
+from gosandbox.api.observe import add_metrics_route, observe_requests
 from gosandbox.api.parsing import ParsingGate
 from gosandbox.api.problems import install_handlers
 from gosandbox.api.requests import fmt_job, go_test_job, media_type, run_job, vet_job
@@ -33,6 +34,7 @@ from gosandbox.api.schemas import (
     request_body,
 )
 from gosandbox.api.shutdown import Shutdown
+from gosandbox.auth.middleware import install_auth
 from gosandbox.backends.base import Backend
 from gosandbox.errors import BackendUnavailable
 from gosandbox.jobs.dispatch import LocalDispatcher
@@ -68,7 +70,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         await asyncio.to_thread(service.dispatcher.start)
         sweeper = asyncio.create_task(service.sweep_forever())
         try:
-            yield
+            async with app.state.mcp_sessions.run():  # the calls of /mcp, cancelled when it ends
+                yield
         finally:
             if not shutdown.now:
                 logger.info("shutting down: letting running jobs finish, removing sandboxes")
@@ -93,6 +96,12 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     _add_program_routes(app, settings, service, shutdown, parsing)
     add_job_routes(app, settings, service, shutdown, parsing)
     add_doc_routes(app)
+    from gosandbox.mcp_server import mount_mcp  # noqa: PLC0415 - it imports this package's request parsing
+
+    app.state.mcp_sessions = mount_mcp(app, settings, service)  # /mcp: the MCP tools over streamable HTTP
+    install_auth(app, settings, store.engine)  # API keys, inside the observer: a 401 gets a request id too
+    add_metrics_route(app)
+    observe_requests(app)  # outermost: request ids and HTTP metrics
     _add_status_routes(app, settings, service, backend)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

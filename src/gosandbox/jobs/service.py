@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 
+from gosandbox.auth.context import charge_batch, current_key_name
 from gosandbox.errors import (
     BackendUnavailable,
     GosandboxError,
@@ -76,7 +77,8 @@ class JobService:
             return self._same_request(existing, request, idempotency_key), False
         self.dispatcher.admit()
         submission, created = self.store.create(request, origin=self.settings.instance, sync=sync,
-                                                callback_url=callback_url, idempotency_key=idempotency_key)  # fmt: skip
+                                                callback_url=callback_url, idempotency_key=idempotency_key,
+                                                api_key_name=current_key_name())  # fmt: skip
         if created:
             self._hand_on(submission)
         elif idempotency_key is not None:  # the same key, sent twice at once: the other request won
@@ -98,11 +100,14 @@ class JobService:
                 self.check(request, callback_url)
             except InvalidRequest as exc:  # name the item, as the parsing of the batch does
                 raise type(exc)(f"submissions[{index}]: {exc}") from None
+        charge_batch(len(requests))  # N jobs count N against the API key's rate and quota
         self.dispatcher.admit(len(requests))
         submissions: list[Submission] = []
         try:
             for request, callback_url in requests:
-                submission, _ = self.store.create(request, origin=self.settings.instance, callback_url=callback_url)
+                submission, _ = self.store.create(
+                    request, origin=self.settings.instance, callback_url=callback_url, api_key_name=current_key_name()
+                )
                 self._hand_on(submission)
                 submissions.append(submission)
         except (Overloaded, BackendUnavailable):  # all or nothing: the client retries the whole batch

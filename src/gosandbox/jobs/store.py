@@ -112,7 +112,7 @@ class Store:
 
     # --- creating and reading -----------------------------------------------------------------
 
-    def create(
+    def create(  # noqa: PLR0913 - each keyword is one column the caller sets
         self,
         request: JobRequest,
         *,
@@ -120,6 +120,7 @@ class Store:
         sync: bool = False,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        api_key_name: str | None = None,
     ) -> tuple[Submission, bool]:
         """Store a queued submission; with a known ``idempotency_key``, return that one instead.
 
@@ -131,6 +132,7 @@ class Store:
             "id": new_id(), "kind": request.kind.value, "state": State.QUEUED.value, "request": request.to_json(),
             "created_at": now, "enqueued_at": now, "attempts": 0, "go_version": request.spec.go_version,
             "callback_url": callback_url, "idempotency_key": idempotency_key, "origin": origin, "sync": sync,
+            "api_key_name": api_key_name,
         }  # fmt: skip
         try:
             with self._transaction() as connection:
@@ -330,4 +332,5 @@ def _submission(row: Any) -> Submission:
         callback_url=row.get("callback_url"),
         callback=row.get("callback"),
         events=row.get("events"),
+        api_key_name=row.get("api_key_name"),
     )
