@@ -37,6 +37,9 @@ RESULT_FIELDS = {
     "cached",
     "diagnostics",
     "default_program",
+    "cpu_time_ms",
+    "peak_memory_kb",
+    "message",
 }
 
 

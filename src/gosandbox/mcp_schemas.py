@@ -103,6 +103,9 @@ class RunOutput(BaseModel):
     timings_ms: Timings
     go_version: str
     cached: bool = Field(description="the binary came from the build cache")
+    cpu_time_ms: int | None = Field(None, description="CPU time (user+system) of the program; null if it never ran")
+    peak_memory_kb: int | None = Field(None, description="the sandbox's peak memory in KiB; null if it never ran")
+    message: str | None = Field(None, description="why the verdict is not ok, in one plain sentence; null when ok")
 
 
 class TestCaseOut(BaseModel):

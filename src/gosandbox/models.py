@@ -66,6 +66,12 @@ class RunResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     #: the request had no body, so the server's default program ran (the origin's behaviour)
     default_program: bool = False
+    #: CPU time (user + system) the sandbox spent running the program; None when it never ran or is unknown
+    cpu_time_ms: int | None = None
+    #: the sandbox's peak memory use (what the memory limit is measured against); None as for ``cpu_time_ms``
+    peak_memory_kb: int | None = None
+    #: one plain sentence saying why the verdict is not ``ok``, e.g. "exited with code 3"; None when ok
+    message: str | None = None
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,9 @@ class RunResponse(BaseModel):
     cached: bool = Field(description="the binary came from the build cache")
     default_program: bool = Field(False, description="the request had no body: the server's default program ran")
     diagnostics: list[Diagnostic] = Field(description="compile errors as file/line/column/message")
+    cpu_time_ms: int | None = Field(None, description="CPU time (user+system) of the program; null if it never ran")
+    peak_memory_kb: int | None = Field(None, description="the sandbox's peak memory in KiB; null if it never ran")
+    message: str | None = Field(None, description="why the verdict is not ok, in one plain sentence; null when ok")
 
 
 class Problem(BaseModel):
