@@ -1,0 +1,1 @@
+"""Translators from other runners' APIs to gosandbox jobs: one module per API."""
