@@ -46,6 +46,9 @@ class JobRequest:
     test_options: TestOptions = field(default_factory=TestOptions)
     sent_files: tuple[str, ...] = ()  # fmt answers with the files the caller sent, not the go.mod we added
     default_program: bool = False  # a body-less POST /run: the result says so
+    #: what a compatibility layer keeps to answer later in its own terms (Judge0's expected_output and
+    #: limits as sent), by layer name; the job never reads it
+    compat: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec
@@ -59,6 +62,7 @@ class JobRequest:
             "test_options": asdict(self.test_options),
             "sent_files": list(self.sent_files),
             "default_program": self.default_program,
+            **({"compat": self.compat} if self.compat is not None else {}),
         }
 
     @classmethod
@@ -72,7 +76,8 @@ class JobRequest:
             go_version=data["go_version"],
         )
         options = TestOptions(**data["test_options"])
-        return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]), bool(data.get("default_program")))
+        return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]), bool(data.get("default_program")),
+                   data.get("compat"))  # fmt: skip
 
 
 def iso(epoch_s: float | None) -> str | None:
