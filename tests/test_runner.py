@@ -96,6 +96,7 @@ def test_compile_error_path() -> None:
         go_version="go0.0-fake",
         cached=False,
         diagnostics=[Diagnostic("main.go", 3, 1, "syntax error: non-declaration statement outside function body")],
+        message="the program did not compile: main.go:3:1: syntax error: non-declaration statement outside function body",
     )
     assert backend.executions == []
 

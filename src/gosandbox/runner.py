@@ -11,9 +11,10 @@ from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob, Ob
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.diagnostics import parse_positions
 from gosandbox.errors import UnknownToolchain
+from gosandbox.limits import Limits
 from gosandbox.logs import log_context
 from gosandbox.models import RunResult, RunSpec, Status, Timings
-from gosandbox.verdict import classify, signal_name
+from gosandbox.verdict import classify, explain, signal_name
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ class Runner:
             timings_ms=Timings(ms(build.duration_s), ms(outcome.duration_s), ms(time.monotonic() - started)),
             go_version=version,
             cached=cached,
+            cpu_time_ms=outcome.cpu_time_ms,
+            peak_memory_kb=outcome.peak_memory_kb,
+            message=explain(status, spec.limits, outcome),
         )
 
     def _compile(self, spec: RunSpec, version: str) -> tuple[BuildOutcome, bool]:
@@ -111,4 +115,5 @@ class Runner:
             timings_ms=Timings(ms(build.duration_s), 0, ms(time.monotonic() - started)),
             go_version=version,
             diagnostics=parse_positions(build.output),
+            message=explain(Status.COMPILE_ERROR, Limits(), compile_output=build.output),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from enum import StrEnum
 
 #: Flags of every compile; the builder image pre-builds the standard library with the same ones.
@@ -67,3 +69,27 @@ def _test_command(binary_path: str, *, cover: bool, fuzz: str | None) -> list[st
         return ["go", "test", "-c", *BUILD_FLAGS, *fuzzing, "-o", binary_path, "."]
     compile_ = ["go", "test", "-c", *BUILD_FLAGS, "-vet=off", "-cover", *fuzzing, "-o", binary_path, "."]
     return [*compile_, AND, "go", "vet", "-trimpath", *TEST_VET_FLAGS, "."]
+
+
+#: The first bytes of every program the builder makes (``go build`` of a non-main package writes an archive).
+ELF_MAGIC = b"\x7fELF"
+_NEEDS_MAIN = "a program to run needs package main"
+_PACKAGE_CLAUSE = re.compile(r"^package[ \t]+(\w+)", re.MULTILINE)
+
+
+def not_a_main_package(files: Mapping[str, str]) -> str:
+    """A compiler-style line for what ``go build`` does not say: the package is a library, there is no program.
+
+    >>> not_a_main_package({"main.go": "package foo\\n"})
+    './main.go:1:9: package foo is not a main package: a program to run needs package main'
+    """
+    names = sorted(files, key=lambda name: (name != "main.go", name))
+    for name in names:
+        if "/" in name or not name.endswith(".go") or name.endswith("_test.go"):
+            continue
+        clause = _PACKAGE_CLAUSE.search(files[name])
+        if clause is not None:
+            line = files[name].count("\n", 0, clause.start()) + 1
+            column = clause.start(1) - clause.start() + 1
+            return f"./{name}:{line}:{column}: package {clause[1]} is not a main package: {_NEEDS_MAIN}"
+    return f"the package is not a main package: {_NEEDS_MAIN}"

@@ -1,26 +1,47 @@
-"""Turn what a backend observed into the program's verdict."""
+"""Turn what a backend observed into the program's verdict, and say it in one plain sentence."""
 
 from __future__ import annotations
 
+import re
 import signal as signals
+from dataclasses import asdict
 
 from gosandbox.backends.base import ExecOutcome
+from gosandbox.diagnostics import parse_positions
+from gosandbox.limits import Limits
 from gosandbox.models import Status
 
 # Go's own message when an allocation fails below the cgroup limit (e.g. under RLIMIT_AS).
 _GO_OUT_OF_MEMORY = b"fatal error: runtime: out of memory"
 _GO_FATAL_EXIT = 2
+# The first line of a Go crash report on stderr: a panic, a fatal error, or a signal the runtime did not recover.
+_GO_CRASH = re.compile(rb"^(?:panic|fatal error|SIG[A-Z]+): [^\n]*", re.MULTILINE)
+_HEADER_CHARS = 120
+#: What the sandbox did at each limit, worded with the limit's value.
+_AT_THE_LIMIT = {
+    Status.TIMEOUT: "killed after {wall_s:g} s of wall time",
+    Status.MEMORY_LIMIT: "memory limit of {memory_mb} MiB reached",
+    Status.OUTPUT_LIMIT: "output passed {output_bytes} bytes and the program was stopped",
+}
+
+
+def go_crash(stderr: bytes) -> str | None:
+    """The first line of the Go crash report in ``stderr`` ("panic: boom"), or None if there is none."""
+    found = _GO_CRASH.search(stderr)
+    if found is None:
+        return None
+    return found.group().decode("utf-8", errors="replace")[:_HEADER_CHARS]
 
 
 def classify(outcome: ExecOutcome) -> Status:
     """Pick the status; limits the sandbox enforced win over the exit code they caused.
 
-    Output past the cap is ``output_limit`` only when our kill ended the program: a program
-    that died on its own while flooding (a Go crash dump, say) keeps its own verdict, and
-    ``truncated`` tells that the output was cut.
+    Output past the cap is ``output_limit`` only when the flood was the program's doing: a
+    program that was already crashing (its stderr holds a Go crash report) keeps the crash's
+    verdict whoever ended it, and ``truncated`` tells that the output was cut.
     """
     if outcome.output_exceeded and outcome.signal == signals.SIGKILL:
-        return Status.OUTPUT_LIMIT
+        return _crash_status(outcome.stderr) or Status.OUTPUT_LIMIT
     if outcome.timed_out or outcome.cancelled:
         return Status.TIMEOUT
     if outcome.oom_killed or (outcome.exit_code == _GO_FATAL_EXIT and _GO_OUT_OF_MEMORY in outcome.stderr):
@@ -28,6 +49,13 @@ def classify(outcome: ExecOutcome) -> Status:
     if outcome.exit_code == 0 and outcome.signal is None:
         return Status.OK
     return Status.RUNTIME_ERROR
+
+
+def _crash_status(stderr: bytes) -> Status | None:
+    crash = go_crash(stderr)
+    if crash is None:
+        return None
+    return Status.MEMORY_LIMIT if crash.encode().startswith(_GO_OUT_OF_MEMORY) else Status.RUNTIME_ERROR
 
 
 def signal_name(number: int | None) -> str | None:
@@ -38,3 +66,47 @@ def signal_name(number: int | None) -> str | None:
         return signals.Signals(number).name
     except ValueError:
         return f"SIG{number}"
+
+
+def explain(status: Status, limits: Limits, outcome: ExecOutcome | None = None, compile_output: str = "") -> str | None:
+    """The one sentence a person would say about a verdict that is not ``ok``; None for ``ok``.
+
+    >>> explain(Status.TIMEOUT, Limits(wall_s=5))
+    'killed after 5 s of wall time'
+    """
+    if status is Status.OK:
+        return None
+    if status is Status.COMPILE_ERROR or outcome is None:
+        return _did_not_compile(compile_output)
+    if outcome.cancelled:
+        return "stopped: the run was cancelled"
+    sentence = _AT_THE_LIMIT.get(status)
+    if sentence is not None:
+        return sentence.format(**asdict(limits))
+    cut = f"; its output passed {limits.output_bytes} bytes and was cut" if outcome.output_exceeded else ""
+    return _runtime_error(outcome, limits) + cut
+
+
+def _runtime_error(outcome: ExecOutcome, limits: Limits) -> str:
+    if outcome.pids_limit_hit:
+        return f"the program tried to run more than {limits.pids} processes or threads"
+    if outcome.signal is not None:
+        return f"killed by signal {signal_name(outcome.signal)}"
+    if outcome.exit_code is None:
+        return "the program ended without an exit code"
+    crash = go_crash(outcome.stderr)
+    after = f" after {crash}" if crash else ""
+    return f"exited with code {outcome.exit_code}{after}"
+
+
+def _did_not_compile(output: str) -> str:
+    errors = parse_positions(output)
+    if not errors:
+        first = next((line.strip() for line in output.splitlines() if line.strip()), "")
+        return f"the program did not compile: {first[:_HEADER_CHARS]}" if first else "the program did not compile"
+    error = errors[0]
+    where = f"{error.file}:{error.line}" + (f":{error.column}" if error.column else "")
+    what = f"{where}: {error.message[:_HEADER_CHARS]}"
+    if len(errors) == 1:
+        return f"the program did not compile: {what}"
+    return f"the program did not compile: {len(errors)} errors, the first at {what}"

@@ -75,6 +75,12 @@ class ExecOutcome:
     oom_killed: bool = False
     output_exceeded: bool = False
     cancelled: bool = False
+    #: the pids limit refused a fork or a new thread
+    pids_limit_hit: bool = False
+    #: CPU time (user + system) of the sandbox while the program ran; None where the backend cannot tell
+    cpu_time_ms: int | None = None
+    #: the sandbox's peak memory use in KiB; None where the backend cannot tell
+    peak_memory_kb: int | None = None
 
 
 class Backend(Protocol):

@@ -18,16 +18,18 @@ import docker
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.docker.builder import KILLED_EXIT, Builder, BuilderConfig
+from gosandbox.backends.docker.cgroups import SandboxUsage, cpu_time_ns, read_usage
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.images import AGENT, ImageNames, build_cache_volume, image_names, require_images
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import labels_for, reap
-from gosandbox.backends.docker.streams import BoundedOutput, cgroup_oom_kills
+from gosandbox.backends.docker.streams import BoundedOutput
 from gosandbox.errors import SandboxFailure, UnknownToolchain
 from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 from gosandbox.settings import Settings
+from gosandbox.verdict import go_crash
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ SANDBOX_LEASE_S = 120.0
 #: The agent inside the sandbox kills the run this long after the server's own wall-clock kill should have:
 #: the server's kill comes first and decides the verdict; the agent's holds when the server is gone.
 AGENT_DEADLINE_GRACE_S = 1.0
+#: A program already crashing when its output passed the cap may finish its crash report (kept nowhere) this
+#: long, so that its own exit code stands; then it is killed.
+CRASH_EXIT_GRACE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class _Killer:
     def __init__(self, client: docker.DockerClient, container_id: str) -> None:
         self.client, self.container_id = client, container_id
         self.reason: str | None = None
+        #: the sandbox's counters just before the kill (its cgroup goes with it)
+        self.usage: SandboxUsage | None = None
         self._lock = threading.Lock()
 
     def kill(self, reason: str) -> None:
@@ -105,6 +112,15 @@ class _Killer:
             self.reason = reason
         threading.Thread(target=self._kill, name="sandbox-kill", daemon=True).start()
 
+    def kill_unless(self, finished: threading.Event, reason: str, after_s: float) -> None:
+        """Kill after ``after_s`` unless ``finished`` is set by then."""
+
+        def wait_then_kill() -> None:
+            if not finished.wait(after_s):
+                self.kill(reason)
+
+        threading.Thread(target=wait_then_kill, name="sandbox-kill-later", daemon=True).start()
+
     def note(self, reason: str) -> None:
         """Remember a reason without killing: the sandbox died of it already."""
         with self._lock:
@@ -112,6 +128,7 @@ class _Killer:
                 self.reason = reason
 
     def _kill(self) -> None:
+        self.usage = read_usage(self.container_id)
         try:
             self.client.api.kill(self.container_id)
         except docker.errors.APIError as exc:  # already dead is fine
@@ -301,10 +318,11 @@ class DockerBackend:
     def _run(self, sandbox: RunSandbox, exec_id: str, job: ExecJob) -> ExecOutcome:
         api = self.client.api
         killer = _Killer(self.client, sandbox.container_id)
-        output = BoundedOutput(job.limits.output_bytes, lambda: killer.kill("output"), job.on_output)
+        finished = threading.Event()
+        output = BoundedOutput(job.limits.output_bytes, lambda: _stop_flood(killer, output, finished), job.on_output)
+        cpu_before_ns = cpu_time_ns(sandbox.container_id)  # init's start-up is not the program's
         with docker_errors("running the program"):
             started = time.monotonic()
-            finished = threading.Event()
             _watch(killer, job, finished, started)
             try:
                 stream = api.exec_start(exec_id, stream=True, demux=True)
@@ -317,27 +335,9 @@ class DockerBackend:
             exit_code = api.exec_inspect(exec_id)["ExitCode"]
         if exit_code in (KILLED_EXIT, None) and duration >= job.limits.wall_s:
             killer.note("timeout")  # the agent's deadline came first (this process was too slow to kill)
-        return self._outcome(sandbox, killer, output, exit_code, duration)
-
-    def _outcome(
-        self, sandbox: RunSandbox, killer: _Killer, output: BoundedOutput, exit_code: int | None, duration: float
-    ) -> ExecOutcome:
-        killed = exit_code == KILLED_EXIT or exit_code is None
-        oom = killed and killer.reason is None and (cgroup_oom_kills(sandbox.container_id) or 0) > 0
-        signal = exit_code - 128 if exit_code is not None and exit_code > 128 else None
-        if exit_code is None and killer.reason is not None:
-            signal = 9
-        return ExecOutcome(
-            exit_code=exit_code,
-            signal=signal,
-            stdout=bytes(output.stdout),
-            stderr=bytes(output.stderr),
-            duration_s=duration,
-            timed_out=killer.reason == "timeout",
-            oom_killed=oom,
-            output_exceeded=output.exceeded,
-            cancelled=killer.reason == "cancelled",
-        )
+        # The program is gone and init idles: the cgroup is still there, unless our kill took it.
+        usage = killer.usage if killer.usage is not None else read_usage(sandbox.container_id)
+        return _outcome(killer, output, _Ended(exit_code, duration, usage, cpu_before_ns))
 
     def close(self) -> None:
         """Destroy idle sandboxes, wait for pending removals, stop the builders, remove our host directories."""
@@ -398,3 +398,50 @@ def _watch(killer: _Killer, job: ExecJob, finished: threading.Event, started: fl
                 return
 
     threading.Thread(target=watch, name="sandbox-watch", daemon=True).start()
+
+
+def _stop_flood(killer: _Killer, output: BoundedOutput, finished: threading.Event) -> None:
+    """Output passed the cap: kill now, unless the program is already crashing (then let it end its own way)."""
+    if go_crash(bytes(output.stderr)) is None:
+        killer.kill("output")
+    else:
+        killer.kill_unless(finished, "output", CRASH_EXIT_GRACE_S)
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """How the program's exec ended, and the sandbox's counters then."""
+
+    exit_code: int | None
+    duration_s: float
+    usage: SandboxUsage
+    cpu_before_ns: int | None
+
+
+def _outcome(killer: _Killer, output: BoundedOutput, ended: _Ended) -> ExecOutcome:
+    exit_code, usage = ended.exit_code, ended.usage
+    killed = exit_code == KILLED_EXIT or exit_code is None
+    oom = killed and killer.reason is None and (usage.oom_kills or 0) > 0
+    signal = exit_code - 128 if exit_code is not None and exit_code > 128 else None
+    if exit_code is None and killer.reason is not None:
+        signal = 9
+    return ExecOutcome(
+        exit_code=exit_code,
+        signal=signal,
+        stdout=bytes(output.stdout),
+        stderr=bytes(output.stderr),
+        duration_s=ended.duration_s,
+        timed_out=killer.reason == "timeout",
+        oom_killed=oom,
+        output_exceeded=output.exceeded,
+        cancelled=killer.reason == "cancelled",
+        pids_limit_hit=(usage.forks_refused or 0) > 0,
+        cpu_time_ms=_cpu_ms(usage.cpu_ns, ended.cpu_before_ns),
+        peak_memory_kb=None if usage.peak_memory_bytes is None else usage.peak_memory_bytes // 1024,
+    )
+
+
+def _cpu_ms(now_ns: int | None, before_ns: int | None) -> int | None:
+    if now_ns is None:
+        return None
+    return round((now_ns - (before_ns or 0)) / 1e6)

@@ -30,7 +30,7 @@ from gosandbox.backends.docker.options import SandboxShape, container_options
 from gosandbox.errors import SandboxFailure
 from gosandbox.gotest import module_path
 from gosandbox.policy import BUILDER_UID, Policy
-from gosandbox.toolchain import Tool, go_command
+from gosandbox.toolchain import ELF_MAGIC, Tool, go_command, not_a_main_package
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +183,8 @@ class Builder:
         # `go test -c` writes nothing for a package without tests.
         wants_binary = succeeded and job.tool in _BINARY_TOOLS and os.path.lexists(binary_path)
         binary = _read_binary(binary_path) if wants_binary else None
+        if job.tool is Tool.BUILD and binary is not None and not binary.startswith(ELF_MAGIC):
+            succeeded, binary, text = False, None, not_a_main_package(job.files) + "\n"  # a library's archive
         files = _read_back(host_dir / "src", job.files) if job.tool is Tool.FMT else None
         return BuildOutcome(succeeded, text, binary, duration, files=files)
 

@@ -1,10 +1,9 @@
-"""Bounded reading of a Docker exec stream, and cgroup facts the engine does not report."""
+"""Bounded reading of a Docker exec stream."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from gosandbox.backends.base import OutputSink
 
@@ -40,28 +39,3 @@ class BoundedOutput:
             self.on_overflow()
             return False
         return True
-
-
-_OOM_FILES = (
-    "/sys/fs/cgroup/memory/docker/{id}/memory.oom_control",  # cgroup v1, cgroupfs driver
-    "/sys/fs/cgroup/docker/{id}/memory.events",  # cgroup v2, cgroupfs driver
-    "/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.events",  # cgroup v2, systemd driver
-)
-
-
-def cgroup_oom_kills(container_id: str) -> int | None:
-    """How many processes the memory cgroup of a container killed, or None if unknown here.
-
-    Docker 20.10 does not set ``State.OOMKilled`` when the killed process is not PID 1,
-    so the counter is read from the cgroup on the engine's host (the local engine).
-    """
-    for template in _OOM_FILES:
-        try:
-            text = Path(template.format(id=container_id)).read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-    return None

@@ -1,0 +1,101 @@
+"""What the kernel counted for one run sandbox: CPU time, peak memory, OOM kills, refused forks.
+
+The run sandbox holds nothing but an idle init and the program, and is used once, so its cgroup's
+counters are the program's (plus a few milliseconds and a megabyte or two of init). The kernel keeps
+them where the program cannot reach, and they count every descendant, orphans too. The engine does
+not report them reliably (Docker 20.10 sets no ``OOMKilled`` when the killed process is not PID 1,
+and its stats API costs a round trip per run), so they are read from the cgroup files on the
+engine's host: with a remote engine each reads as None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: A container's cgroup directory: v1 (one tree per controller) and v2, cgroupfs and systemd drivers.
+_V1_DIRS = ("/sys/fs/cgroup/{controller}/docker/{id}", "/sys/fs/cgroup/{controller}/system.slice/docker-{id}.scope")
+_V2_DIRS = ("/sys/fs/cgroup/docker/{id}", "/sys/fs/cgroup/system.slice/docker-{id}.scope")
+
+
+@dataclass(frozen=True)
+class _Counter:
+    """One fact: its v1 controller and file, its v2 file, and the key of a ``key value`` line (None: the whole file)."""
+
+    controller: str
+    v1_file: str
+    v2_file: str
+    v1_key: str | None = None
+    v2_key: str | None = None
+    v2_scale: int = 1  # v2 counts CPU in microseconds, v1 in nanoseconds
+
+
+_CPU_NS = _Counter("cpuacct", "cpuacct.usage", "cpu.stat", v2_key="usage_usec", v2_scale=1000)
+_PEAK_BYTES = _Counter("memory", "memory.max_usage_in_bytes", "memory.peak")
+_OOM_KILLS = _Counter("memory", "memory.oom_control", "memory.events", v1_key="oom_kill", v2_key="oom_kill")
+_FORKS_REFUSED = _Counter("pids", "pids.events", "pids.events", v1_key="max", v2_key="max")
+
+
+@dataclass(frozen=True)
+class SandboxUsage:
+    """The counters after a run; None where this host cannot read them."""
+
+    cpu_ns: int | None
+    peak_memory_bytes: int | None
+    oom_kills: int | None
+    #: forks and thread creations the pids limit refused
+    forks_refused: int | None
+
+
+def read_usage(container_id: str) -> SandboxUsage:
+    """Every counter of a container that has not been removed yet."""
+    return SandboxUsage(
+        cpu_ns=cpu_time_ns(container_id),
+        peak_memory_bytes=_read(_PEAK_BYTES, container_id),
+        oom_kills=cgroup_oom_kills(container_id),
+        forks_refused=_read(_FORKS_REFUSED, container_id),
+    )
+
+
+def cpu_time_ns(container_id: str) -> int | None:
+    """CPU time (user + system) the container's processes used so far."""
+    return _read(_CPU_NS, container_id)
+
+
+def cgroup_oom_kills(container_id: str) -> int | None:
+    """How many processes the memory cgroup of a container killed, or None if unknown here."""
+    return _read(_OOM_KILLS, container_id)
+
+
+def _read(counter: _Counter, container_id: str) -> int | None:
+    for directory in _V1_DIRS:
+        text = _text(Path(directory.format(controller=counter.controller, id=container_id), counter.v1_file))
+        if text is not None:
+            return _value(text, counter.v1_key)
+    for directory in _V2_DIRS:
+        text = _text(Path(directory.format(id=container_id), counter.v2_file))
+        if text is not None:
+            value = _value(text, counter.v2_key)
+            return None if value is None else value * counter.v2_scale
+    return None
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def _value(text: str, key: str | None) -> int | None:
+    """The whole file as a number, or the value of its ``key value`` line."""
+    try:
+        if key is None:
+            return int(text.strip())
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except ValueError:
+        return None
+    return None
