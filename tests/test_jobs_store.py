@@ -34,7 +34,7 @@ from jobs_helpers import POSTGRES_URL, fresh_postgres_engine, sample_request
 
 T = TypeVar("T")
 
-HEAD = "0002"
+HEAD = "0003"
 ORIGIN = "api-1"
 WORKER = "worker-1"
 TOKEN = "message-1"

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     )
     callback_hosts: str = Field("", description="hosts (host or host:port, comma-separated) callbacks may go to")
     callback_secret: str = Field("", description="HMAC-SHA256 key of the X-Gosandbox-Signature on callbacks")
+    cors_origins: str = Field(
+        "*", description="origins whose pages may call the Go Playground routes: *, a comma-separated list, or empty"
+    )
     auth: str = Field(
         "off",
         pattern=r"^(off|required)$",
