@@ -1,7 +1,8 @@
 """Our run result as Piston v2's ``{language, version, compile, run}`` answer (pure: tested by tables).
 
-Each stage has Piston's fields: ``stdout``, ``stderr``, ``output`` (both in the order they were
-written, from the job's event stream; stdout then stderr if that order was lost), ``code`` (null
+Each stage has Piston's fields: ``stdout``, ``stderr``, ``output`` (both in the order the sandbox's
+reader saw them, from the job's event stream: writes a few ms apart keep their order, closer ones may
+swap; stdout then stderr if the stream was lost), ``code`` (null
 when ``signal`` is set, as Piston documents), ``signal``, ``message`` (our one-sentence reason),
 ``status`` (isolate's: ``RE`` non-zero exit, ``SG`` killed by a signal, ``TO`` timed out, ``OL``
 output limit, ``XX`` the service failed; null when it went well), ``cpu_time`` and ``wall_time``
