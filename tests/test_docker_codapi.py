@@ -80,6 +80,7 @@ def test_run_shows_the_output(browser: Browser, server: Server) -> None:
 def test_compile_error_shows_the_compiler_message(browser: Browser, server: Server) -> None:
     page = open_page(browser, server, BROKEN)
     shown = run_and_read(page)
-    assert "undefined: undefined" in shown and "main.go:4" in shown, shown
+    assert "undefined: undefined" in shown, shown
+    assert "main.go:4" in shown, shown
     expect(page.locator("codapi-status")).to_contain_text("Failed")
     page.close()

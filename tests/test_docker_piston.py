@@ -28,24 +28,30 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_runtimes_list_the_toolchain(answers: dict[str, Any]) -> None:
     first = answers["runtimes"][0]
-    assert first["language"] == "go" and first["aliases"] == ["golang"]
-    assert first["version"].count(".") == 2 and not first["version"].startswith("go")
+    assert first["language"] == "go"
+    assert first["aliases"] == ["golang"]
+    assert first["version"].count(".") == 2
+    assert not first["version"].startswith("go")
 
 
 def test_ok_run_with_output_in_order(answers: dict[str, Any]) -> None:
     ok = answers["ok"]
-    assert ok["language"] == "go" and ok["version"] == answers["runtimes"][0]["version"]
+    assert ok["language"] == "go"
+    assert ok["version"] == answers["runtimes"][0]["version"]
     run = ok["run"]
     assert (run["stdout"], run["stderr"], run["code"], run["signal"], run["status"]) == (
         "hello\nbye\n", "warn\n", 0, None, None)  # fmt: skip
     assert run["output"] == "hello\nwarn\nbye\n"  # as written: the job's event stream keeps the order
-    assert run["wall_time"] >= 0 and ok["compile"]["code"] == 0
+    assert run["wall_time"] >= 0
+    assert ok["compile"]["code"] == 0
 
 
 def test_compile_error_shows_the_compiler(answers: dict[str, Any]) -> None:
     answer = answers["compileError"]
-    assert answer["compile"]["code"] == 1 and answer["run"]["status"] == "RE"
-    assert "undefined: undefined" in answer["run"]["stderr"] and "undefined: undefined" in answer["run"]["output"]
+    assert answer["compile"]["code"] == 1
+    assert answer["run"]["status"] == "RE"
+    assert "undefined: undefined" in answer["run"]["stderr"]
+    assert "undefined: undefined" in answer["run"]["output"]
 
 
 def test_timeout(answers: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from gosandbox.compat.semver import best_match, satisfies
 from gosandbox.errors import InvalidRequest
 from test_api import make_settings
 
-MAIN = 'package main\n\nfunc main() {}\n'
+MAIN = "package main\n\nfunc main() {}\n"
 TOOLCHAINS = ["go1.27.3", "go1.26.1", "go1.27-alt"]
 
 
@@ -60,7 +60,8 @@ def job_of(raw: bytes, tmp_path: Path) -> Any:
 @pytest.mark.parametrize(
     ("fields", "toolchain", "version"),
     [({"version": "1.27.3"}, "go1.27.3", "1.27.3"), ({"version": "1.26.x"}, "go1.26.1", "1.26.1"),
-     ({"version": "*", "language": "golang"}, "go1.27.3", "1.27.3"), ({"version": "1.27-alt"}, "go1.27-alt", "1.27-alt")],
+     ({"version": "*", "language": "golang"}, "go1.27.3", "1.27.3"),
+     ({"version": "1.27-alt"}, "go1.27-alt", "1.27-alt")],
 )  # fmt: skip
 def test_version_selects_toolchain(tmp_path: Path, fields: dict[str, Any], toolchain: str, version: str) -> None:
     job = job_of(body(**fields), tmp_path)
@@ -68,14 +69,16 @@ def test_version_selects_toolchain(tmp_path: Path, fields: dict[str, Any], toolc
 
 
 def test_files_encodings_names_stdin_args_limits(tmp_path: Path) -> None:
-    helper = 'package main\n\nfunc helper() {}\n'
-    files = [{"name": "prog", "content": MAIN}, {"name": "helper.go", "content": base64.b64encode(helper.encode()).decode(),
-             "encoding": "base64"}, {"content": "data".encode().hex(), "encoding": "hex"}]  # fmt: skip
+    helper = "package main\n\nfunc helper() {}\n"
+    encoded = base64.b64encode(helper.encode()).decode()
+    files = [{"name": "prog", "content": MAIN}, {"name": "helper.go", "content": encoded, "encoding": "base64"},
+             {"content": b"data".hex(), "encoding": "hex"}]  # fmt: skip
     raw = body(files=files, stdin="in", args=["a", "b"], run_timeout=2500, run_memory_limit=100_000_000,
                compile_timeout=10000, compile_memory_limit=-1)  # fmt: skip
     spec = job_of(raw, tmp_path).job.spec
     assert spec.files["prog.go"] == MAIN  # the file Piston runs gets .go, as its Go package renames it
-    assert spec.files["helper.go"] == helper and spec.files["file2.code"] == "data"
+    assert spec.files["helper.go"] == helper
+    assert spec.files["file2.code"] == "data"
     assert (spec.stdin, spec.args) == (b"in\n", ("a", "b"))  # Piston ends stdin with a newline
     assert (spec.limits.wall_s, spec.limits.memory_mb) == (2.5, 96)  # bytes rounded up to MiB
 
@@ -127,9 +130,20 @@ def test_run_stage_statuses(fields: dict[str, Any], status: str | None, code: in
 
 def test_run_stage_numbers_and_interleaved_output() -> None:
     answer = execute_answer(result(), [("stderr", "err\n"), ("stdout", "out\n")], "go", "1.27.3")
-    assert answer["run"] == {"stdout": "out\n", "stderr": "err\n", "output": "err\nout\n", "code": 0, "signal": None,
-                             "message": None, "status": None, "cpu_time": 4, "wall_time": 12, "memory": 1500 * 1024}
-    assert answer["compile"]["code"] == 0 and answer["compile"]["wall_time"] == 300
+    assert answer["run"] == {
+        "stdout": "out\n",
+        "stderr": "err\n",
+        "output": "err\nout\n",
+        "code": 0,
+        "signal": None,
+        "message": None,
+        "status": None,
+        "cpu_time": 4,
+        "wall_time": 12,
+        "memory": 1500 * 1024,
+    }
+    assert answer["compile"]["code"] == 0
+    assert answer["compile"]["wall_time"] == 300
     assert execute_answer(result(), None, "go", "1.27.3")["run"]["output"] == "out\nerr\n"  # order lost: documented
 
 
@@ -155,7 +169,7 @@ def interleaving(job: ExecJob) -> ExecOutcome:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     backend = FakeBackend(execute=interleaving)
-    backend.execute = lambda job: interleaving(job)  # type: ignore[method-assign]  # no second replay of output
+    backend.execute = interleaving  # type: ignore[method-assign]  # no second replay of output
     with TestClient(create_app(make_settings(tmp_path), backend=backend)) as test_client:
         yield test_client
 
@@ -177,11 +191,15 @@ def test_route_errors_are_messages(client: TestClient) -> None:
     response = client.post("/api/v2/execute", content=body(language="rust"))
     assert (response.status_code, response.json()) == (400, {"message": "rust-* runtime is unknown"})
     response = client.post("/api/v2/execute", content=b"{nope")
-    assert response.status_code == 400 and response.json()["message"].startswith("the body is not JSON")
-    response = client.post("/api/v2/execute", content=body(version="0.0-fake", files=[{"name": "../x.go", "content": MAIN}]))
-    assert response.status_code == 400 and "'..'" in response.json()["message"]  # our file checks, Piston's shape
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("the body is not JSON")
+    escaping = [{"name": "../x.go", "content": MAIN}]
+    response = client.post("/api/v2/execute", content=body(version="0.0-fake", files=escaping))
+    assert response.status_code == 400
+    assert "'..'" in response.json()["message"]
     response = client.post("/api/v2/execute", content=b"x" * (65 * 1024))
-    assert response.status_code == 413 and "message" in response.json()
+    assert response.status_code == 413
+    assert "message" in response.json()
 
 
 def test_a_build_failure_answers_compile_and_run(tmp_path: Path) -> None:
@@ -190,4 +208,5 @@ def test_a_build_failure_answers_compile_and_run(tmp_path: Path) -> None:
 
     with TestClient(create_app(make_settings(tmp_path), backend=FakeBackend(build=fail))) as test_client:
         answer = test_client.post("/api/v2/execute", content=body(version="0.0-fake")).json()
-    assert answer["run"]["stderr"] == "./main.go:3:1: syntax error\n" and answer["compile"]["code"] == 1
+    assert answer["run"]["stderr"] == "./main.go:3:1: syntax error\n"
+    assert answer["compile"]["code"] == 1
