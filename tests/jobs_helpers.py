@@ -40,6 +40,7 @@ def fresh_postgres_engine() -> Engine:
         connection.execute(text("SET LOCAL lock_timeout = '10s'"))  # a connection left in a transaction: fail, not hang
         connection.execute(text("DROP TABLE IF EXISTS submissions"))
         connection.execute(text("DROP TABLE IF EXISTS api_keys"))
+        connection.execute(text("DROP TABLE IF EXISTS shares"))
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     return engine
 
