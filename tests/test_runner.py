@@ -96,7 +96,7 @@ def test_compile_error_path() -> None:
         go_version="go0.0-fake",
         cached=False,
         diagnostics=[Diagnostic("main.go", 3, 1, "syntax error: non-declaration statement outside function body")],
-        message="the program did not compile: main.go:3:1: syntax error: non-declaration statement outside function body",
+        message="the program did not compile: " + message.removeprefix("./"),
     )
     assert backend.executions == []
 
@@ -230,3 +230,21 @@ def test_a_named_toolchain_reaches_the_build_and_the_result() -> None:
     result = Runner(backend).run(make_spec({"main.go": MAIN}, go_version="go0.0-other"))
     assert backend.builds[0].go_version == "go0.0-other"
     assert result.go_version == "go0.0-other"
+
+
+def test_the_sandbox_s_usage_and_the_message_reach_the_result() -> None:
+    backend = respond(exit_code=3, cpu_time_ms=420, peak_memory_kb=5120)
+    result = Runner(backend).run(make_spec({"main.go": MAIN}, limits=Limits(wall_s=2.0)))
+    assert (result.status, result.cpu_time_ms, result.peak_memory_kb) == (Status.RUNTIME_ERROR, 420, 5120)
+    assert result.message == "exited with code 3"
+
+
+def test_an_ok_run_has_no_message_and_unknown_usage_stays_none() -> None:
+    result = run(FakeBackend())
+    assert (result.status, result.message, result.cpu_time_ms, result.peak_memory_kb) == (Status.OK, None, None, None)
+
+
+def test_a_timeout_message_names_the_run_s_wall_limit() -> None:
+    backend = respond(exit_code=137, signal=signal.SIGKILL, timed_out=True)
+    result = Runner(backend).run(make_spec({"main.go": MAIN}, limits=Limits(wall_s=2.0)))
+    assert result.message == "killed after 2 s of wall time"

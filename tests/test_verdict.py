@@ -125,3 +125,23 @@ def test_signal_name(number: int | None, name: str | None) -> None:
 @pytest.mark.parametrize(("number", "name"), [(0, "SIG0"), (200, "SIG200"), (-3, "SIG-3")])
 def test_unknown_signal_numbers_stay_readable(number: int, name: str) -> None:
     assert signal_name(number) == name
+
+
+_CRASH_DUMP = (
+    b"runtime: failed to create new OS thread (have 58 already; errno=11)\nfatal error: newosproc\n\nruntime stack:\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "status"),
+    [
+        (_CRASH_DUMP, Status.RUNTIME_ERROR),
+        (b"before\npanic: boom\n\ngoroutine 1 [running]:\n", Status.RUNTIME_ERROR),
+        (b"SIGSEGV: segmentation violation\nPC=0x40c84e m=0\n", Status.RUNTIME_ERROR),
+        (b"fatal error: runtime: out of memory\n\nruntime stack:\n", Status.MEMORY_LIMIT),
+        (b"no crash here, just a flood\n", Status.OUTPUT_LIMIT),
+        (b"a line that only mentions panic: midway\n", Status.OUTPUT_LIMIT),
+    ],
+)
+def test_a_program_already_crashing_at_the_output_cap_keeps_the_crash_verdict(stderr: bytes, status: Status) -> None:
+    assert classify(outcome(137, signal.SIGKILL, stderr=stderr, output_exceeded=True)) is status

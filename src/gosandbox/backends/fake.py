@@ -3,6 +3,10 @@
 Like httpx's ``MockTransport``, it takes functions that decide each outcome::
 
     backend = FakeBackend(execute=lambda job: ExecOutcome(0, None, b"hi\\n", b"", 0.01))
+
+Every fact a real backend reports can be faked, the sandbox's usage too::
+
+    FakeBackend(execute=lambda job: ExecOutcome(0, None, b"", b"", 0.5, cpu_time_ms=480, peak_memory_kb=2048))
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ SANDBOX_LEASE_S = 120.0
 AGENT_DEADLINE_GRACE_S = 1.0
 #: A program already crashing when its output passed the cap may finish its crash report (kept nowhere) this
 #: long, so that its own exit code stands; then it is killed.
-CRASH_EXIT_GRACE_S = 0.5
+CRASH_EXIT_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
