@@ -1,8 +1,8 @@
 """The @antonz/codapi widget from npm, in Debian's Chromium, against a live server on real Docker.
 
-The page and the widget's files are served by Playwright (``page.route``) at the server's own origin,
-so the widget's ``POST /v1/exec`` is same-origin: no product route serves test pages, and this test
-needs no CORS (the widget on another origin needs ``GOSANDBOX_CORS_ORIGINS``, see the README).
+The page and the widget's files are served by Playwright (``page.route``, no product route serves
+test pages) at ``http://localhost:PORT``: another origin than the server's ``http://127.0.0.1:PORT``,
+so the widget's ``POST /v1/exec`` goes through a CORS preflight, as on a real docs site.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ def browser() -> Iterator[Browser]:
     if not (WIDGET / "snippet.js").is_file() or shutil.which(CHROMIUM) is None:
         pytest.fail("the widget or chromium is missing: run `make setup` (scripts/ensure-node.sh)")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        # The page, fulfilled by Playwright, counts as public to Chromium's Local Network Access checks, which
+        # would refuse its calls to a loopback server (a real site calls a server that is not on loopback).
+        args = ["--no-sandbox", "--disable-features=LocalNetworkAccessChecks"]
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         yield launched
         launched.close()
 
@@ -50,15 +53,17 @@ def browser() -> Iterator[Browser]:
 def open_page(browser: Browser, server: Server, code: str) -> Page:
     page = browser.new_page()
     page.set_default_timeout(30_000)
+    page.on("console", lambda message: print("console:", message.text))
 
     def widget_file(route: Route) -> None:
         name = route.request.url.rsplit("/", 1)[-1]
         route.fulfill(path=WIDGET / name, content_type="text/css" if name.endswith(".css") else "text/javascript")
 
-    page.route(f"{server.url}/test-page.html", lambda route: route.fulfill(body=page_html(server, code),
-                                                                             content_type="text/html"))  # fmt: skip
-    page.route(f"{server.url}/codapi/*", widget_file)
-    page.goto(f"{server.url}/test-page.html")
+    site = server.url.replace("127.0.0.1", "localhost")  # another origin; never reaches a server
+    page.route(f"{site}/test-page.html", lambda route: route.fulfill(body=page_html(server, code),
+                                                                       content_type="text/html"))  # fmt: skip
+    page.route(f"{site}/codapi/*", widget_file)
+    page.goto(f"{site}/test-page.html")
     return page
 
 

@@ -8,7 +8,8 @@ parentheses (``... (exit status 1)``, or our one-sentence ``message``); a compil
 compiler's messages there. Errors have the same shape (``ok: false``, the reason in ``stderr``) and
 Codapi's statuses: 404 for an unknown sandbox or command, 400 for a bad request, 413 too large,
 429 busy. ``version`` names a toolchain (``1.27.3`` or ``go1.27.3``). The limits are the server's
-defaults (Codapi's request has none). The job runs as every other (queue, limits, API keys).
+defaults (Codapi's request has none). CORS is on for ``/v1/exec``
+(``GOSANDBOX_CORS_ORIGINS``). The job runs as every other (queue, limits, API keys).
 
 Mounted by ``add_codapi_routes(app, settings, service, shutdown, parsing)`` in the app factory.
 """
@@ -23,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from gosandbox.api.cors import allow_cors
 from gosandbox.api.parsing import ParsingGate
 from gosandbox.api.requests import check_json_size
 from gosandbox.api.shutdown import Shutdown
@@ -148,6 +150,8 @@ def _refused(exc: GosandboxError) -> JSONResponse:
 
 def add_codapi_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
                       parsing: ParsingGate) -> None:  # fmt: skip
+    allow_cors(app, settings, "/v1/exec")  # the widget runs in pages on other origins, as Codapi's server allows
+
     @app.post("/v1/exec", tags=["Codapi"])
     async def codapi_exec(request: Request) -> JSONResponse:
         """Codapi's exec: ``{sandbox: "go", version?, command: "run" | "test", files: {"": code, ...}}``."""
