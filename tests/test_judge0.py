@@ -30,7 +30,7 @@ from gosandbox.compat.judge0_render import (
 )
 from gosandbox.compat.judge0_schemas import Judge0Rejected, arguments, submission_job
 from gosandbox.compat.judge0_status import judge0_strip, output_matches, run_status
-from test_api import make_settings
+from test_api import WAIT_S, Gate, make_settings
 
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n'
 OFFERED = languages(["go1.27.3", "go1.26-alt"])
@@ -228,7 +228,7 @@ def _build(job: BuildJob) -> BuildOutcome:
 #: stdin names the outcome the fake program has.
 _OUTCOMES = {
     b"nzec": ExecOutcome(3, None, b"", b"bad\n", 0.01, cpu_time_ms=7),
-    b"segv": ExecOutcome(None, signal.SIGSEGV, b"", b"", 0.01),
+    b"segv": ExecOutcome(139, signal.SIGSEGV, b"", b"", 0.01),  # a code of 128 + signal is not shown
     b"slow": ExecOutcome(None, signal.SIGKILL, b"", b"", 2.0, timed_out=True),
     b"oom": ExecOutcome(None, signal.SIGKILL, b"", b"", 0.1, oom_killed=True, peak_memory_kb=131072),
     b"flood": ExecOutcome(None, signal.SIGKILL, b"y" * 100, b"", 0.1, output_exceeded=True),
@@ -241,10 +241,12 @@ def _execute(job: ExecJob) -> ExecOutcome:
     return _OUTCOMES.get(job.stdin.strip(), default)
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the route tests (each reads only the submissions it made)."""
     backend = FakeBackend(build=_build, execute=_execute)
-    with TestClient(create_app(make_settings(tmp_path), backend=backend)) as test_client:
+    settings = make_settings(tmp_path_factory.mktemp("judge0"), max_queued=50)
+    with TestClient(create_app(settings, backend=backend)) as test_client:
         yield test_client
 
 
@@ -373,3 +375,20 @@ def test_a_body_that_is_not_json_is_400(client: TestClient) -> None:
     response = client.post("/judge0/submissions", content=b"{nope", headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["error"]
+
+
+def test_delete_cancels_a_running_submission_and_it_shows_as_an_internal_error(tmp_path: Path) -> None:
+    gate = Gate()
+    with TestClient(create_app(make_settings(tmp_path), backend=FakeBackend(execute=gate))) as client:
+        try:
+            token = _run(client, "wait=false")["token"]
+            assert gate.entered.acquire(timeout=WAIT_S)  # it runs
+            running = client.get(f"/judge0/submissions/{token}?fields=status").json()
+            assert running == {"status": {"id": 2, "description": "Processing"}}
+            cancelled = client.delete(f"/judge0/submissions/{token}?fields=status,message")
+        finally:
+            gate.release.set()
+        assert cancelled.status_code == 200
+        assert cancelled.json()["status"]["id"] == 13
+        assert base64.b64decode(cancelled.json()["message"]).startswith(b"cancelled")
+        assert client.get(f"/judge0/submissions/{token}?fields=status").json()["status"]["id"] == 13  # kept

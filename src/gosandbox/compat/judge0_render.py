@@ -96,9 +96,14 @@ def _outputs(submission: Submission, kept: dict[str, Any]) -> dict[str, Any]:
         "time": decimal(cpu_ms / 1000) if compiled and cpu_ms is not None else None,
         "wall_time": decimal(timings["run"] / 1000) if compiled and "run" in timings else None,
         "memory": result.get("peak_memory_kb") if compiled else None,
-        "exit_code": (result.get("exit_code") or 0) if compiled else None,
+        "exit_code": _exit_code(result) if compiled else None,
         "exit_signal": signal_number(result.get("signal")) if compiled else None,
     }  # fmt: skip
+
+
+def _exit_code(result: dict[str, Any]) -> int:
+    """Isolate's: the code of a program that exited, else 0 (one killed by a signal has ``exit_signal``)."""
+    return 0 if result.get("signal") is not None else int(result.get("exit_code") or 0)
 
 
 def _message(submission: Submission, status_id: int) -> str | None:
