@@ -8,6 +8,7 @@ STAMP="$VENV/.installed"
 
 ./scripts/ensure-docker.sh
 ./scripts/ensure-services.sh
+./scripts/ensure-node.sh
 
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     echo "setup: installing python3-venv" >&2
