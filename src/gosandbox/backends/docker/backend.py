@@ -18,18 +18,18 @@ import docker
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.docker.builder import KILLED_EXIT, Builder, BuilderConfig
-from gosandbox.backends.docker.cgroups import SandboxUsage, cpu_time_ns, read_usage
+from gosandbox.backends.docker.cgroups import SandboxUsage, cpu_time_ns, read_usage, reset_peak_memory
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.images import AGENT, ImageNames, build_cache_volume, image_names, require_images
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import labels_for, reap
 from gosandbox.backends.docker.streams import BoundedOutput
+from gosandbox.backends.docker.watch import Killer, stop_flood, watch
 from gosandbox.errors import SandboxFailure, UnknownToolchain
 from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 from gosandbox.settings import Settings
-from gosandbox.verdict import go_crash
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,6 @@ SANDBOX_LEASE_S = 120.0
 #: The agent inside the sandbox kills the run this long after the server's own wall-clock kill should have:
 #: the server's kill comes first and decides the verdict; the agent's holds when the server is gone.
 AGENT_DEADLINE_GRACE_S = 1.0
-#: A program already crashing when its output passed the cap may finish its crash report (kept nowhere) this
-#: long, so that its own exit code stands; then it is killed.
-CRASH_EXIT_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,50 +86,6 @@ def connect(timeout_s: float = 60) -> docker.DockerClient:
     """A client for the engine named by DOCKER_HOST (default: the local socket)."""
     with docker_errors("connecting to the Docker engine"):
         return docker.from_env(version=DOCKER_API_VERSION, timeout=int(timeout_s), max_pool_size=64)
-
-
-class _Killer:
-    """Kills a sandbox at most once and remembers why.
-
-    The kill runs in its own thread: the engine waits for the exec's output to be read
-    before the container can die, so the reader must keep draining meanwhile.
-    """
-
-    def __init__(self, client: docker.DockerClient, container_id: str) -> None:
-        self.client, self.container_id = client, container_id
-        self.reason: str | None = None
-        #: the sandbox's counters just before the kill (its cgroup goes with it)
-        self.usage: SandboxUsage | None = None
-        self._lock = threading.Lock()
-
-    def kill(self, reason: str) -> None:
-        with self._lock:
-            if self.reason is not None:
-                return
-            self.reason = reason
-        threading.Thread(target=self._kill, name="sandbox-kill", daemon=True).start()
-
-    def kill_unless(self, finished: threading.Event, reason: str, after_s: float) -> None:
-        """Kill after ``after_s`` unless ``finished`` is set by then."""
-
-        def wait_then_kill() -> None:
-            if not finished.wait(after_s):
-                self.kill(reason)
-
-        threading.Thread(target=wait_then_kill, name="sandbox-kill-later", daemon=True).start()
-
-    def note(self, reason: str) -> None:
-        """Remember a reason without killing: the sandbox died of it already."""
-        with self._lock:
-            if self.reason is None:
-                self.reason = reason
-
-    def _kill(self) -> None:
-        self.usage = read_usage(self.container_id)
-        try:
-            self.client.api.kill(self.container_id)
-        except docker.errors.APIError as exc:  # already dead is fine
-            logger.debug("kill %s: %s", self.container_id[:12], exc)
 
 
 class DockerBackend:
@@ -317,13 +270,14 @@ class DockerBackend:
 
     def _run(self, sandbox: RunSandbox, exec_id: str, job: ExecJob) -> ExecOutcome:
         api = self.client.api
-        killer = _Killer(self.client, sandbox.container_id)
+        killer = Killer(self.client, sandbox.container_id)
         finished = threading.Event()
-        output = BoundedOutput(job.limits.output_bytes, lambda: _stop_flood(killer, output, finished), job.on_output)
+        output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
         cpu_before_ns = cpu_time_ns(sandbox.container_id)  # init's start-up is not the program's
+        reset_peak_memory(sandbox.container_id)
         with docker_errors("running the program"):
             started = time.monotonic()
-            _watch(killer, job, finished, started)
+            watch(killer, job, finished, started)
             try:
                 stream = api.exec_start(exec_id, stream=True, demux=True)
                 output.feed(stream)
@@ -384,30 +338,6 @@ def _hand_over(host_dir: Path, job: ExecJob) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def _watch(killer: _Killer, job: ExecJob, finished: threading.Event, started: float) -> None:
-    """Kill the sandbox at the wall-clock deadline or when the caller cancels."""
-
-    def watch() -> None:
-        deadline = started + job.limits.wall_s
-        while not finished.wait(0.02):
-            if job.cancel.is_set():
-                killer.kill("cancelled")
-                return
-            if time.monotonic() >= deadline:
-                killer.kill("timeout")
-                return
-
-    threading.Thread(target=watch, name="sandbox-watch", daemon=True).start()
-
-
-def _stop_flood(killer: _Killer, output: BoundedOutput, finished: threading.Event) -> None:
-    """Output passed the cap: kill now, unless the program is already crashing (then let it end its own way)."""
-    if go_crash(bytes(output.stderr)) is None:
-        killer.kill("output")
-    else:
-        killer.kill_unless(finished, "output", CRASH_EXIT_GRACE_S)
-
-
 @dataclass(frozen=True)
 class _Ended:
     """How the program's exec ended, and the sandbox's counters then."""
@@ -418,7 +348,7 @@ class _Ended:
     cpu_before_ns: int | None
 
 
-def _outcome(killer: _Killer, output: BoundedOutput, ended: _Ended) -> ExecOutcome:
+def _outcome(killer: Killer, output: BoundedOutput, ended: _Ended) -> ExecOutcome:
     exit_code, usage = ended.exit_code, ended.usage
     killed = exit_code == KILLED_EXIT or exit_code is None
     oom = killed and killer.reason is None and (usage.oom_kills or 0) > 0

@@ -57,6 +57,20 @@ def read_usage(container_id: str) -> SandboxUsage:
     )
 
 
+def reset_peak_memory(container_id: str) -> None:
+    """Start the peak over from the memory in use now (cgroup v1, as root), so that init's start-up is not in it.
+
+    Elsewhere (v2, or without the right to write) the peak keeps counting from the sandbox's start.
+    """
+    for directory in _V1_DIRS:
+        path = Path(directory.format(controller=_PEAK_BYTES.controller, id=container_id), _PEAK_BYTES.v1_file)
+        try:
+            path.write_text("0")
+        except OSError:
+            continue
+        return
+
+
 def cpu_time_ns(container_id: str) -> int | None:
     """CPU time (user + system) the container's processes used so far."""
     return _read(_CPU_NS, container_id)
