@@ -371,10 +371,20 @@ def test_a_callback_to_a_host_not_allowed_is_422(client: TestClient) -> None:
     assert list(response.json()) == ["callback_url"]
 
 
-def test_a_body_that_is_not_json_is_400(client: TestClient) -> None:
-    response = client.post("/judge0/submissions", content=b"{nope", headers={"content-type": "application/json"})
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [(b"{nope", "not valid JSON"), (b"[" * 5000 + b"]" * 5000, "nested too deeply")],
+)
+def test_a_body_that_is_not_json_or_too_much_of_it_is_400(client: TestClient, body: bytes, says: str) -> None:
+    response = client.post("/judge0/submissions", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
-    assert "not valid JSON" in response.json()["error"]
+    assert says in response.json()["error"]
+
+
+def test_a_form_post_is_read_as_rails_reads_it(client: TestClient) -> None:
+    response = client.post("/judge0/submissions?wait=true", data={"source_code": HELLO, "language_id": "60"})
+    assert response.status_code == 201
+    assert response.json()["status"]["id"] == 3
 
 
 def test_delete_cancels_a_running_submission_and_it_shows_as_an_internal_error(tmp_path: Path) -> None:

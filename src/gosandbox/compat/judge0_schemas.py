@@ -22,6 +22,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from gosandbox.api.requests import check_json_size
 from gosandbox.auth.context import request_limits
 from gosandbox.compat.judge0_info import MAX_BATCH, MAX_CPU_EXTRA_TIME_S, MAX_STACK_LIMIT_KB, Language
 from gosandbox.errors import InvalidRequest, LimitOutOfRange
@@ -76,9 +77,14 @@ def read_body(body: bytes, form: bool) -> Any:
     if not body.strip():
         return {}
     try:
+        check_json_size(body)  # the same ceiling as our own routes' bodies
         return json.loads(body)
+    except InvalidRequest as exc:
+        raise bad_request(str(exc)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise bad_request(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise bad_request("the body is not valid JSON: nested too deeply") from None
 
 
 def _number(raw: Any, field: str, errors: Errors) -> float | None:
@@ -119,13 +125,17 @@ def _text(raw: Any, field: str, encoded: bool, errors: Errors) -> bytes | None:
         return None
 
 
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def _range(value: float | None, field: str, low: float, high: float, errors: Errors) -> None:
     if value is None:
         return
     if value < low:
-        errors[field] = [f"must be greater than or equal to {low:g}"]
+        errors[field] = [f"must be greater than or equal to {_plain(low)}"]
     elif value > high:
-        errors[field] = [f"must be less than or equal to {high:g}"]
+        errors[field] = [f"must be less than or equal to {_plain(high)}"]
 
 
 def _options(raw: dict[str, Any], errors: Errors) -> None:
@@ -174,7 +184,7 @@ def limits(raw: dict[str, Any], settings: Settings, errors: Errors) -> tuple[Lim
         try:
             request_limits(settings, {ours: converted})
         except LimitOutOfRange as exc:
-            errors[field] = [f"{exc} (asked: {value:g} {_UNITS.get(field, '')}".rstrip() + ")"]
+            errors[field] = [f"{exc} (asked: {_plain(value)} {_UNITS.get(field, '')}".rstrip() + ")"]
             continue
         overrides[ours] = min(converted, overrides.get(ours, converted))
     if errors:
