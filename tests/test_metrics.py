@@ -150,6 +150,8 @@ def test_http_requests_are_labelled_by_route_template(client: TestClient) -> Non
     assert client.get(f"/no/such/{submission_id}").status_code == 404
     assert client.put("/run").status_code == 405
     assert client.request("BREW", "/run").status_code == 405
+    assert client.post("/mcp", json={}, headers={"Host": "elsewhere.example"}).status_code == 421  # a plain route
+    assert client.get("/docs/assets/no-such-file.js").status_code == 404  # a mount
     response = client.get("/metrics")
     after = parse(response.text)[0]
     template = "/submissions/{submission_id}"
@@ -160,6 +162,11 @@ def test_http_requests_are_labelled_by_route_template(client: TestClient) -> Non
     assert moved(before, after, "gosandbox_http_requests_total", method="OTHER", route="/run", status="405") == 1
     assert moved(before, after, "gosandbox_http_requests_total", method="POST", route="/submissions", status="201") == 1
     assert moved(before, after, "gosandbox_http_request_duration_seconds_count", method="GET", route=template) == 2
+    assert moved(before, after, "gosandbox_http_requests_total", method="POST", route="/mcp", status="421") == 1
+    assert (
+        moved(before, after, "gosandbox_http_requests_total", method="GET", route="/docs/assets/{path}", status="404")
+        == 1
+    )
     assert submission_id not in response.text  # never a raw id in a label
 
 

@@ -77,7 +77,9 @@ def serve(host: str | None, port: int | None) -> None:
     from gosandbox.serve import serve as serve_app  # noqa: PLC0415
 
     settings = _settings()
-    serve_app(create_app(settings), settings, host or settings.host, port or settings.port)
+    # The address really listened on: /mcp's DNS-rebinding check depends on whether it is loopback.
+    settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    serve_app(create_app(settings), settings, settings.host, settings.port)
 
 
 _LIMIT_OPTIONS = [

@@ -14,25 +14,28 @@ to change or when to retry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import anyio
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 
 from gosandbox import __version__
 from gosandbox.api.requests import fmt_job, go_test_job, run_job, vet_job
+from gosandbox.auth.context import request_caps, request_defaults
 from gosandbox.errors import GosandboxError, InvalidRequest, JobFailed, Overloaded
 from gosandbox.jobs.events import RESULT, Event
 from gosandbox.jobs.model import JobRequest, State, Submission
@@ -53,8 +56,9 @@ from gosandbox.mcp_schemas import (
     test_output,
     vet_output,
 )
-from gosandbox.problems import internal_error, problem_of
+from gosandbox.problems import internal_error, problem_document, problem_of
 from gosandbox.settings import Settings
+from gosandbox.source import MAX_FILES, MAX_SOURCE_BYTES, MAX_STDIN_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -93,21 +97,48 @@ def build_mcp_server(settings: Settings, service: JobService) -> MCPServer[Any]:
                      instructions=INSTRUCTIONS, tools=tools, log_level="WARNING")  # fmt: skip
 
 
-def mount_mcp(app: FastAPI, settings: Settings, service: JobService) -> StreamableHTTPSessionManager:
-    """Serve the tools at ``/mcp`` of ``app`` (streamable HTTP); run the returned manager in the app's lifespan.
+def mount_mcp(app: FastAPI, settings: Settings, service: JobService) -> McpEndpoint:
+    """Serve the tools at ``/mcp`` of ``app`` (streamable HTTP); run the returned endpoint in the app's lifespan.
 
     A route of the app, so the app's middleware (API keys, metrics) applies to it. Stateless: every
     POST stands alone (no session to keep, none lost across API nodes, no open GET stream holding a
     drain); progress notifications travel on the POST's own event stream.
     """
-    server = build_mcp_server(settings, service)
-    server.streamable_http_app(stateless_http=True, max_request_body_size=settings.max_body_bytes,
-                               transport_security=_transport_security(settings.host))  # fmt: skip
-    manager = server.session_manager
+    endpoint = McpEndpoint(build_mcp_server(settings, service), settings)
     # POST only: stateless, there is no stream for a GET to open (it would hang, holding a drain), nor a session
     # for a DELETE to end; the spec's answer to both is 405.
-    app.add_route("/mcp", StreamableHTTPASGIApp(manager), methods=["POST"], include_in_schema=False)  # type: ignore[arg-type]
-    return manager
+    app.add_route("/mcp", endpoint, methods=["POST"], include_in_schema=False)  # type: ignore[arg-type]
+    return endpoint
+
+
+class McpEndpoint:
+    """The ``/mcp`` ASGI app. The SDK's session manager runs once only, so each run of the app's lifespan
+    (a test client may start it many times) makes a new one; between runs ``/mcp`` answers 503."""
+
+    def __init__(self, server: MCPServer, settings: Settings) -> None:
+        self.server, self.settings = server, settings
+        self._app: StreamableHTTPASGIApp | None = None
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        self.server.streamable_http_app(stateless_http=True, max_request_body_size=self.settings.max_body_bytes,
+                                        transport_security=_transport_security(self.settings.host))  # fmt: skip
+        manager = self.server.session_manager
+        async with manager.run():
+            self._app = StreamableHTTPASGIApp(manager)
+            try:
+                yield
+            finally:
+                self._app = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self._app is None:
+            detail = "the MCP endpoint is not running: the server is starting or stopping; call again"
+            document = problem_document(503, "mcp-not-running", detail)
+            response = JSONResponse(document, status_code=503, media_type="application/problem+json")
+            await response(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
 
 
 def _transport_security(host: str) -> TransportSecuritySettings:
@@ -154,8 +185,8 @@ class _Calls:
         del ctx
         versions = await _service_call(self.service.dispatcher.go_versions)
         return ToolchainsOutput(go_versions=versions, default=versions[0] if versions else None,
-                                default_limits=_limit_values(self.settings.default_limits()),
-                                max_limits=_limit_values(self.settings.limit_caps()))  # fmt: skip
+                                default_limits=_limit_values(request_defaults(self.settings)),
+                                max_limits=_limit_values(request_caps(self.settings)))  # fmt: skip
 
     async def _execute(self, job: JobRequest, ctx: Context[Any, Any]) -> dict[str, Any]:
         """Submit, report its events as progress, and return its result once it ends.
@@ -275,7 +306,8 @@ def _limits_text(settings: Settings) -> str:
         f"Limits (default, at most): wall_s {d.wall_s:g} s (max {m.wall_s:g}), memory_mb {d.memory_mb} "
         f"(max {m.memory_mb}), cpus {d.cpus:g} (max {m.cpus:g}), pids {d.pids} (max {m.pids}), output_bytes "
         f"{d.output_bytes} (max {m.output_bytes}); a value above the max is refused as a tool error. "
-        f"At most 256 files, 1 MiB of source and 1 MiB of stdin; builds stop after {settings.build_timeout_s:g} s."
+        f"At most {MAX_FILES} files, {MAX_SOURCE_BYTES // 1024} KiB of source and {MAX_STDIN_BYTES // 1024} KiB "
+        f"of stdin; builds stop after {settings.build_timeout_s:g} s."
     )
 
 

@@ -1,7 +1,7 @@
 """Prometheus metrics for gosandbox: every metric the service exports, defined in one place.
 
 All metrics live in prometheus_client's default registry (``prometheus_client.REGISTRY``): ``GET
-/metrics`` on the API (:func:`metrics_response`) and ``gosandbox worker --metrics-port``
+/metrics`` on the API (:func:`scrape`) and ``gosandbox worker --metrics-port``
 (:func:`serve_metrics`) both serve it. A run is recorded by the process that executes it: the
 server in embedded mode, the worker in distributed mode; HTTP metrics by the API node.
 

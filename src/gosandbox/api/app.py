@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         await asyncio.to_thread(service.dispatcher.start)
         sweeper = asyncio.create_task(service.sweep_forever())
         try:
-            async with app.state.mcp_sessions.run():  # the calls of /mcp, cancelled when it ends
+            async with app.state.mcp.running():  # the calls of /mcp, cancelled when it ends
                 yield
         finally:
             if not shutdown.now:
@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     add_doc_routes(app)
     from gosandbox.mcp_server import mount_mcp  # noqa: PLC0415 - it imports this package's request parsing
 
-    app.state.mcp_sessions = mount_mcp(app, settings, service)  # /mcp: the MCP tools over streamable HTTP
+    app.state.mcp = mount_mcp(app, settings, service)  # /mcp: the MCP tools over streamable HTTP
     install_auth(app, settings, store.engine)  # API keys, inside the observer: a 401 gets a request id too
     add_metrics_route(app)
     observe_requests(app)  # outermost: request ids and HTTP metrics

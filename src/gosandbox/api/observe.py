@@ -17,10 +17,11 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gosandbox import metrics
@@ -42,16 +43,21 @@ def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
     return uuid.uuid4().hex
 
 
-def route_of(scope: Scope) -> str:
-    """The matched route's path template (``/submissions/{submission_id}``), never the raw path."""
-    route = scope.get("route")
+def route_of(scope: Scope, arrived: Scope, routes: Sequence[BaseRoute] = ()) -> str:
+    """The matched route's path template (``/submissions/{submission_id}``), never the raw path.
+
+    FastAPI's routes name themselves in the ``scope``; a plain Starlette route or mount (``/mcp``, the
+    docs' assets) does not, so it is found again among ``routes`` from the scope as it ``arrived``
+    (a mount rewrites the paths of the scope it passes on).
+    """
+    route = scope.get("route") or next((r for r in routes if r.matches(arrived)[0] is Match.FULL), None)
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return template if isinstance(template, str) and template else metrics.UNMATCHED_ROUTE
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
+        self.app, self.routes = app, routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,6 +66,7 @@ class RequestObserver:
         request_id = request_id_of(scope["headers"])
         header = (HEADER, request_id.encode("ascii"))
         started, status = time.perf_counter(), 500  # no response began: the client saw a failure
+        arrived = dict(scope)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -72,13 +79,15 @@ class RequestObserver:
             with log_context(request_id=request_id):
                 await self.app(scope, receive, send_with_id)
         finally:
-            metrics.http_request(scope["method"], route_of(scope), status, time.perf_counter() - started)
+            metrics.http_request(
+                scope["method"], route_of(scope, arrived, self.routes), status, time.perf_counter() - started
+            )
 
 
 def observe_requests(app: FastAPI) -> None:
     """Put :class:`RequestObserver` around the whole middleware stack, error handling included."""
     build = app.build_middleware_stack
-    app.build_middleware_stack = lambda: RequestObserver(build())  # type: ignore[method-assign]
+    app.build_middleware_stack = lambda: RequestObserver(build(), app.router.routes)  # type: ignore[method-assign]
 
 
 def add_metrics_route(app: FastAPI) -> None:

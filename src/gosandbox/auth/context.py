@@ -8,14 +8,16 @@ call. Outside a request, or with ``GOSANDBOX_AUTH=off``, there is none and nothi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
+from gosandbox import metrics
 from gosandbox.auth.keys import ApiKey
 from gosandbox.auth.limiter import Decision, Limiter, retry_after_s
 from gosandbox.errors import AboveKeyCap, RateLimited
 from gosandbox.limits import Limits, clamp_to_caps, resolve_limits
-from gosandbox.metrics import RATE_LIMIT_REFUSALS
 from gosandbox.settings import Settings
 
 
@@ -40,6 +42,16 @@ class Principal:
 _CURRENT: ContextVar[Principal | None] = ContextVar("gosandbox_principal", default=None)
 
 
+@contextmanager
+def serving(principal: Principal) -> Iterator[None]:
+    """The request being served is ``principal``'s, until the block ends."""
+    token = _CURRENT.set(principal)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
 def current() -> Principal | None:
     return _CURRENT.get()
 
@@ -59,7 +71,7 @@ def take_or_refuse(limiter: Limiter, key: ApiKey, cost: int) -> Decision:
 
 
 def count_refusal(key: ApiKey) -> None:
-    RATE_LIMIT_REFUSALS.labels(key.name).inc()
+    metrics.rate_limit_refused(key.name)
 
 
 def refusal(key: ApiKey, decision: Decision, cost: int) -> RateLimited:
@@ -109,8 +121,22 @@ def request_defaults(settings: Settings) -> Limits:
     return clamp_to_caps(settings.default_limits(), _key_caps(principal.key, settings.limit_caps()))
 
 
+def request_caps(settings: Settings) -> Limits:
+    """The most a request may ask: the server's caps, lowered to the current key's."""
+    principal = _CURRENT.get()
+    if principal is None:
+        return settings.limit_caps()
+    return _key_caps(principal.key, settings.limit_caps())
+
+
 def charge_batch(items: int) -> None:
     """A batch of ``items`` jobs counts ``items`` units; the middleware took one already."""
     principal = _CURRENT.get()
-    if principal is not None:
-        principal.charge(items - 1)
+    if principal is None:
+        return
+    key = principal.key
+    most = min(key.burst, key.daily) if key.daily else key.burst
+    if items > most:  # it would wait for ever: a bucket never holds more than its burst
+        raise AboveKeyCap(f"a batch of {items} is more than API key {key.name!r} can ever take at once ({most}): "
+                          f"send batches of at most {most}")  # fmt: skip
+    principal.charge(items - 1)

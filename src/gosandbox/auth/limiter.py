@@ -154,7 +154,7 @@ class RedisLimiter:
             refused, tokens, used, now = self._take(keys=keys, args=[key.rate_per_s, key.burst, cost, key.daily,
                                                                      _DAY_TTL_S])  # fmt: skip
         except RedisError as exc:
-            raise QueueUnavailable(f"the rate limiter's Redis does not answer: {exc}") from exc
+            raise QueueUnavailable(f"the rate limiter's Redis does not answer ({type(exc).__name__})") from exc
         verdict = refused.decode() if isinstance(refused, bytes) else str(refused)
         return Decision(verdict or None, float(tokens), int(float(used)), float(now))  # type: ignore[arg-type]
 

@@ -31,10 +31,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from gosandbox.auth.context import _CURRENT, Principal, count_refusal, refusal
-from gosandbox.auth.keys import KEY_PREFIX, ApiKey, KeyStore
+from gosandbox.auth.context import Principal, count_refusal, refusal, serving
+from gosandbox.auth.keys import KEY_PREFIX, ApiKey, KeyStore, key_hash
 from gosandbox.auth.limiter import Decision, Limiter, MemoryLimiter, RedisLimiter, seconds_to_utc_midnight
-from gosandbox.errors import BackendUnavailable, Unauthorized
+from gosandbox.errors import BackendUnavailable, GosandboxError, Unauthorized
 from gosandbox.problems import problem_of
 from gosandbox.settings import Settings
 
@@ -54,7 +54,7 @@ CACHE_ENTRIES = 10_000
 MAX_KEY_CHARS = 128
 #: Paths served without a key. /metrics too: protect it by network (scrape on an internal address).
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/metrics"})
-PUBLIC_PREFIXES = ("/docs/",)
+PUBLIC_PREFIXES = ("/docs/assets/",)
 
 
 def is_public(path: str) -> bool:
@@ -74,23 +74,33 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 class KeyCache:
-    """Keys by their hash, each believed for :data:`CACHE_TTL_S`; looked up in the store off the event loop."""
+    """Keys by their hash, each answer believed for :data:`CACHE_TTL_S`; looked up in the store off the event loop.
+
+    Unknown keys are remembered apart, at most :data:`CACHE_ENTRIES` of them (the oldest go first), so
+    a flood of made-up keys cannot push the live ones out. Only hashes are held, never a key.
+    """
 
     def __init__(self, store: KeyStore, ttl_s: float = CACHE_TTL_S) -> None:
         self.store, self.ttl_s = store, ttl_s
-        self._found: dict[str, tuple[ApiKey | None, float]] = {}
+        self._live: dict[str, tuple[ApiKey, float]] = {}
+        self._unknown: dict[str, float] = {}
 
     async def find(self, key: str) -> ApiKey | None:
-        now = time.monotonic()
-        cached = self._found.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        digest, now = key_hash(key), time.monotonic()
+        live = self._live.get(digest)
+        if live is not None and live[1] > now:
+            return live[0]
+        if self._unknown.get(digest, 0.0) > now:
+            return None
         found = await asyncio.to_thread(self.store.find, key)
-        if len(self._found) >= CACHE_ENTRIES:
-            self._found = {k: v for k, v in self._found.items() if v[1] > now}
-            if len(self._found) >= CACHE_ENTRIES:
-                self._found.clear()
-        self._found[key] = (found, now + self.ttl_s)
+        self._live.pop(digest, None)
+        self._unknown.pop(digest, None)
+        if found is not None:
+            self._live[digest] = (found, now + self.ttl_s)
+        else:
+            if len(self._unknown) >= CACHE_ENTRIES:
+                del self._unknown[next(iter(self._unknown))]
+            self._unknown[digest] = now + self.ttl_s
         return found
 
 
@@ -125,8 +135,14 @@ async def _send_problem(send: Send, document: dict[str, Any], headers: list[tupl
     await send({"type": "http.response.body", "body": body})
 
 
+def _document(exc: GosandboxError) -> dict[str, Any]:
+    document = problem_of(exc)
+    assert document is not None, f"{type(exc).__name__} has no HTTP status"
+    return document
+
+
 def _unauthorized(detail: str) -> dict[str, Any]:
-    return problem_of(Unauthorized(detail)) or {}
+    return _document(Unauthorized(detail))
 
 
 class AuthMiddleware:
@@ -136,30 +152,30 @@ class AuthMiddleware:
         self.app, self.keys, self.limiter = app, keys, limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]):
+        if scope["type"] == "lifespan" or (scope["type"] == "http" and is_public(scope["path"])):
             await self.app(scope, receive, send)
             return
-        key = await self._authenticate(scope, send)
-        if key is None:
+        if scope["type"] != "http":  # no websocket route exists; one added later must not be open by default
+            await send({"type": "websocket.close", "code": 1008})
             return
         cost = 1 if scope["method"] == "POST" else 0
         try:
+            key = await self._authenticate(scope, send)
+            if key is None:
+                return
             decision = await self._take(key, cost)
-        except BackendUnavailable as exc:
-            await _send_problem(send, problem_of(exc) or {}, [])
+        except BackendUnavailable as exc:  # the key store or the limiter's Redis does not answer
+            await _send_problem(send, _document(exc), [])
             return
         if not decision.allowed:
             count_refusal(key)
             refused = refusal(key, decision, cost)
             headers = [(b"retry-after", str(refused.retry_after_s).encode()), *_headers(key, decision)]
-            await _send_problem(send, problem_of(refused) or {}, headers)
+            await _send_problem(send, _document(refused), headers)
             return
         principal = Principal(key, self.limiter, decision)
-        token = _CURRENT.set(principal)
-        try:
+        with serving(principal):
             await self.app(scope, receive, _with_headers(send, principal))
-        finally:
-            _CURRENT.reset(token)
 
     async def _authenticate(self, scope: Scope, send: Send) -> ApiKey | None:
         """The request's live key; None once it was answered 401."""
