@@ -11,14 +11,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, Response
 
 from gosandbox import __version__
 from gosandbox.api.docs import add_doc_routes
 from gosandbox.api.jobs import add_job_routes, submit_and_wait
 from gosandbox.api.observe import add_metrics_route, observe_requests
 from gosandbox.api.parsing import ParsingGate
-from gosandbox.api.problems import install_handlers
+from gosandbox.api.problems import UnsupportedMediaType, install_handlers, problem
 from gosandbox.api.requests import fmt_job, go_test_job, media_type, run_job, vet_job
 from gosandbox.api.schemas import (
     FmtSubmission,
@@ -36,6 +36,11 @@ from gosandbox.api.schemas import (
 from gosandbox.api.shutdown import Shutdown
 from gosandbox.auth.middleware import install_auth
 from gosandbox.backends.base import Backend
+from gosandbox.compat.codapi import add_codapi_routes
+from gosandbox.compat.judge0 import add_judge0_routes
+from gosandbox.compat.piston import add_piston_routes
+from gosandbox.compat.playground import PlaygroundContext, add_playground_routes, is_form, playground_fmt
+from gosandbox.compat.playground_results import version_fields
 from gosandbox.errors import BackendUnavailable
 from gosandbox.jobs.dispatch import LocalDispatcher
 from gosandbox.jobs.migrate import upgrade
@@ -95,6 +100,10 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     install_handlers(app)
     _add_program_routes(app, settings, service, shutdown, parsing)
     add_job_routes(app, settings, service, shutdown, parsing)
+    add_judge0_routes(app, settings, service, shutdown, parsing)  # /judge0: Judge0 CE's API
+    add_piston_routes(app, settings, service, shutdown, parsing)  # /api/v2: Piston's API
+    add_codapi_routes(app, settings, service, shutdown, parsing)  # /v1/exec: Codapi's API
+    add_playground_routes(app, settings, service, shutdown, parsing)  # /compile, /share, /p/: the Go Playground's
     add_doc_routes(app)
     from gosandbox.mcp_server import mount_mcp  # noqa: PLC0415 - it imports this package's request parsing
 
@@ -137,10 +146,11 @@ def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, s
     """
     default_program = settings.default_program_source()
     errors = problem_responses(400, 409, 413, 415, 422, 429, 503)  # 409: cancelled (DELETE of its submission)
+    playground = PlaygroundContext(settings, service, shutdown, parsing)
 
     async def serve(request: Request, prepare: Prepare) -> JSONResponse:
-        kind = media_type(request)
-        job = await parsing.parse(request, settings.max_body_bytes, lambda body: prepare(body, kind))
+        kind, refused = _media_type_unless_empty(request)
+        job = await parsing.parse(request, settings.max_body_bytes, lambda body: prepare(body, refused(body) or kind))
         return await submit_and_wait(request, service, job, shutdown)
 
     @app.post("/run", response_model=RunResponse, openapi_extra=request_body("RunRequest", required=False),
@@ -163,16 +173,38 @@ def _add_program_routes(app: FastAPI, settings: Settings, service: JobService, s
 
     @app.post("/fmt", response_model=FmtResult, openapi_extra=request_body("SourceRequest", required=True),
               responses=errors)  # fmt: skip
-    async def fmt(request: Request) -> JSONResponse:
-        """gofmt each .go file and normalise go.mod; syntax errors come back with positions."""
+    async def fmt(request: Request) -> Response:
+        """gofmt each .go file and normalise go.mod; syntax errors come back with positions.
+
+        A form (``body``, ``imports``) is the Go Playground's /fmt, answered as it answers: ``{Body, Error}``.
+        """
+        if is_form(request):
+            return await playground_fmt(request, playground)
         return await serve(request, fmt_job)
+
+
+def _media_type_unless_empty(request: Request) -> tuple[str, Callable[[bytes], str | None]]:
+    """The body's media type, and a check that refuses (415) an unsupported one only if the body is not empty:
+    an empty body of any type (a form with no fields, as urllib and HTML forms send) is no body."""
+    try:
+        return media_type(request), lambda _body: None
+    except UnsupportedMediaType as exc:
+        refusal = exc
+
+    def refused(body: bytes) -> str | None:
+        if body.strip():
+            raise refusal
+        return "application/json"
+
+    return "application/json", refused
 
 
 def _add_status_routes(app: FastAPI, settings: Settings, service: JobService, backend: Backend | None) -> None:
     @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        """Until the playground lands, the front page is the interactive API documentation."""
-        return RedirectResponse("/docs")
+    async def root() -> JSONResponse:
+        """Until the playground's page lands, nothing is served here: a problem that points to the documentation."""
+        return problem(404, "not-found", "Not found", "no page is served at / yet; the API is documented at /docs",
+                       docs="/docs")  # fmt: skip
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -189,8 +221,10 @@ def _add_status_routes(app: FastAPI, settings: Settings, service: JobService, ba
     @app.get("/version")
     async def version() -> dict[str, Any]:
         versions = await asyncio.to_thread(_go_versions, service)
-        return {"gosandbox": __version__, "go_version": versions[0] if versions else None, "go_versions": versions,
-                "runtime": settings.runtime, "mode": "distributed" if service.distributed else "embedded"}  # fmt: skip
+        default = versions[0] if versions else None  # Version, Release and Name: the Go Playground's fields
+        return {"gosandbox": __version__, "go_version": default, "go_versions": versions, "runtime": settings.runtime,
+                "mode": "distributed" if service.distributed else "embedded",
+                **version_fields(default)}  # fmt: skip
 
 
 def _go_versions(service: JobService) -> list[str]:
