@@ -108,7 +108,8 @@ def test_the_memory_limit_says_its_size_and_peak_memory_reaches_it(live: TestCli
     result = run(live, (EXAMPLES / "memory.go").read_text(), limits={"memory_mb": 64})
     assert result["status"] == "memory_limit"
     assert result["message"] == "memory limit of 64 MiB reached"
-    assert 48 * 1024 <= result["peak_memory_kb"] <= 64 * 1024
+    # The kernel charges pages in small batches, so its peak may pass the limit by a few KiB.
+    assert 48 * 1024 <= result["peak_memory_kb"] <= 64 * 1024 + 256
 
 
 def test_an_output_flood_says_the_cap(live: TestClient) -> None:
