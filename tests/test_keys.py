@@ -24,7 +24,7 @@ from gosandbox.auth.limiter import seconds_to_utc_midnight
 from gosandbox.backends.fake import FakeBackend
 from gosandbox.cli import main
 from gosandbox.errors import InvalidRequest
-from gosandbox.jobs.tables import ApiKeyRow, SubmissionRow
+from gosandbox.jobs.tables import ApiKeyRow, ShareRow, SubmissionRow
 from gosandbox.wiring import open_store
 from test_api import MAIN, PROBLEM, make_settings
 
@@ -173,6 +173,15 @@ def test_submissions_record_the_keys_name_not_the_key(client: TestClient, store:
 
 
 # --- rate, quota, headers -----------------------------------------------------------------------
+
+
+def test_a_share_records_the_name_of_the_key_that_made_it(client: TestClient, store: KeyStore) -> None:
+    key = make_key(store, "sara")
+    share_id = client.post("/share", content=MAIN, headers=bearer(key)).text
+    with store.engine.connect() as connection:
+        names = connection.execute(select(ShareRow.id, ShareRow.api_key_name)).all()
+    assert [tuple(row) for row in names] == [(share_id, "sara")]
+    assert "sara" not in client.get(f"/p/{share_id}.go", headers=bearer(key)).text
 
 
 def test_the_headers_tell_the_policy_and_the_state(client: TestClient, store: KeyStore) -> None:

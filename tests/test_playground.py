@@ -286,7 +286,9 @@ def test_share_ids_are_stable_and_a_collision_gets_a_longer_id(tmp_path: Path) -
     assert shares.put(b"one") == share_id(b"one")
     assert len(share_id(b"one")) >= 10
     with engine.begin() as connection:  # another program already holds "two"'s id
-        connection.exec_driver_sql("INSERT INTO shares VALUES (?, ?, 0)", (share_id(b"two"), b"other"))
+        connection.exec_driver_sql(
+            "INSERT INTO shares (id, body, created_at) VALUES (?, ?, 0)", (share_id(b"two"), b"other")
+        )
     assert shares.put(b"two") == share_id(b"two", 13)
     assert (shares.get(share_id(b"two", 13)), shares.get(share_id(b"two"))) == (b"two", b"other")
 

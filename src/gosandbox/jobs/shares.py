@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
+from gosandbox.auth.context import current_key_name
 from gosandbox.errors import StoreUnavailable
 from gosandbox.jobs.tables import ShareRow
 
@@ -67,7 +68,7 @@ class ShareStore:
             raise StoreUnavailable("the database of shared programs does not answer") from exc
 
     def put(self, body: bytes) -> str:
-        """Store ``body`` (if it is not already) and return its id."""
+        """Store ``body`` (if it is not already) and return its id; the first sharer's key name is kept."""
         for length in range(ID_CHARS, MAX_ID_CHARS + 1):
             candidate = share_id(body, length)
             stored = self.get(candidate)
@@ -81,7 +82,8 @@ class ShareStore:
         """True when this call stored it; False when the id was taken meanwhile."""
         try:
             with self._transaction() as connection:
-                connection.execute(insert(_T).values(id=candidate, body=body, created_at=time.time()))
+                row = {"id": candidate, "body": body, "created_at": time.time(), "api_key_name": current_key_name()}
+                connection.execute(insert(_T).values(**row))
         except IntegrityError:
             return False
         return True

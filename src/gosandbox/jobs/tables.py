@@ -71,3 +71,4 @@ class ShareRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[float] = mapped_column(Float)
+    api_key_name: Mapped[str | None] = mapped_column(String(64), nullable=True)

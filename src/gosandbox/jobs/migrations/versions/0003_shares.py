@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("api_key_name", sa.String(64), nullable=True),  # who shared it first (GOSANDBOX_AUTH=required)
     )
 
 
