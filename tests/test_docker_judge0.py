@@ -7,6 +7,8 @@ submission without ``wait``, then polling), ``judge0.GO`` mapped to id 60 by the
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +18,7 @@ import judge0  # type: ignore[import-untyped]  # the SDK ships no types
 import pytest
 
 from docker_helpers import TEST_INSTANCE, Server, serving
+from test_judge0 import Receiver, receiving
 
 pytestmark = pytest.mark.docker
 
@@ -28,8 +31,15 @@ BROKEN = "package main\n\nfunc main() {\n\tundefinedThing()\n}\n"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serving(tmp_path_factory.mktemp("judge0"), INSTANCE) as server:
+def receiver() -> Iterator[Receiver]:
+    with receiving() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Server]:
+    env = {"GOSANDBOX_CALLBACK_HOSTS": receiver.url.removeprefix("http://"), "GOSANDBOX_CALLBACK_SECRET": "e2e"}
+    with serving(tmp_path_factory.mktemp("judge0"), INSTANCE, env) as server:
         yield server
 
 
@@ -106,3 +116,15 @@ def test_delete_removes_a_finished_submission(server: Server, client: Any) -> No
     assert deleted.status_code == 200
     assert deleted.json()["status"]["id"] == 3
     assert httpx.get(url, timeout=10).status_code == 404
+
+
+def test_a_callback_url_gets_judge0s_put_with_base64_output(server: Server, receiver: Receiver) -> None:
+    asked = {"source_code": HELLO, "language_id": 60, "callback_url": f"{receiver.url}/e2e"}
+    created = httpx.post(f"{server.url}/judge0/submissions", json=asked, timeout=10)
+    assert created.status_code == 201, created.text
+    callback = receiver.wait_for("/e2e", timeout_s=60)
+    body = json.loads(callback.body)
+    assert callback.method == "PUT"
+    assert body["token"] == created.json()["token"]
+    assert body["status"] == {"id": 3, "description": "Accepted"}
+    assert base64.b64decode(body["stdout"]) == b"hello\n"

@@ -7,8 +7,19 @@ real programs get those outcomes is proven by tests/test_docker_judge0.py.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
+import logging
 import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +41,8 @@ from gosandbox.compat.judge0_render import (
 )
 from gosandbox.compat.judge0_schemas import Judge0Rejected, arguments, submission_job
 from gosandbox.compat.judge0_status import judge0_strip, output_matches, run_status
+from gosandbox.jobs.model import Kind, State, Submission
+from gosandbox.jobs.webhooks import SIGNATURE_HEADER, callback_of
 from test_api import WAIT_S, Gate, make_settings
 
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n'
@@ -402,3 +415,131 @@ def test_delete_cancels_a_running_submission_and_it_shows_as_an_internal_error(t
         assert cancelled.json()["status"]["id"] == 13
         assert base64.b64decode(cancelled.json()["message"]).startswith(b"cancelled")
         assert client.get(f"/judge0/submissions/{token}?fields=status").json()["status"]["id"] == 13  # kept
+
+
+# --- callbacks: Judge0's PUT of Judge0's JSON ----------------------------------------------------------
+
+#: ``SubmissionSerializer.default_fields``, what Judge0 1.13.1's ``IsolateJob#call_callback`` sends.
+JUDGE0_CALLBACK_FIELDS = "token,time,memory,stdout,stderr,compile_output,message,status"
+CALLBACK_SECRET = "judge0-callback-secret"
+HELLO_BASE64 = base64.b64encode(HELLO.encode()).decode()
+
+
+@dataclass
+class Callback:
+    method: str
+    path: str
+    signature: str
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A callback receiver on 127.0.0.1 that answers 200 to any method and keeps what it got."""
+
+    server: ThreadingHTTPServer
+    received: list[Callback] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def wait_for(self, path: str, timeout_s: float = WAIT_S) -> Callback:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = [callback for callback in list(self.received) if callback.path == path]
+            if found:
+                return found[0]
+            time.sleep(0.01)
+        raise AssertionError(f"no callback to {path} within {timeout_s} s")
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    received: list[Callback] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(Callback(self.command, self.path, self.headers.get(SIGNATURE_HEADER, ""), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_PUT = do_POST = _any
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield Receiver(server, received)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def calling_back(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Receiver]]:
+    backend = FakeBackend(build=_build, execute=_execute)
+    with receiving() as receiver:
+        settings = make_settings(tmp_path_factory.mktemp("judge0-callbacks"), callback_hosts="127.0.0.1",
+                                 callback_secret=CALLBACK_SECRET)  # fmt: skip
+        with TestClient(create_app(settings, backend=backend)) as test_client:
+            yield test_client, receiver
+
+
+@pytest.mark.parametrize(
+    ("case", "query", "fields", "status_id"),
+    [
+        ("accepted", "", {"stdin": "hi\n"}, 3),
+        ("accepted-base64-asked", "base64_encoded=true", {"stdin": "aGkK", "source_code": HELLO_BASE64}, 3),
+        ("wrong-answer", "", {"stdin": "hi\n", "expected_output": "bye"}, 4),
+        ("nzec", "", {"stdin": "nzec"}, 11),
+        ("compile-error", "", {"source_code": "BROKEN"}, 6),
+        ("redirected", "", {"stdin": "both", "redirect_stderr_to_stdout": True}, 3),
+    ],
+)
+def test_a_callback_is_judge0s_put_of_what_get_shows(
+    calling_back: tuple[TestClient, Receiver], case: str, query: str, fields: dict[str, Any], status_id: int
+) -> None:
+    client, receiver = calling_back
+    token = _run(client, query, callback_url=f"{receiver.url}/{case}", **fields)["token"]
+    callback = receiver.wait_for(f"/{case}")
+    shown = client.get(f"/judge0/submissions/{token}?base64_encoded=true&fields={JUDGE0_CALLBACK_FIELDS}").json()
+    assert callback.method == "PUT"
+    assert json.loads(callback.body) == shown
+    assert list(json.loads(callback.body)) == JUDGE0_CALLBACK_FIELDS.split(",")
+    assert shown["status"]["id"] == status_id
+    assert callback.signature == "sha256=" + hmac.new(CALLBACK_SECRET.encode(), callback.body,
+                                                      hashlib.sha256).hexdigest()  # fmt: skip
+    recorded = _recorded_outcome(client, token)
+    assert (recorded["delivered"], recorded["attempts"], recorded["status_code"]) == (True, 1, 200)
+
+
+def _recorded_outcome(client: TestClient, token: str) -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        outcome: dict[str, Any] | None = client.get(f"/submissions/{from_token(token)}").json()["callback"]
+        if outcome is not None:
+            return outcome
+        time.sleep(0.01)
+    raise AssertionError("no callback outcome recorded")
+
+
+def test_a_shape_not_registered_falls_back_to_our_post_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    submission = Submission("a" * 32, Kind.RUN, State.DONE, {"compat": {"callback_shape": "nobody"}}, 0.0)
+    with caplog.at_level(logging.WARNING, logger="gosandbox.jobs.webhooks"):
+        assert callback_of(submission) == ("POST", submission.public())
+    assert "'nobody' is not registered" in caplog.text
+
+
+def test_the_worker_import_registers_the_shape_in_a_fresh_process() -> None:
+    """``gosandbox worker`` imports the renderer alone (no API): that must load, and register Judge0's shape."""
+    probe = ("from gosandbox.compat import judge0_render\n"
+             "from gosandbox.jobs import webhooks\n"
+             "print(webhooks._SHAPES['judge0'].method)")  # fmt: skip
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert (ran.returncode, ran.stdout.strip()) == (0, "PUT"), ran.stderr

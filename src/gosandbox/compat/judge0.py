@@ -8,8 +8,8 @@ Requests become our run jobs (:mod:`.judge0_schemas`), submissions come back as 
 
 Where it differs from Judge0: ``wait=true`` answers the moment the run ends (Judge0 1.13.1 polls,
 2 s at the least); DELETE of a queued or running submission cancels it (Judge0 refuses with 400),
-of a finished one deletes it; a callback is our signed ``POST`` of our submission JSON
-(:mod:`gosandbox.jobs.webhooks`), not Judge0's ``PUT`` of its own, and only to allowed hosts.
+of a finished one deletes it; a callback goes only to allowed hosts. The callback itself is Judge0's
+(a ``PUT`` of the default fields, Base64), with our signature header, retries and recorded outcome.
 """
 
 from __future__ import annotations

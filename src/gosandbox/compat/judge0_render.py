@@ -6,6 +6,9 @@ error has no time, memory, output, exit code or message; ``exit_code`` of a prog
 did not exit (killed) is ``0``; with ``base64_encoded=true`` the texts and ``message`` are Base64 in
 Ruby's layout (lines of 60 characters). ``time`` is the program's CPU time (``cpu_time_ms``),
 ``wall_time`` its run's wall time, ``memory`` the sandbox's peak (``peak_memory_kb``).
+
+A Judge0 submission's callback is Judge0's too (``IsolateJob#call_callback``): ``PUT`` of the
+default fields, Base64 forced; this module registers that shape when imported.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import re
 import uuid
 from typing import Any
 
-from gosandbox.compat.judge0_info import GO, STACK_LIMIT_KB, language_name
-from gosandbox.compat.judge0_schemas import bad_request
+from gosandbox.compat.judge0_info import CALLBACK_SHAPE, GO, STACK_LIMIT_KB, language_name
 from gosandbox.compat.judge0_status import COMPILATION_ERROR, signal_number, status_document, submission_status
 from gosandbox.jobs.model import State, Submission, iso
+from gosandbox.jobs.webhooks import CallbackShape, register_shape
 
 #: Every attribute of a Judge0 1.13.1 submission, in its serializer's order (``fields=*``).
 ATTRIBUTES = (
@@ -48,6 +51,10 @@ def from_token(token: str) -> str | None:
 
 def requested_fields(raw: str | None) -> tuple[str, ...]:
     """``fields=a,b`` → those, ``*`` → every attribute, nothing → the defaults; unknown ones are a 400."""
+    # Here, not at the top: the schemas import the API, which imports this module, and `gosandbox worker`
+    # imports this module first (for the callback shape), without the API.
+    from gosandbox.compat.judge0_schemas import bad_request  # noqa: PLC0415
+
     names = [name.strip() for name in (raw or "").split(",") if name.strip()]
     unknown = [name for name in names if name != "*" and name not in ATTRIBUTES]
     if unknown:
@@ -179,3 +186,11 @@ def render(submission: Submission, fields: tuple[str, ...], encoded: bool) -> di
     """The submission's ``fields``, the texts Base64 when ``encoded``."""
     every = attributes(submission)
     return {name: _shown(name, every[name], encoded) for name in fields}
+
+
+def callback_body(submission: Submission) -> dict[str, Any]:
+    """What Judge0 1.13.1 PUTs to ``callback_url``: ``SubmissionSerializer.default_fields``, Base64 forced."""
+    return render(submission, DEFAULT_FIELDS, True)
+
+
+register_shape(CALLBACK_SHAPE, CallbackShape("PUT", callback_body))

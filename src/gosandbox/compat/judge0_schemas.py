@@ -24,7 +24,7 @@ from typing import Any
 
 from gosandbox.api.requests import check_json_size
 from gosandbox.auth.context import request_limits
-from gosandbox.compat.judge0_info import MAX_BATCH, MAX_CPU_EXTRA_TIME_S, MAX_STACK_LIMIT_KB, Language
+from gosandbox.compat.judge0_info import CALLBACK_SHAPE, MAX_BATCH, MAX_CPU_EXTRA_TIME_S, MAX_STACK_LIMIT_KB, Language
 from gosandbox.errors import InvalidRequest, LimitOutOfRange
 from gosandbox.jobs.model import JobRequest, Kind
 from gosandbox.limits import Limits
@@ -259,7 +259,7 @@ def submission_job(
     callback = raw.get("callback_url")
     if callback is not None and not isinstance(callback, str):
         raise invalid({"callback_url": ["must be a string"]})
-    return JobRequest(Kind.RUN, spec, compat={"judge0": kept}), callback or None
+    return JobRequest(Kind.RUN, spec, compat={"judge0": kept, "callback_shape": CALLBACK_SHAPE}), callback or None
 
 
 def batch_items(raw: Any) -> list[Any]:

@@ -22,7 +22,7 @@ from gosandbox.go_tools import format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
 from gosandbox.jobs.model import JobRequest, Kind, State, Submission
 from gosandbox.jobs.store import Claim, Store
-from gosandbox.jobs.webhooks import Webhooks
+from gosandbox.jobs.webhooks import Webhooks, callback_of
 from gosandbox.logs import log_context
 from gosandbox.problems import internal_error, problem_of
 from gosandbox.runner import Runner
@@ -103,7 +103,9 @@ class JobEnd:
         self.store.set_events(submission.id, [e.to_json() for e in events])
         self.events.retire(submission.id)
         if submission.callback_url:
-            self.webhooks.send(submission.id, submission.callback_url, public)
+            # Read in full: a compat layer's shape renders from the request and the events just stored.
+            method, body = callback_of(self.store.get(submission.id) or submission)
+            self.webhooks.send(submission.id, submission.callback_url, body, method)
 
 
 Publish = Callable[[str, dict[str, Any]], None]

@@ -47,7 +47,8 @@ class JobRequest:
     sent_files: tuple[str, ...] = ()  # fmt answers with the files the caller sent, not the go.mod we added
     default_program: bool = False  # a body-less POST /run: the result says so
     #: what a compatibility layer keeps to answer later in its own terms (Judge0's expected_output and
-    #: limits as sent), by layer name; the job never reads it
+    #: limits as sent), by layer name; the job never reads it (its end reads ``callback_shape``:
+    #: see :func:`gosandbox.jobs.webhooks.callback_of`)
     compat: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -1,7 +1,11 @@
-"""Callbacks: one signed POST of the final submission to a URL the client chose, on an allowlisted host.
+"""Callbacks: one signed request with the final submission to a URL the client chose, on an allowlisted host.
 
 A callback is an outbound request a stranger picks, so the host must be listed in
 ``GOSANDBOX_CALLBACK_HOSTS``; redirects are not followed (they could lead anywhere).
+Ours is a ``POST`` of the submission as ``GET /submissions/{id}`` shows it. A compatibility layer
+whose clients expect another (Judge0's ``PUT`` of its own JSON) registers a :class:`CallbackShape`
+under a name and puts that name in the request's ``compat["callback_shape"]``: the compat layer
+imports this module, never the other way round.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from gosandbox import metrics
 from gosandbox.errors import CallbackNotAllowed
+from gosandbox.jobs.model import Submission
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +33,38 @@ SIGNATURE_HEADER = "X-Gosandbox-Signature"
 RETRIES = 3
 _BACKOFF_S = (0.5, 1.0, 2.0)
 _TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class CallbackShape:
+    """A callback as a foreign API's clients expect it: its HTTP method and its body."""
+
+    method: str
+    body: Callable[[Submission], dict[str, Any]]  # given the submission read in full (request, events)
+
+
+#: Shapes by name, filled by the compat modules when imported (a process that ends jobs imports them).
+_SHAPES: dict[str, CallbackShape] = {}
+
+
+def register_shape(name: str, shape: CallbackShape) -> None:
+    _SHAPES[name] = shape
+
+
+def callback_of(submission: Submission) -> tuple[str, dict[str, Any]]:
+    """The method and body of ``submission``'s callback: the shape its request names, else our ``POST``."""
+    name = (submission.request.get("compat") or {}).get("callback_shape")
+    shape = _SHAPES.get(name) if name else None
+    if shape is None:
+        if name:
+            logger.warning("callback of %s: shape %r is not registered in this process; sending our POST instead",
+                           submission.id, name)  # fmt: skip
+        return "POST", submission.public()
+    try:
+        return shape.method, shape.body(submission)
+    except Exception:  # a renderer's bug must not cost the client its callback
+        logger.exception("callback of %s: shape %r failed; sending our POST instead", submission.id, name)
+        return "POST", submission.public()
 
 
 def check_callback_url(url: str, allowed_hosts: frozenset[str], secret: str) -> None:
@@ -61,9 +99,9 @@ def signature(body: bytes, secret: str) -> str:
 
 
 def deliver(
-    url: str, payload: dict[str, Any], secret: str, sleep: Callable[[float], None] = time.sleep
+    url: str, payload: dict[str, Any], secret: str, sleep: Callable[[float], None] = time.sleep, method: str = "POST"
 ) -> dict[str, Any]:
-    """POST ``payload`` to ``url``, retrying 3 times with backoff; return the outcome to record."""
+    """Send ``payload`` to ``url`` (``method``), retrying 3 times with backoff; return the outcome to record."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(body, secret)}
     outcome: dict[str, Any] = {"url": url, "delivered": False, "attempts": 0, "status_code": None, "error": None}
@@ -74,7 +112,7 @@ def deliver(
             outcome["attempts"] = attempt + 1
             try:
                 # Streamed and never read: a receiver cannot make us hold a large or endless body.
-                with client.stream("POST", url, content=body, headers=headers) as response:
+                with client.stream(method, url, content=body, headers=headers) as response:
                     status = response.status_code
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # an outcome is recorded whatever went wrong
                 outcome["error"] = type(exc).__name__  # the class only: no internal detail reaches the client
@@ -106,7 +144,7 @@ class Webhooks:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook")
         self._room = threading.BoundedSemaphore(_BACKLOG)
 
-    def send(self, submission_id: str, url: str, payload: dict[str, Any]) -> None:
+    def send(self, submission_id: str, url: str, payload: dict[str, Any], method: str = "POST") -> None:
         try:
             check_callback_url(url, self.allowed_hosts, self.secret)
         except CallbackNotAllowed as exc:
@@ -117,11 +155,11 @@ class Webhooks:
             metrics.webhook_outcome("dropped")
             self._record(submission_id, _not_sent(url, "too many callbacks waiting; this one was dropped"))
             return
-        self._pool.submit(self._send, submission_id, url, payload)
+        self._pool.submit(self._send, submission_id, url, payload, method)
 
-    def _send(self, submission_id: str, url: str, payload: dict[str, Any]) -> None:
+    def _send(self, submission_id: str, url: str, payload: dict[str, Any], method: str) -> None:
         try:
-            outcome = deliver(url, payload, self.secret)
+            outcome = deliver(url, payload, self.secret, method=method)
             metrics.webhook_outcome("delivered" if outcome["delivered"] else "failed")
             logger.info("callback of %s: delivered=%s after %d attempt(s)", submission_id, outcome["delivered"],
                         outcome["attempts"])  # fmt: skip
