@@ -1,7 +1,7 @@
 """Fuzz the HTTP API from its own OpenAPI document (schemathesis), in process, on the FakeBackend.
 
 Schema-valid and schema-violating requests to every operation: none may get a 5xx, and every
-answer must match what the document declares (status code, media type, body schema) — the
+answer of the native API must match what the document declares (status code, media type, body schema) — the
 200 verdicts as ``RunResponse`` and the service errors as ``Problem`` (``application/problem+json``).
 
 Bounded and deterministic for CI: a fixed number of examples per operation, derandomized, no
@@ -40,6 +40,9 @@ app = create_app(Settings(state_dir=_STATE_DIR, binary_cache_mb=0), backend=Fake
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+#: The other runners' APIs answer in their own shapes (Judge0's {"error"}, Piston's {"message"}, ...), which
+#: their own clients read (tests/test_judge0.py and the others pin them); here they must only never fail.
+FOREIGN = ("/judge0/", "/api/v2/", "/v1/", "/compile", "/share", "/p/")
 
 
 @schema.parametrize()
@@ -51,4 +54,4 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
     suppress_health_check=[HealthCheck.too_slow],
 )
 def test_the_api_conforms_to_its_schema_and_never_fails(case: schemathesis.Case[Any]) -> None:
-    case.call_and_validate(checks=CHECKS)
+    case.call_and_validate(checks=[not_a_server_error] if case.path.startswith(FOREIGN) else CHECKS)

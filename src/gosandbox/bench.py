@@ -196,6 +196,16 @@ def _print_table(rows: list[Row], origin: Row, baseline: Row) -> None:
         print("| " + " | ".join(map(str, cells)) + " |")
 
 
+def _summary(scrape: str) -> list[str]:
+    """The gosandbox_ samples of a scrape, without histogram buckets and samples that stayed at 0."""
+    kept = []
+    for line in scrape.splitlines():
+        name = line.split("{")[0].split(" ")[0]
+        if name.startswith("gosandbox_") and not name.endswith(("_bucket", "_created")) and not line.endswith(" 0.0"):
+            kept.append(line)
+    return kept
+
+
 def queue_rows(args: argparse.Namespace, state: str) -> list[Row]:
     """The same hello world through Redis: an API node and two workers of one slot each (SQLite store)."""
     from gosandbox.bench_cluster import queue_cluster  # noqa: PLC0415
@@ -237,6 +247,7 @@ def main() -> None:
                     ),
                 ]
             rows.append(throughput(url, args.clients, args.duration_s))
+            scrape = httpx.get(f"{url}/metrics", timeout=10).text  # what an operator would see after this load
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=120)
@@ -248,6 +259,8 @@ def main() -> None:
         f"\nserver RSS when idle: {idle_rss:.0f} MB; idle pre-started sandboxes: "
         + ", ".join(f"{mb:.1f} MB" for mb in idle_sandboxes)
     )
+    print("\nthe embedded server's /metrics after its scenarios (gosandbox_ samples, histogram buckets left out):")
+    print("\n".join(_summary(scrape)))
     left = list_sandboxes(connect(), instance) + list_sandboxes(connect(), "bench-origin")
     print(f"containers left after the benchmark: {len(left)}")
 
