@@ -1,13 +1,18 @@
 # Two commands do everything on a fresh Debian machine:
 #   make run    set up, then serve the API on 127.0.0.1:8080
-#   make test   set up, then lint, type-check and run every test (real Docker included)
+#   make test   set up (with what only tests need), then lint, type-check and run every test (real Docker included)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench clean-sandboxes
+.PHONY: setup test-deps run test lint bench clean-sandboxes
 
 setup:
 	./scripts/setup.sh
+
+# What only the tests need: Redis and PostgreSQL on loopback, Node with the npm clients, Chromium.
+test-deps:
+	./scripts/ensure-services.sh
+	./scripts/ensure-node.sh
 
 run: setup
 	$(BIN)/gosandbox serve --host 127.0.0.1 --port 8080
@@ -17,10 +22,11 @@ lint:
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
-test: setup lint
+test: setup test-deps lint
 	$(BIN)/pytest
 
 bench: setup
+	./scripts/ensure-services.sh  # the queue scenarios start a redis-server of their own
 	$(BIN)/python -m gosandbox.bench
 
 # This instance's leftovers only; `gosandbox reap --all-instances` removes every instance's (on a

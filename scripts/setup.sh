@@ -1,5 +1,6 @@
 #!/bin/sh
-# Idempotent set-up on a fresh Debian machine: Docker engine, virtualenv, package, images.
+# Idempotent set-up on a fresh Debian machine: Docker engine, virtualenv, package, images: what the
+# server needs. `make test` adds what only the tests need (make test-deps).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -7,8 +8,6 @@ VENV=.venv
 STAMP="$VENV/.installed"
 
 ./scripts/ensure-docker.sh
-./scripts/ensure-services.sh
-./scripts/ensure-node.sh
 
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     echo "setup: installing python3-venv" >&2

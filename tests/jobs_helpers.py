@@ -1,6 +1,6 @@
 """Shared by the job tests: where the real PostgreSQL and Redis are, and sample requests.
 
-``make setup`` (``scripts/ensure-services.sh``) starts both on 127.0.0.1; the environment
+``make test-deps`` (``scripts/ensure-services.sh``) starts both on 127.0.0.1; the environment
 variables below point the tests elsewhere.
 """
 

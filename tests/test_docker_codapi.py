@@ -40,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not (WIDGET / "snippet.js").is_file() or shutil.which(CHROMIUM) is None:
-        pytest.fail("the widget or chromium is missing: run `make setup` (scripts/ensure-node.sh)")
+        pytest.fail("the widget or chromium is missing: run `make test-deps` (scripts/ensure-node.sh)")
     with sync_playwright() as playwright:
         # The page, fulfilled by Playwright, counts as public to Chromium's Local Network Access checks, which
         # would refuse its calls to a loopback server (a real site calls a server that is not on loopback).

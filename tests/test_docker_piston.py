@@ -17,7 +17,7 @@ JS = Path(__file__).parent / "js"
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if not (JS / "node_modules" / "piston-client").is_dir():
-        pytest.fail("tests/js/node_modules is missing: run `make setup` (scripts/ensure-node.sh)")
+        pytest.fail("tests/js/node_modules is missing: run `make test-deps` (scripts/ensure-node.sh)")
     with serving(tmp_path_factory.mktemp("piston"), f"{TEST_INSTANCE}-piston") as server:
         done = subprocess.run(["node", "piston_check.mjs", server.url], cwd=JS, capture_output=True, text=True,
                               timeout=120, check=False)  # fmt: skip
