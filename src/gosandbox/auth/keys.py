@@ -20,9 +20,10 @@ import time
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import Engine, Table, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
-from gosandbox.errors import InvalidRequest, StoreUnavailable
+from gosandbox.errors import InvalidRequest
+from gosandbox.jobs.store import transaction
 from gosandbox.jobs.tables import ApiKeyRow
 
 KEY_PREFIX = "gsk_"
@@ -117,11 +118,8 @@ class KeyStore:
     def find(self, key: str) -> ApiKey | None:
         """The live key ``key`` is, by its hash; None when unknown or revoked."""
         query = select(_T).where(_C.key_hash == key_hash(key), _C.revoked_at.is_(None))
-        try:
-            with self.engine.connect() as connection:
-                row = connection.execute(query).first()
-        except DBAPIError as exc:
-            raise StoreUnavailable(f"the key store does not answer ({type(exc).__name__})") from exc
+        with transaction(self.engine, "the key store") as connection:
+            row = connection.execute(query).first()
         return _api_key(row) if row is not None else None
 
     def list(self) -> list[ApiKey]:

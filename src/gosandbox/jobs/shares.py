@@ -12,14 +12,14 @@ import hashlib
 import re
 import string
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from sqlalchemy import Connection, Engine, Table, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from gosandbox.auth.context import current_key_name
 from gosandbox.errors import StoreUnavailable
+from gosandbox.jobs.store import transaction
 from gosandbox.jobs.tables import ShareRow
 
 #: The length of a new id; a collision (never seen) takes one more character, up to :data:`MAX_ID_CHARS`.
@@ -56,16 +56,8 @@ class ShareStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except DBAPIError as exc:
-            if isinstance(exc, IntegrityError) or not (isinstance(exc, (OperationalError, InterfaceError))
-                                                       or exc.connection_invalidated):  # fmt: skip
-                raise
-            raise StoreUnavailable("the database of shared programs does not answer") from exc
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, "the database of shared programs")
 
     def put(self, body: bytes) -> str:
         """Store ``body`` (if it is not already) and return its id; the first sharer's key name is kept."""

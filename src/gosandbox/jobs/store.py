@@ -12,7 +12,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -86,25 +86,33 @@ class ClaimOutcome:
     created_at: float | None = field(default=None, compare=False)  # Claim.RUN: when it was submitted
 
 
+@contextmanager
+def transaction(engine: Engine, database: str = "the submission database") -> Iterator[Connection]:
+    """One transaction on ``engine``; a lost or refused connection becomes :class:`StoreUnavailable`.
+
+    Every table of the store (submissions, API keys, shares) goes through here.
+    """
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except PoolTimeout as exc:
+        raise StoreUnavailable(f"every connection to {database} is busy") from exc
+    except DBAPIError as exc:
+        # Only a lost or refused connection is an outage; a schema or SQL error is a bug to see as one.
+        if not isinstance(exc, (OperationalError, InterfaceError)) and not exc.connection_invalidated:
+            raise
+        logger.warning("database error: %s", str(exc).splitlines()[0][:300])
+        raise StoreUnavailable(f"{database} does not answer") from exc
+
+
 class Store:
     """One unit of work per method; a lost or refused connection becomes :class:`StoreUnavailable`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except PoolTimeout as exc:
-            raise StoreUnavailable("every connection to the submission database is busy") from exc
-        except DBAPIError as exc:
-            # Only a lost or refused connection is an outage; a schema or SQL error is a bug to see as one.
-            if not isinstance(exc, (OperationalError, InterfaceError)) and not exc.connection_invalidated:
-                raise
-            logger.warning("database error: %s", str(exc).splitlines()[0][:300])
-            raise StoreUnavailable("the submission database does not answer") from exc
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine)
 
     def ping(self) -> None:
         with self._transaction() as connection:
