@@ -16,14 +16,12 @@ from fastapi import Request
 
 from gosandbox.api.jobs import submit_and_wait
 from gosandbox.api.shutdown import Shutdown
+from gosandbox.compat.order import Chunk, ordered_chunks
 from gosandbox.errors import GosandboxError
 from gosandbox.jobs.events import RESULT
 from gosandbox.jobs.model import JobRequest
 from gosandbox.jobs.service import JobService
 from gosandbox.problems import internal_error, problem_of
-
-#: (stream, text): the program's output in the order it wrote it, ``stream`` being stdout or stderr.
-Chunk = tuple[str, str]
 
 
 class Unfinished(Exception):
@@ -51,37 +49,33 @@ class Unfinished(Exception):
 @dataclass(frozen=True)
 class Finished:
     result: dict[str, Any]
-    #: the run's output chunks in order; None when they cannot be told (the event stream was lost)
+    #: the run's output chunks in order (``in_order``); None when not asked or not known (events were lost)
     chunks: list[Chunk] | None
 
 
-async def run_to_end(request: Request, service: JobService, job: JobRequest, shutdown: Shutdown) -> Finished:
+async def run_to_end(request: Request, service: JobService, job: JobRequest, shutdown: Shutdown, *,
+                     in_order: bool = False) -> Finished:  # fmt: skip
     """Submit ``job`` and wait for its end; no result raises :class:`Unfinished`, or ``JobFailed`` (it ran and
-    the service failed)."""
+    the service failed). ``in_order``: also read its output events, for the layers that show the order."""
     response = await submit_and_wait(request, service, job, shutdown)
     document = json.loads(bytes(response.body))
     if response.status_code != 200:
         raise Unfinished(document, {k: v for k, v in response.headers.items() if k.lower() == "retry-after"})
-    chunks = await output_chunks(service, response.headers["x-submission-id"], document)
+    chunks = await output_chunks(service, response.headers["x-submission-id"], document) if in_order else None
     return Finished(document, chunks)
 
 
 async def output_chunks(service: JobService, submission_id: str, result: dict[str, Any]) -> list[Chunk] | None:
-    """The stdout/stderr events of the finished job, if together they are exactly the result's output.
+    """The output events of the finished job, in order (see :func:`~gosandbox.compat.order.ordered_chunks`).
 
-    A finished job's stream replays its stored events, or the live log while they are being stored;
-    an outage of the event transport can lose some, and then the order is not known.
+    A finished job's stream replays its stored events, or the live log while they are being stored.
     """
     chunks: list[Chunk] = []
     try:
         async for event in service.stream(submission_id, None):
             if event is None or event.name == RESULT:
                 break
-            if event.name in ("stdout", "stderr"):
-                chunks.append((event.name, str(event.data.get("text", ""))))
+            chunks.append((event.name, str(event.data.get("text", ""))))
     except GosandboxError:
         return None
-    for stream in ("stdout", "stderr"):
-        if "".join(text for name, text in chunks if name == stream) != result.get(stream, ""):
-            return None
-    return chunks
+    return ordered_chunks(chunks, result)

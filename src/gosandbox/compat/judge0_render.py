@@ -20,6 +20,7 @@ from typing import Any
 
 from gosandbox.compat.judge0_info import CALLBACK_SHAPE, GO, STACK_LIMIT_KB, language_name
 from gosandbox.compat.judge0_status import COMPILATION_ERROR, signal_number, status_document, submission_status
+from gosandbox.compat.order import ordered_chunks, stored_chunks
 from gosandbox.jobs.model import State, Submission, iso
 from gosandbox.jobs.webhooks import CallbackShape, register_shape
 
@@ -81,12 +82,10 @@ def decimal(seconds: float | None) -> str | None:
 def _interleaved(submission: Submission) -> str | None:
     """stdout and stderr in the order written (``redirect_stderr_to_stdout``), from the stored events."""
     result = submission.result or {}
-    chunks = [(e.get("event"), str(e.get("data", {}).get("text", ""))) for e in submission.events or []]
-    chunks = [(name, text) for name, text in chunks if name in ("stdout", "stderr")]
-    together = "".join(text for _, text in chunks)
-    if len(together) != len(result.get("stdout", "")) + len(result.get("stderr", "")):
-        together = result.get("stdout", "") + result.get("stderr", "")  # events lost: the order is not known
-    return together or None
+    chunks = ordered_chunks(stored_chunks(submission.events or []), result)
+    if chunks is None:  # events lost: the order is not known
+        return (result.get("stdout", "") + result.get("stderr", "")) or None
+    return "".join(text for _, text in chunks) or None
 
 
 def _outputs(submission: Submission, kept: dict[str, Any]) -> dict[str, Any]:

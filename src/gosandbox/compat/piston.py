@@ -68,7 +68,7 @@ def add_piston_routes(app: FastAPI, settings: Settings, service: JobService, shu
 async def _answer(request: Request, service: JobService, job: PistonJob, shutdown: Shutdown) -> JSONResponse:
     """Run the job; its result, a service failure during it (``XX``), or why it gave none."""
     try:
-        finished = await run_to_end(request, service, job.job, shutdown)
+        finished = await run_to_end(request, service, job.job, shutdown, in_order=True)
     except JobFailed as exc:
         return JSONResponse(failed_answer(str(exc), job.language, job.version))
     except GosandboxError as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gosandbox.compat.finish import Chunk
+from gosandbox.compat.order import Chunk
 
 Stage = dict[str, Any]
 

@@ -180,7 +180,7 @@ async def compile_program(request: Request, context: PlaygroundContext) -> Respo
     except InvalidSource as exc:
         return JSONResponse(build_failed(str(exc)))
     try:
-        ran = await run_to_end(request, context.service, plan.job, context.shutdown)
+        ran = await run_to_end(request, context.service, plan.job, context.shutdown, in_order=not plan.is_test)
         answer = test_response(ran.result) if plan.is_test else run_response(ran.result, ran.chunks)
         if plan.vet is not None and built(answer):
             vetted = await run_to_end(request, context.service, plan.vet, context.shutdown)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gosandbox.compat.finish import Chunk
+from gosandbox.compat.order import Chunk
 
 PROG = "prog.go"
 PROG_TEST = "prog_test.go"
