@@ -18,7 +18,7 @@ import judge0  # type: ignore[import-untyped]  # the SDK ships no types
 import pytest
 
 from docker_helpers import TEST_INSTANCE, Server, serving
-from test_judge0 import Receiver, receiving
+from webhook_receiver import Receiver, receiving
 
 pytestmark = pytest.mark.docker
 
@@ -38,7 +38,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Server]:
-    env = {"GOSANDBOX_CALLBACK_HOSTS": receiver.url.removeprefix("http://"), "GOSANDBOX_CALLBACK_SECRET": "e2e"}
+    env = {"GOSANDBOX_CALLBACK_HOSTS": receiver.host, "GOSANDBOX_CALLBACK_SECRET": "e2e"}
     with serving(tmp_path_factory.mktemp("judge0"), INSTANCE, env) as server:
         yield server
 
@@ -119,7 +119,7 @@ def test_delete_removes_a_finished_submission(server: Server, client: Any) -> No
 
 
 def test_a_callback_url_gets_judge0s_put_with_base64_output(server: Server, receiver: Receiver) -> None:
-    asked = {"source_code": HELLO, "language_id": 60, "callback_url": f"{receiver.url}/e2e"}
+    asked = {"source_code": HELLO, "language_id": 60, "callback_url": f"http://{receiver.host}/e2e"}
     created = httpx.post(f"{server.url}/judge0/submissions", json=asked, timeout=10)
     assert created.status_code == 201, created.text
     callback = receiver.wait_for("/e2e", timeout_s=60)

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from gosandbox.jobs.service import JobService
 from gosandbox.jobs.tables import SubmissionRow
 from gosandbox.jobs.webhooks import Webhooks
 from test_api import MAIN, PROBLEM, WAIT_S, Gate, make_settings, problem_of, show_binary
+from webhook_receiver import receiving
 
 RUN = {"code": MAIN}
 SECRET = "s3cret"
@@ -153,52 +153,6 @@ def read_events(client: TestClient, submission_id: str, last_event_id: str | Non
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         return list(sse_events(response.iter_lines()))
-
-
-@dataclass
-class Listener:
-    """A webhook receiver on 127.0.0.1 answering each POST with the next of ``statuses`` (the last repeats)."""
-
-    statuses: list[int]
-    server: ThreadingHTTPServer
-    received: list[tuple[str, bytes]]  # (signature header, body)
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}/hook"
-
-
-@contextmanager
-def listening(statuses: list[int]) -> Iterator[Listener]:
-    lock = threading.Lock()
-    received: list[tuple[str, bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with lock:
-                received.append((self.headers.get("X-Gosandbox-Signature", ""), body))
-                status = statuses[min(len(received), len(statuses)) - 1]
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield Listener(statuses, server, received)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(WAIT_S)
 
 
 @pytest.fixture
@@ -534,32 +488,32 @@ def test_a_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
 
 def test_a_callback_posts_the_signed_final_submission(tmp_path: Path) -> None:
     with (
-        listening([200]) as listener,
+        receiving([200]) as receiver,
         serve(
-            tmp_path, FakeBackend(execute=show_binary), callback_hosts=listener.host, callback_secret=SECRET
+            tmp_path, FakeBackend(execute=show_binary), callback_hosts=receiver.host, callback_secret=SECRET
         ) as client,
     ):
-        submission_id = submit(client, {**RUN, "callback_url": listener.url})["id"]
+        submission_id = submit(client, {**RUN, "callback_url": receiver.url})["id"]
         wait_until(lambda: get(client, submission_id)["callback"] is not None)
         final = get(client, submission_id)
     assert final["callback"]["delivered"] is True
     assert (final["callback"]["attempts"], final["callback"]["status_code"]) == (1, 200)
-    [(signature, body)] = listener.received
-    assert signature == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert json.loads(body) == {**final, "callback": None}
-    assert final["callback_url"] == listener.url
+    [callback] = receiver.received
+    assert callback.signature == "sha256=" + hmac.new(SECRET.encode(), callback.body, hashlib.sha256).hexdigest()
+    assert json.loads(callback.body) == {**final, "callback": None}
+    assert final["callback_url"] == receiver.url
 
 
 def test_a_callback_is_retried_until_it_is_delivered(tmp_path: Path) -> None:
     with (
-        listening([500, 500, 500, 200]) as listener,
+        receiving([500, 500, 500, 200]) as receiver,
         serve(tmp_path, FakeBackend(), callback_hosts="127.0.0.1", callback_secret=SECRET) as client,
     ):
-        submission_id = submit(client, {**RUN, "callback_url": listener.url})["id"]
+        submission_id = submit(client, {**RUN, "callback_url": receiver.url})["id"]
         wait_until(lambda: get(client, submission_id)["callback"] is not None, timeout=15, every=0.05)
         callback = get(client, submission_id)["callback"]
     assert (callback["delivered"], callback["attempts"], callback["status_code"]) == (True, 4, 200)
-    assert len(listener.received) == 4
+    assert len(receiver.received) == 4
 
 
 @pytest.mark.parametrize(

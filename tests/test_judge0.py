@@ -14,12 +14,8 @@ import logging
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +38,9 @@ from gosandbox.compat.judge0_render import (
 from gosandbox.compat.judge0_schemas import Judge0Rejected, arguments, submission_job
 from gosandbox.compat.judge0_status import judge0_strip, output_matches, run_status
 from gosandbox.jobs.model import Kind, State, Submission
-from gosandbox.jobs.webhooks import SIGNATURE_HEADER, callback_of
+from gosandbox.jobs.webhooks import callback_of
 from test_api import WAIT_S, Gate, make_settings
+from webhook_receiver import Receiver, receiving
 
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n'
 OFFERED = languages(["go1.27.3", "go1.26-alt"])
@@ -425,62 +422,6 @@ CALLBACK_SECRET = "judge0-callback-secret"
 HELLO_BASE64 = base64.b64encode(HELLO.encode()).decode()
 
 
-@dataclass
-class Callback:
-    method: str
-    path: str
-    signature: str
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A callback receiver on 127.0.0.1 that answers 200 to any method and keeps what it got."""
-
-    server: ThreadingHTTPServer
-    received: list[Callback] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def wait_for(self, path: str, timeout_s: float = WAIT_S) -> Callback:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = [callback for callback in list(self.received) if callback.path == path]
-            if found:
-                return found[0]
-            time.sleep(0.01)
-        raise AssertionError(f"no callback to {path} within {timeout_s} s")
-
-
-@contextmanager
-def receiving() -> Iterator[Receiver]:
-    received: list[Callback] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def _any(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received.append(Callback(self.command, self.path, self.headers.get(SIGNATURE_HEADER, ""), body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_PUT = do_POST = _any
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield Receiver(server, received)
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture(scope="module")
 def calling_back(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Receiver]]:
     backend = FakeBackend(build=_build, execute=_execute)
@@ -506,7 +447,7 @@ def test_a_callback_is_judge0s_put_of_what_get_shows(
     calling_back: tuple[TestClient, Receiver], case: str, query: str, fields: dict[str, Any], status_id: int
 ) -> None:
     client, receiver = calling_back
-    token = _run(client, query, callback_url=f"{receiver.url}/{case}", **fields)["token"]
+    token = _run(client, query, callback_url=f"http://{receiver.host}/{case}", **fields)["token"]
     callback = receiver.wait_for(f"/{case}")
     shown = client.get(f"/judge0/submissions/{token}?base64_encoded=true&fields={JUDGE0_CALLBACK_FIELDS}").json()
     assert callback.method == "PUT"

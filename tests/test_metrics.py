@@ -6,7 +6,6 @@ scrapes, since the registry is the process's and other tests run jobs too.
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
 import re
@@ -26,6 +25,7 @@ from gosandbox.backends.fake import FakeBackend
 from gosandbox.jobs.webhooks import Webhooks
 from gosandbox.logs import JsonFormatter, log_context
 from test_api import MAIN, make_settings
+from webhook_receiver import receiving
 
 DASHBOARD = Path(__file__).parent.parent / "deploy" / "grafana-dashboard.json"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -200,29 +200,15 @@ def test_a_failing_route_still_answers_with_its_request_id(tmp_path: Path) -> No
     assert moved(before, after, "gosandbox_http_requests_total", method="GET", route="/boom", status="500") == 1
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_webhook_deliveries_by_outcome(tmp_path: Path) -> None:
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    host = f"127.0.0.1:{receiver.server_address[1]}"
     recorded: list[dict[str, Any]] = []
-    webhooks = Webhooks(frozenset({host}), "secret", lambda _, outcome: recorded.append(outcome))
     app = create_app(make_settings(tmp_path), backend=FakeBackend())
-    with TestClient(app) as client:
+    with receiving([204]) as receiver, TestClient(app) as client:
+        webhooks = Webhooks(frozenset({receiver.host}), "secret", lambda _, outcome: recorded.append(outcome))
         before = scrape(client)
-        webhooks.send("s1", f"http://{host}/hook", {"id": "s1"})
+        webhooks.send("s1", receiver.url, {"id": "s1"})
         webhooks.send("s2", "http://elsewhere.example/hook", {"id": "s2"})
         webhooks.close()
-        receiver.shutdown()
         after = scrape(client)
     assert [outcome["delivered"] for outcome in recorded] == [False, True]  # the refusal is recorded at once
     assert moved(before, after, "gosandbox_webhook_deliveries_total", outcome="delivered") == 1
