@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         None,
         description="image with Go at /usr/local/go (e.g. golang:1.27) to base the builder on, instead of the wheel",
     )
+    backend: str = Field(
+        "docker",
+        pattern=r"^(docker|oci)$",
+        description="docker: sandboxes through the Docker engine; oci: run sandboxes by the OCI runtime directly",
+    )
     runtime: str = Field("runc", description="OCI runtime of every sandbox: runc, or runsc (gVisor) where installed")
     seccomp_profile: str = Field(
         "bundled",
