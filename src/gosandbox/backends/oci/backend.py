@@ -1,0 +1,201 @@
+"""The OCI backend: run sandboxes started by ``runc`` or ``runsc`` directly, builds in the Docker builder.
+
+No daemon is on the run path: each run is one ``<runtime> run`` of a fresh bundle whose PID 1 is the
+program itself (no agent, no exec), with stdout and stderr read straight from the runtime's pipes.
+Compiling stays in the Docker backend's warm builder sandbox (a ``docker exec`` costs a few tens of
+milliseconds against a compile's hundreds). No sandbox is started ahead of need: a start costs tens
+of milliseconds, and a started sandbox's argv and exit status could not be handed to a run.
+
+A server that dies mid-run leaves its sandboxes running until they end by themselves (RLIMIT_CPU
+holds a busy one) and the next :meth:`OciBackend.start` of the same instance removes them: every
+sandbox is under a state root (``--root``) of this instance's own, so reaping is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from gosandbox import metrics
+from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
+from gosandbox.backends.docker.backend import DockerBackend, DockerConfig, config_from_settings
+from gosandbox.backends.docker.cgroups import CgroupPlaces, read_usage_at
+from gosandbox.backends.docker.streams import BoundedOutput
+from gosandbox.backends.docker.watch import SandboxKiller, stop_flood, watch
+from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
+from gosandbox.backends.oci.outcome import RunEnd, outcome
+from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
+from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
+from gosandbox.backends.oci.usage import UsageSampler, merge, program_usage, remove_instance_cgroups, sandbox_places
+from gosandbox.errors import BackendUnavailable, SandboxFailure
+from gosandbox.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: After the program's pipes closed, the runtime exits at once; past this it is stuck and killed.
+_RUNTIME_EXIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class OciConfig:
+    #: the builder's configuration, and the state directory, instance, policy and limits of every run
+    docker: DockerConfig
+    runtime: str = "runc"
+    state_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state_dir", self.docker.state_dir / "oci")
+
+
+def oci_config_from_settings(settings: Settings, **overrides: Any) -> OciConfig:
+    """The OCI backend's configuration from the server settings (``overrides`` go to the Docker part)."""
+    return OciConfig(config_from_settings(settings, **overrides), runtime=settings.runtime)
+
+
+class OciKiller(SandboxKiller):
+    """Kills an OCI sandbox: SIGKILL to its PID 1 ends its pid namespace, so every process in it."""
+
+    def __init__(self, runtime: OciRuntime, sandbox_id: str, places: CgroupPlaces) -> None:
+        super().__init__()
+        self.runtime, self.sandbox_id, self.places = runtime, sandbox_id, places
+
+    def _kill(self) -> None:
+        self.usage = read_usage_at(self.places)  # runsc's cgroup goes with the sandbox
+        self.runtime.kill(self.sandbox_id)
+
+
+class OciBackend:
+    def __init__(self, config: OciConfig, client: docker.DockerClient | None = None) -> None:
+        if os.geteuid() != 0:
+            raise BackendUnavailable(
+                "the OCI backend needs root: it creates namespaces and cgroups itself",
+                hint="run gosandbox as root, or set GOSANDBOX_BACKEND=docker",
+            )
+        self.config = config
+        instance = config.docker.instance
+        self.runtime = find_runtime(config.runtime, config.state_dir / "state" / config.runtime / instance)
+        # The builder runs under the engine's runc whatever the run runtime is: it never runs user code.
+        builder_policy = replace(config.docker.policy, runtime="runc")
+        self.builds = DockerBackend(replace(config.docker, pool_size=0, policy=builder_policy), client)
+        self._bundles_dir = config.state_dir / "bundles" / instance
+        self._start_lock = threading.Lock()
+        self._place: BundlePlace | None = None
+
+    @property
+    def go_version(self) -> str:
+        return self.builds.go_version
+
+    @property
+    def go_versions(self) -> list[str]:
+        return self.builds.go_versions
+
+    @property
+    def build_identity(self) -> str:
+        """The builder images: the run image's root filesystem does not shape the binary."""
+        return self.builds.build_identity
+
+    def start(self) -> None:
+        """Remove what a crashed predecessor of this instance left, unpack the run image's root once."""
+        with self._start_lock:
+            if self._place is not None:
+                return
+            self.builds.start()
+            self._reap()
+            state_dir = self.config.state_dir
+            remove_unfinished(state_dir)
+            rootfs = rootfs_for(self.builds.client, self.builds.images.runner, state_dir)
+            self._place = BundlePlace(rootfs, self.config.docker.instance, self.config.docker.policy)
+
+    def _reap(self) -> None:
+        leftovers = self.runtime.list_ids()
+        for sandbox_id in leftovers:
+            self.runtime.kill(sandbox_id)
+            self.runtime.delete(sandbox_id)
+        metrics.sandboxes_reaped(len(leftovers))
+        if leftovers:
+            logger.warning("removed %d OCI sandbox(es) left behind by an earlier process", len(leftovers))
+        shutil.rmtree(self._bundles_dir, ignore_errors=True)
+        self._bundles_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+
+    def check_ready(self) -> None:
+        self.builds.check_ready()
+
+    def build(self, job: BuildJob) -> BuildOutcome:
+        self.start()
+        return self.builds.build(job)
+
+    def execute(self, job: ExecJob) -> ExecOutcome:
+        self.start()
+        assert self._place is not None
+        bundle = Bundle(self._bundles_dir / uuid.uuid4().hex, uuid.uuid4().hex)
+        try:
+            write_bundle(self._place, bundle, job)
+            metrics.sandbox_created("run")
+            return self._run(bundle, job)
+        finally:
+            self.runtime.delete(bundle.sandbox_id)
+            shutil.rmtree(bundle.directory, ignore_errors=True)
+            metrics.sandbox_removed("run")
+
+    def _run(self, bundle: Bundle, job: ExecJob) -> ExecOutcome:
+        places = sandbox_places(self.config.docker.instance, bundle.sandbox_id)
+        killer = OciKiller(self.runtime, bundle.sandbox_id, places)
+        finished = threading.Event()
+        output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
+        with bundle.stdin.open("rb") as stdin:
+            started = time.monotonic()
+            process = self.runtime.run(bundle.directory, bundle.sandbox_id, stdin)
+        sampler = UsageSampler(places).start()
+        watch(killer, job, finished, started)
+        try:
+            status = _read_until_exit(process, output)
+        finally:
+            finished.set()
+            usage = sampler.stop()
+        duration = time.monotonic() - started
+        failure = runtime_failure(bundle.runtime_log)
+        if failure is not None and killer.reason is None:
+            logger.warning("%s failed to run a sandbox: %s", self.runtime.name, failure)
+            raise SandboxFailure(f"{self.runtime.name} could not run the sandbox; the server log has its answer")
+        if killer.usage is not None:
+            usage = merge(usage, killer.usage)
+        return outcome(killer, output, RunEnd(status, duration, program_usage(usage, self.runtime.name)))
+
+    def close(self) -> None:
+        """Remove every sandbox of this instance, its bundles, its state root and cgroups; stop the builders."""
+        for sandbox_id in self.runtime.list_ids():
+            self.runtime.delete(sandbox_id)
+        shutil.rmtree(self._bundles_dir, ignore_errors=True)
+        shutil.rmtree(self.runtime.root, ignore_errors=True)
+        remove_instance_cgroups(self.config.docker.instance)
+        self.builds.close()
+        self._place = None
+
+
+def _read_until_exit(process: subprocess.Popen[bytes], output: BoundedOutput) -> int:
+    """Feed the pipes to ``output`` (then drain them, past the cap), wait for the runtime; its exit status."""
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        chunks = pipe_chunks(process.stdout, process.stderr)
+        output.feed(chunks)
+        for _ in chunks:  # after an overflow kill: drain what is left, keep nothing
+            pass
+        return process.wait(timeout=_RUNTIME_EXIT_S)
+    except BaseException:
+        process.kill()  # the runtime only: the sandbox itself goes with the delete that follows
+        process.wait()
+        raise
+    finally:
+        process.stdout.close()
+        process.stderr.close()

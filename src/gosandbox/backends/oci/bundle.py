@@ -1,0 +1,92 @@
+"""One run's OCI bundle: ``config.json`` from the policy (``spec.oci_config``) and the ``/sandbox`` directory.
+
+A bundle lives under ``<state_dir>/oci/bundles/<instance>/<id>``: ``config.json``, the runtime's
+JSON log, and ``sandbox/`` (the binary, its stdin and any package files), bound read-only at
+``/sandbox``. The root filesystem is the shared unpacked image, never copied.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from gosandbox.backends.base import ExecJob
+from gosandbox.backends.docker.backend import program_environment
+from gosandbox.backends.oci.spec import OciShape, oci_config
+from gosandbox.backends.oci.usage import cgroups_path
+from gosandbox.policy import PROGRAM_UID, Policy
+
+#: RLIMIT_CPU past the wall-clock limit: the server's kill comes first; this holds when the server is gone.
+CPU_BACKSTOP_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Where one run's files are on the host."""
+
+    directory: Path
+    sandbox_id: str
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.directory / "sandbox"
+
+    @property
+    def stdin(self) -> Path:
+        return self.sandbox_dir / "stdin"
+
+    @property
+    def runtime_log(self) -> Path:
+        return self.directory / "runtime.log"
+
+
+@dataclass(frozen=True)
+class BundlePlace:
+    """What every bundle of one backend shares: the rootfs, the instance, the policy."""
+
+    rootfs: Path
+    instance: str
+    policy: Policy
+
+
+def write_bundle(place: BundlePlace, bundle: Bundle, job: ExecJob) -> None:
+    """Write ``config.json`` and hand the program over; the directory must not exist yet."""
+    bundle.directory.mkdir(mode=0o700)
+    bundle.sandbox_dir.mkdir(mode=0o755)
+    _hand_over(bundle.sandbox_dir, job)
+    config = oci_config(_shape(place, bundle, job), place.policy)
+    (bundle.directory / "config.json").write_text(json.dumps(config), encoding="utf-8")
+
+
+def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
+    limits = job.limits
+    return OciShape(
+        rootfs=str(place.rootfs),
+        args=["/sandbox/prog", *job.args],
+        env=program_environment(limits),
+        cwd="/sandbox/pkg" if job.package_files else "/tmp",
+        uid=PROGRAM_UID,
+        gid=PROGRAM_UID,
+        memory_mb=limits.memory_mb,
+        cpus=limits.cpus,
+        pids=limits.pids,
+        tmpfs_mb=place.policy.tmpfs_mb,
+        # CPU time of all threads counts: a program busy on every CPU it has reaches wall_s * cpus.
+        cpu_time_limit_s=math.ceil((limits.wall_s + CPU_BACKSTOP_GRACE_S) * max(1.0, limits.cpus)),
+        cgroups_path=cgroups_path(place.instance, bundle.sandbox_id),
+        binds={str(bundle.sandbox_dir): "/sandbox"},
+    )
+
+
+def _hand_over(sandbox_dir: Path, job: ExecJob) -> None:
+    """The binary, stdin and package files, as the Docker backend lays them out at /sandbox."""
+    program = sandbox_dir / "prog"
+    program.write_bytes(job.binary)
+    program.chmod(0o755)
+    (sandbox_dir / "stdin").write_bytes(job.stdin)
+    for name, text in job.package_files.items():  # names were checked: relative, no "..", no links
+        path = sandbox_dir / "pkg" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")

@@ -1,0 +1,42 @@
+"""The facts of one OCI run, as the Docker backend reports them: exit, signal, who killed it and why, usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gosandbox.backends.base import ExecOutcome
+from gosandbox.backends.docker.cgroups import SandboxUsage
+from gosandbox.backends.docker.streams import BoundedOutput
+from gosandbox.backends.docker.watch import SandboxKiller
+
+#: 128 + SIGKILL: what the runtime reports for a PID 1 the kernel or we killed.
+KILLED_EXIT = 137
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How the runtime ended, and the sandbox's counters then."""
+
+    status: int  # the runtime's exit status: the program's code, or 128 + the signal that ended it
+    duration_s: float
+    usage: SandboxUsage
+
+
+def outcome(killer: SandboxKiller, output: BoundedOutput, end: RunEnd) -> ExecOutcome:
+    usage = end.usage
+    status = end.status
+    killed = status == KILLED_EXIT
+    return ExecOutcome(
+        exit_code=status,
+        signal=status - 128 if status > 128 else None,
+        stdout=bytes(output.stdout),
+        stderr=bytes(output.stderr),
+        duration_s=end.duration_s,
+        timed_out=killer.reason == "timeout",
+        oom_killed=killed and killer.reason is None and (usage.oom_kills or 0) > 0,
+        output_exceeded=output.exceeded,
+        cancelled=killer.reason == "cancelled",
+        pids_limit_hit=(usage.forks_refused or 0) > 0,
+        cpu_time_ms=None if usage.cpu_ns is None else round(usage.cpu_ns / 1e6),
+        peak_memory_kb=None if usage.peak_memory_bytes is None else usage.peak_memory_bytes // 1024,
+    )

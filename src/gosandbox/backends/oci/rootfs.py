@@ -1,0 +1,100 @@
+"""The run image's root filesystem, unpacked once per image id into the state directory, shared read-only.
+
+Every OCI sandbox mounts the same directory as its read-only root, so unpacking costs once per image,
+not per run. The tree is written to a temporary directory beside its final place and renamed there
+in one step: a reader sees a whole tree or none, and a crash mid-way leaves only a temporary directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import docker
+
+from gosandbox.backends.docker.errors import docker_errors
+
+logger = logging.getLogger(__name__)
+
+_UNPACKING_PREFIX = ".unpacking-"
+
+
+def rootfs_for(client: docker.DockerClient, image: str, oci_dir: Path) -> Path:
+    """The unpacked root filesystem of ``image`` under ``oci_dir/rootfs/<image id>``; unpacked now if absent."""
+    with docker_errors(f"inspecting {image}"):
+        image_id = str(client.images.get(image).id).removeprefix("sha256:")
+    parent = oci_dir / "rootfs"
+    target = parent / image_id
+    if target.is_dir():
+        return target
+    parent.mkdir(parents=True, exist_ok=True)
+    parent.chmod(0o755)
+    work = Path(tempfile.mkdtemp(dir=parent, prefix=_UNPACKING_PREFIX))
+    try:
+        _export_into(client, image, work)
+        work.chmod(0o755)  # mkdtemp made it 0700: every sandbox's processes must traverse their root
+        try:
+            work.rename(target)
+        except OSError:  # another process unpacked it first: theirs is as good
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    logger.info("unpacked %s into %s", image, target)
+    return target
+
+
+def remove_unfinished(oci_dir: Path) -> None:
+    """Remove what a crash mid-unpack left (only temporary directories; finished trees stay)."""
+    for leftover in (oci_dir / "rootfs").glob(f"{_UNPACKING_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _export_into(client: docker.DockerClient, image: str, work: Path) -> None:
+    """A created, never started container's filesystem, as the engine exports it, extracted into ``work``."""
+    with docker_errors(f"exporting {image}"):
+        container = client.api.create_container(image, labels={"gosandbox.role": "rootfs-export"})
+        try:
+            with (
+                _ChunkReader(client.api.export(container["Id"])) as stream,
+                tarfile.open(fileobj=stream, mode="r|") as tar,
+            ):
+                # Our own image, but still: no member may land outside the tree, no setuid bits survive.
+                tar.extractall(work, filter="tar", numeric_owner=True)
+        finally:
+            client.api.remove_container(container["Id"], force=True)
+
+
+class _ChunkReader:
+    """A file-like reader over the engine's chunk stream, for tarfile's streaming mode."""
+
+    def __init__(self, chunks: Iterator[bytes] | Any) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def __enter__(self) -> IO[bytes]:
+        return self  # type: ignore[return-value]
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
