@@ -1,6 +1,6 @@
 // Elements built from data, never from markup: every property, attribute and child is set one by
 // one, and text goes in as text nodes. Program output and file names can hold anything ("<img
-// onerror=...>"), and the page runs under a CSP without 'unsafe-inline': no innerHTML, no style attribute.
+// onerror=...>"), and the page runs under a CSP without 'unsafe-inline': no string is ever parsed as HTML, no style attribute.
 
 const PROPERTIES = new Set(["value", "checked", "disabled", "readOnly", "selected", "textContent", "hidden"]);
 
