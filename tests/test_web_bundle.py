@@ -74,8 +74,10 @@ def test_a_rebuild_removes_its_stale_files_only(tmp_path: Path) -> None:
     build(tmp_path)
     first = bundle_files(tmp_path)
     build(tmp_path)
-    assert not stale.exists() and unrelated.read_text() == "not the build's"
-    assert bundle_files(tmp_path) == first and len(first) == 3
+    assert not stale.exists()
+    assert unrelated.read_text() == "not the build's"
+    assert len(first) == 3
+    assert bundle_files(tmp_path) == first
 
 
 def test_the_sources_never_write_markup() -> None:
