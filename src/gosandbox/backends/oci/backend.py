@@ -169,7 +169,8 @@ class OciBackend:
             raise SandboxFailure(f"{self.runtime.name} could not run the sandbox; the server log has its answer")
         if killer.usage is not None:
             usage = merge(usage, killer.usage)
-        return outcome(killer, output, RunEnd(status, duration, program_usage(usage, self.runtime.name)))
+        gvisor = self.runtime.name == "runsc"
+        return outcome(killer, output, RunEnd(status, duration, program_usage(usage, self.runtime.name), gvisor))
 
     def close(self) -> None:
         """Remove every sandbox of this instance, its bundles, its state root and cgroups; stop the builders."""

@@ -71,6 +71,8 @@ def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
         gid=PROGRAM_UID,
         memory_mb=limits.memory_mb,
         cpus=limits.cpus,
+        # Under runsc the limit holds gVisor's own host tasks (33 for a sleeping program), not the program's
+        # threads (Sentry tasks): a thread bomb ends the whole sandbox (exit 2, the pids limit hit) instead.
         pids=limits.pids,
         tmpfs_mb=place.policy.tmpfs_mb,
         # CPU time of all threads counts: a program busy on every CPU it has reaches wall_s * cpus.

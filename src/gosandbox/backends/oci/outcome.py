@@ -20,6 +20,10 @@ class RunEnd:
     status: int  # the runtime's exit status: the program's code, or 128 + the signal that ended it
     duration_s: float
     usage: SandboxUsage
+    #: No counter tells, but a SIGKILL we did not send can only be the memory limit's. Under runsc: gVisor's
+    #: Sentry kills the task past the limit (its cgroup is gone by then), and PID 1 of a pid namespace cannot
+    #: be SIGKILLed from inside it.
+    unexplained_kill_is_oom: bool = False
 
 
 def outcome(killer: SandboxKiller, output: BoundedOutput, end: RunEnd) -> ExecOutcome:
@@ -33,7 +37,7 @@ def outcome(killer: SandboxKiller, output: BoundedOutput, end: RunEnd) -> ExecOu
         stderr=bytes(output.stderr),
         duration_s=end.duration_s,
         timed_out=killer.reason == "timeout",
-        oom_killed=killed and killer.reason is None and (usage.oom_kills or 0) > 0,
+        oom_killed=killed and killer.reason is None and ((usage.oom_kills or 0) > 0 or end.unexplained_kill_is_oom),
         output_exceeded=output.exceeded,
         cancelled=killer.reason == "cancelled",
         pids_limit_hit=(usage.forks_refused or 0) > 0,

@@ -1,0 +1,167 @@
+"""The OCI backend on real runtimes (runc, runsc) and the real run image: verdict facts, limits, isolation, reaping."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+import oci_programs as programs
+from docker_helpers import TEST_INSTANCE
+from gosandbox.backends.base import BuildJob, ExecJob, ExecOutcome
+from gosandbox.backends.oci.backend import OciBackend
+from gosandbox.limits import Limits
+
+pytestmark = pytest.mark.docker
+
+_BINARIES: dict[str, bytes] = {}  # main.go -> binary, across both runtimes (the builder is the same)
+
+
+def binary_of(backend: OciBackend, source: str) -> bytes:
+    if source not in _BINARIES:
+        built = backend.build(BuildJob(files={"main.go": source, "go.mod": "module m\n\ngo 1.27\n"}, timeout_s=120))
+        assert built.succeeded, built.output
+        assert built.binary is not None
+        _BINARIES[source] = built.binary
+    return _BINARIES[source]
+
+
+def execute(backend: OciBackend, source: str, *args: str, **limits: Any) -> ExecOutcome:
+    job = ExecJob(binary_of(backend, source), b"", args, replace(Limits(wall_s=10), **limits))
+    return backend.execute(job)
+
+
+def test_hello_exits_0_with_its_output(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.HELLO)
+    assert (result.exit_code, result.signal, result.stdout, result.stderr) == (0, None, b"hello\n", b"")
+    assert [result.timed_out, result.oom_killed, result.output_exceeded, result.cancelled] == [False] * 4
+
+
+def test_stdout_and_stderr_reach_the_sink_in_written_order(oci_backend: OciBackend) -> None:
+    seen: list[tuple[str, bytes]] = []
+    job = ExecJob(binary_of(oci_backend, programs.ORDER), b"", (), Limits(), on_output=lambda n, d: seen.append((n, d)))
+    result = oci_backend.execute(job)
+    assert result.exit_code == 0
+    expected = [(name, f"{name[3:]}{i}\n".encode()) for i in range(3) for name in ("stdout", "stderr")]
+    assert seen == expected
+    assert (result.stdout, result.stderr) == (b"out0\nout1\nout2\n", b"err0\nerr1\nerr2\n")
+
+
+def test_exit_code_3(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.EXIT_3)
+    assert (result.exit_code, result.signal, result.stdout) == (3, None, b"bye\n")
+
+
+def test_panic_exits_2_with_its_trace(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.PANIC)
+    assert result.exit_code == 2
+    assert b"panic: boom" in result.stderr
+
+
+def test_the_deadline_kills_the_whole_sandbox(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.SLEEP, wall_s=1)
+    assert result.timed_out
+    assert (result.exit_code, result.signal) == (137, 9)
+    assert result.stdout == b"sleeping\n"
+    assert 1.0 <= result.duration_s < 3.0
+    assert oci_backend.runtime.list_ids() == []
+
+
+def test_cancel_kills_within_a_second(oci_backend: OciBackend) -> None:
+    job = ExecJob(binary_of(oci_backend, programs.SLEEP), b"", (), Limits(wall_s=20))
+    threading.Timer(0.5, job.cancel.set).start()
+    started = time.monotonic()
+    result = oci_backend.execute(job)
+    assert result.cancelled
+    assert not result.timed_out
+    assert time.monotonic() - started < 0.5 + 1.0 + _start_allowance(oci_backend)
+
+
+def test_an_output_flood_stops_at_the_cap(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.FLOOD, output_bytes=10_000)
+    assert result.output_exceeded
+    assert len(result.stdout) + len(result.stderr) == 10_000
+    assert result.signal == 9
+    assert result.duration_s < 5
+
+
+def test_a_memory_bomb_is_oom_killed(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.MEMORY_BOMB, memory_mb=64)
+    assert result.oom_killed, result
+    assert (result.exit_code, result.signal) == (137, 9)
+    assert not result.timed_out
+    assert b"held 16 MiB" in result.stdout
+
+
+def test_a_thread_bomb_meets_the_pids_limit(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.THREAD_BOMB, pids=32)
+    assert not result.timed_out, result
+    if oci_backend.runtime.name == "runc":
+        assert (result.exit_code, result.pids_limit_hit) == (2, True), result
+        assert b"failed to create new OS thread" in result.stderr
+        return
+    # Under runsc the program's threads are Sentry tasks and the limit holds gVisor's own host tasks: the
+    # sandbox ends when the Sentry cannot start a thread (exit 2, nothing written) or at the memory limit.
+    assert (result.exit_code, result.pids_limit_hit) == (2, True) or result.oom_killed, result
+
+
+def test_cpu_time_and_peak_memory_are_the_programs(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.BUSY)
+    assert result.exit_code == 0, result
+    if oci_backend.runtime.name == "runsc":  # the cgroup holds gVisor's Sentry and Gofer too: no honest figure
+        assert (result.cpu_time_ms, result.peak_memory_kb) == (None, None)
+        return
+    assert result.cpu_time_ms is not None
+    assert result.peak_memory_kb is not None
+    assert 300 <= result.cpu_time_ms < 3000
+    assert 48 * 1024 <= result.peak_memory_kb < 128 * 1024
+
+
+@pytest.fixture
+def host_listener() -> Iterator[str]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_no_network_not_even_the_hosts_loopback(oci_backend: OciBackend, host_listener: str) -> None:
+    result = execute(oci_backend, programs.NETWORK, host_listener)
+    assert result.exit_code == 0, result
+    lines = result.stdout.decode().splitlines()
+    assert [line for line in lines if line.startswith("interface")] in ([], ["interface lo"])
+    assert "routes 0" in lines
+    assert lines[-1] == "dial failed"
+
+
+def test_a_new_start_removes_what_a_lost_predecessor_left(oci_backend: OciBackend) -> None:
+    config = replace(oci_backend.config, docker=replace(oci_backend.config.docker, instance=f"{TEST_INSTANCE}-reap"))
+    lost = OciBackend(config)
+    job = ExecJob(binary_of(oci_backend, programs.SLEEP), b"", (), Limits(wall_s=30))
+    results: list[ExecOutcome] = []
+    runner = threading.Thread(target=lambda: results.append(lost.execute(job)), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not lost.runtime.list_ids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lost.runtime.list_ids(), "the lost backend's sandbox never started"
+    successor = OciBackend(config)  # the predecessor is never closed
+    successor.start()
+    assert successor.runtime.list_ids() == []
+    runner.join(timeout=5)
+    assert results, "the predecessor's run did not end when its sandbox was removed"
+    assert results[0].signal == 9
+    successor.close()
+    assert successor.runtime.list_ids() == []
+    bundles = successor.config.state_dir / "bundles" / config.docker.instance
+    assert not bundles.exists()
+
+
+def _start_allowance(backend: OciBackend) -> float:
+    """A sandbox's start counts in the wall time a caller sees, and gVisor's start is the slower."""
+    return 0.5 if backend.runtime.name == "runsc" else 0.2
