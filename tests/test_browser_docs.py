@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
 from gosandbox.api import create_app
 from gosandbox.backends.fake import FakeBackend
@@ -64,8 +64,12 @@ class Watched:
         self.context.add_init_script(WATCH_VIOLATIONS)
         self.page: Page = self.context.new_page()
         self.page.set_default_timeout(LOAD_TIMEOUT_MS)
-        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
 
     def _only_loopback(self, route: Route) -> None:
         url = urllib.parse.urlsplit(route.request.url)

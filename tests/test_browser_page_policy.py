@@ -1,0 +1,86 @@
+"""The playground page's Content-Security-Policy as Chromium enforces it, on a stand-in bundle.
+
+Its own script (from /static/) runs; a script or event handler that slipped into the page as HTML
+does not; /embed can be framed by a page of another origin, the full page cannot. The page of
+"another origin" is fulfilled by Playwright at ``http://localhost:PORT`` and never reaches a server.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Route, expect, sync_playwright
+
+from gosandbox.api import create_app
+from gosandbox.backends.fake import FakeBackend
+from inprocess_server import uvicorn_serving
+from test_api import make_settings
+from test_browser_docs import CHROMIUM, CHROMIUM_ARGS, Watched
+from web_bundle import write_bundle
+
+INJECTED = """() => {
+    document.body.insertAdjacentHTML("beforeend", '<img src="data:," onload="window.pwned = 1">');
+    const script = document.createElement("script");
+    script.textContent = "window.pwned = 2";
+    document.body.append(script);
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    state = Path(tmp_path_factory.mktemp("page-policy"))
+    settings = make_settings(state, web_static_dir=write_bundle(state / "static"))
+    with uvicorn_serving(create_app(settings, backend=FakeBackend())) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail("chromium is missing: run `make test-deps` (scripts/ensure-node.sh)")
+    with sync_playwright() as playwright:
+        # A page fulfilled by Playwright counts as public to Local Network Access (see test_docker_codapi.py).
+        args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def watched(browser: Browser) -> Iterator[Watched]:
+    page = Watched(browser)
+    yield page
+    page.close()
+
+
+def test_the_pages_own_script_runs_and_injected_ones_do_not(server: str, watched: Watched) -> None:
+    page = watched.page
+    page.goto(server)
+    expect(page.locator("#playground")).to_have_text("stand-in")  # the bundle's script ran under the policy
+    assert watched.violations() == []
+    page.evaluate(INJECTED)
+    page.wait_for_function("window.__violations.length >= 2")
+    assert page.evaluate("window.pwned") is None
+    assert sorted(v.split(" ")[0] for v in watched.violations()) == ["script-src-attr", "script-src-elem"]
+    assert watched.elsewhere == []
+
+
+def test_embed_is_framed_by_another_origin_and_the_full_page_is_not(server: str, watched: Watched) -> None:
+    site = server.replace("127.0.0.1", "localhost")  # another origin
+    host = f'<!doctype html><iframe name="embed" src="{server}/embed"></iframe><iframe name="full" src="{server}/">'
+
+    def docs_page(route: Route) -> None:
+        route.fulfill(body=host, content_type="text/html")
+
+    watched.context.route(f"{site}/docs-page.html", docs_page)
+    watched.page.goto(f"{site}/docs-page.html")
+    embed = watched.page.frame_locator('iframe[name="embed"]')
+    expect(embed.locator("#playground")).to_have_text("stand-in")
+    expect(embed.locator("#playground")).to_have_attribute("data-mode", "embed")
+    full = watched.page.frame(name="full")
+    assert full is not None
+    watched.page.wait_for_timeout(300)  # the refused frame has had its time to load
+    assert full.locator("#playground").count() == 0
