@@ -30,6 +30,8 @@ STRICT = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'sel
           "base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors 'self'")  # fmt: skip
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n'
 CAP = 64 * 1024  # make_settings's max_body_bytes
+BIG = "big-1A2B3C4D.js"
+BIG_TEXT = "".join(f"export const value{n} = {n};\n" for n in range(2000))
 
 
 def expected_page(mode: str, shared: str = "") -> str:
@@ -48,6 +50,7 @@ def static_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = write_bundle(tmp_path_factory.mktemp("static"))
     (directory / "chunk-7F3A9B2C.js").write_text("export const x = 1;\n")  # another hashed file of the build
     (directory / "LICENSES.txt").write_text("MIT\n")  # not hashed: revalidated
+    (directory / BIG).write_text(BIG_TEXT)
     (directory / ".hidden").write_text("no\n")
     (directory / "sub").mkdir()
     (directory / "sub" / "inner.js").write_text("no\n")
@@ -187,6 +190,35 @@ def test_hashed_files_are_immutable_with_their_type_and_policy(client: TestClien
         assert response.text == SCRIPT_TEXT
 
 
+def test_text_files_are_gzipped_for_a_client_that_takes_it(client: TestClient) -> None:
+    gzipped = client.get(f"/static/{BIG}", headers={"Accept-Encoding": "gzip, br"})
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert gzipped.text == BIG_TEXT  # decoded by the client
+    assert int(gzipped.headers["content-length"]) < len(BIG_TEXT) / 4
+    assert (gzipped.headers["vary"], gzipped.headers["cache-control"]) == ("Accept-Encoding", IMMUTABLE)
+    assert gzipped.headers["content-type"] == "application/javascript; charset=utf-8"
+    assert gzipped.headers["content-security-policy"] == STRICT
+    again = client.get(f"/static/{BIG}", headers={"Accept-Encoding": "gzip", "If-None-Match": gzipped.headers["etag"]})
+    assert again.status_code == 304
+    plain = client.get(f"/static/{BIG}", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == BIG_TEXT.encode()
+    assert plain.headers["etag"] != gzipped.headers["etag"]
+    refused = client.get(f"/static/{BIG}", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+    small = client.get(f"/static/{SCRIPT}", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers  # too small to gain
+
+
+def test_head_of_the_page_and_a_file(client: TestClient) -> None:
+    page = client.head("/")
+    assert (page.status_code, page.content) == (200, b"")
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["content-security-policy"] == STRICT
+    script = client.head(f"/static/{SCRIPT}", headers={"Accept-Encoding": "identity"})
+    assert (script.status_code, script.content, script.headers["content-length"]) == (200, b"", str(len(SCRIPT_TEXT)))
+
+
 def test_other_files_of_the_build_are_revalidated(client: TestClient) -> None:
     first = client.get("/static/LICENSES.txt")
     assert (first.status_code, first.text, first.headers["cache-control"]) == (200, "MIT\n", "no-cache")
@@ -254,7 +286,7 @@ def test_which_names_are_hashed(static_dir: Path, name: str, hashed: bool) -> No
 
 def test_the_listing_holds_only_flat_visible_files(static_dir: Path) -> None:
     listed = load_bundle(static_dir).files
-    assert listed == {SCRIPT, STYLE, "manifest.json", "chunk-7F3A9B2C.js", "LICENSES.txt"}
+    assert listed == {SCRIPT, STYLE, "manifest.json", "chunk-7F3A9B2C.js", "LICENSES.txt", BIG}
     assert content_type("a.map") == "application/json"
     with pytest.raises(BundleMissing):
         load_bundle(static_dir / "sub")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,7 @@ from gosandbox.jobs.shares import ShareStore, looks_like_share_id
 from gosandbox.problems import problem_document
 from gosandbox.settings import Settings
 from gosandbox.web.assets import PACKAGED, Bundle, BundleMissing, content_type, load_bundle
+from gosandbox.web.compressed import GzipCopies, accepts_gzip, compressible
 from gosandbox.web.headers import page_headers, static_headers
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class Playground:
 
     def __init__(self, bundle: Bundle | None, shares: ShareStore) -> None:
         self.bundle, self.shares = bundle, shares
+        self.gzip_copies = GzipCopies()
 
     def page(self, request: Request, mode: str, share_id: str = "") -> Response:
         if self.bundle is None:
@@ -86,19 +89,38 @@ class Playground:
         return await self.shared(request, share_id, EMBED) if share_id else self.page(request, EMBED)
 
     async def static(self, request: Request, name: str) -> Response:
-        """A file of the bundle, by a name it lists (never a path made from the request)."""
-        if self.bundle is None or name not in self.bundle.files:
+        """A file of the bundle, by a name it lists (never a path made from the request); gzipped if it helps."""
+        found = await self._stat(name)
+        if found is None:
             return problem(404, "not-found", "Not found", f"no file {name[:80]!r} in the playground's bundle")
+        path, stat = found
+        headers = static_headers(hashed=self.bundle is not None and self.bundle.is_hashed(name))
+        if compressible(name, stat.st_size):
+            headers["Vary"] = "Accept-Encoding"
+            if accepts_gzip(request.headers.get("accept-encoding", "")):
+                return await self._gzipped(request, path, stat, headers)
+        response = FileResponse(path, stat_result=stat, media_type=content_type(name), headers=headers)
+        etag = response.headers["etag"]
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers={**headers, "ETag": etag})
+        return response
+
+    async def _stat(self, name: str) -> tuple[Path, os.stat_result] | None:
+        if self.bundle is None or name not in self.bundle.files:
+            return None
         path = self.bundle.directory / name
         try:
-            stat = await asyncio.to_thread(path.stat)
+            return path, await asyncio.to_thread(path.stat)
         except OSError:
-            return problem(404, "not-found", "Not found", f"no file {name[:80]!r} in the playground's bundle")
-        headers = static_headers(hashed=self.bundle.is_hashed(name))
-        response = FileResponse(path, stat_result=stat, media_type=content_type(name), headers=headers)
-        if _not_modified(request, response.headers["etag"]):
-            return Response(status_code=304, headers={**headers, "ETag": response.headers["etag"]})
-        return response
+            return None  # removed since the start
+
+    async def _gzipped(self, request: Request, path: Path, stat: os.stat_result, headers: dict[str, str]) -> Response:
+        etag = f'"gz-{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers={**headers, "ETag": etag})
+        body = await asyncio.to_thread(self.gzip_copies.of, path, stat)
+        headers = {**headers, "Content-Encoding": "gzip", "ETag": etag}
+        return Response(body, media_type=content_type(path.name), headers=headers)
 
 
 def _not_modified(request: Request, etag: str) -> bool:
@@ -117,19 +139,19 @@ def bundle_of(settings: Settings) -> Bundle | None:
 
 
 def add_web_routes(app: FastAPI, settings: Settings, engine: Engine) -> Playground:
-    """GET /, /embed and /static/{name}; ``/p/{id}`` is the Go Playground's route, which asks :func:`share_page`."""
+    """GET (and HEAD) /, /embed and /static/{name}; ``/p/{id}`` is the Go Playground's route: :func:`share_page`."""
     playground = app.state.playground = Playground(bundle_of(settings), ShareStore(engine))
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def front(request: Request) -> Response:
         """The playground."""
         return playground.page(request, FULL)
 
-    @app.get("/embed", include_in_schema=False)
+    @app.api_route("/embed", methods=["GET", "HEAD"], include_in_schema=False)
     async def embed(request: Request) -> Response:
         return await playground.embed(request)
 
-    @app.get("/static/{name}", include_in_schema=False)
+    @app.api_route("/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def static(request: Request, name: str) -> Response:
         return await playground.static(request, name)
 
