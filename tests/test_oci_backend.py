@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import oci_programs as programs
-from docker_helpers import TEST_INSTANCE
+from docker_helpers import TEST_INSTANCE, docker_settings, serving
 from gosandbox.backends.base import BuildJob, ExecJob, ExecOutcome
-from gosandbox.backends.oci.backend import OciBackend
+from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
+from gosandbox.errors import BackendUnavailable
 from gosandbox.limits import Limits
+from gosandbox.wiring import make_backend
 
 pytestmark = pytest.mark.docker
 
@@ -165,3 +171,35 @@ def test_a_new_start_removes_what_a_lost_predecessor_left(oci_backend: OciBacken
 def _start_allowance(backend: OciBackend) -> float:
     """A sandbox's start counts in the wall time a caller sees, and gVisor's start is the slower."""
     return 0.5 if backend.runtime.name == "runsc" else 0.2
+
+
+def test_the_server_runs_on_the_oci_backend_when_settings_say_so(oci_backend: OciBackend, tmp_path: Path) -> None:
+    instance = f"{TEST_INSTANCE}-serve-{oci_backend.runtime.name}"
+    env = {"GOSANDBOX_BACKEND": "oci", "GOSANDBOX_RUNTIME": oci_backend.runtime.name, "GOSANDBOX_BINARY_CACHE_MB": "0"}
+    try:
+        with serving(tmp_path, instance, env) as server:
+            response = httpx.post(f"{server.url}/run", json={"code": programs.HELLO}, timeout=60)
+            assert response.status_code == 200, response.text
+            assert (response.json()["status"], response.json()["stdout"]) == ("ok", "hello\n")
+    finally:  # the server was killed: its successor's start removes what it left
+        settings = docker_settings(tmp_path, instance=instance, runtime=oci_backend.runtime.name)
+        successor = OciBackend(oci_config_from_settings(settings))
+        assert successor.runtime.list_ids() == []  # every run's sandbox was deleted as it ended
+        successor.start()
+        successor.close()
+
+
+def test_the_oci_backend_refuses_without_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(BackendUnavailable, match="needs root") as refused:
+        make_backend(docker_settings(tmp_path, backend="oci"))
+    assert "GOSANDBOX_BACKEND=docker" in refused.value.hint
+
+
+def test_the_oci_backend_refuses_a_missing_runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(shutil, "which", lambda *_args, **_kwargs: None)
+    with pytest.raises(BackendUnavailable, match="runsc is not installed") as refused:
+        make_backend(docker_settings(tmp_path, backend="oci", runtime="runsc"))
+    assert "apt-get install runsc" in refused.value.hint
+    with pytest.raises(BackendUnavailable, match="not 'crun'"):
+        make_backend(docker_settings(tmp_path, backend="oci", runtime="crun"))
