@@ -42,7 +42,7 @@ EXPECTED = {
     "CapBnd": "0000000000000000",
     "Seccomp": "2",  # filtering
     "no_new_privs": "1",
-    "rlimit cpu": "5 5",
+    "rlimit cpu": "1 1",
     "rlimit fsize": f"{128 * 1024 * 1024} {128 * 1024 * 1024}",
     "rlimit core": "0 0",
     "rlimit nofile": "256 256",
@@ -127,10 +127,10 @@ def make_bundle(directory: Path, runtime: str, probe: Path, args: list[str], cgr
         uid=PROGRAM_UID,
         gid=PROGRAM_UID,
         memory_mb=64,
-        cpus=1.0,
+        cpus=2.0,
         pids=64,
         tmpfs_mb=8,
-        cpu_time_limit_s=5,
+        cpu_time_limit_s=1,
         cgroups_path=cgroups_path,
         binds={str(share): "/sandbox"},
     )
@@ -180,3 +180,24 @@ def test_the_sandbox_gives_the_probe_only_what_the_config_allows(
     assert result.returncode == 0, result.stderr[-2000:]
     assert report_of(result.stdout) == {**EXPECTED, **DIFFERENCES[runtime]}
     assert duration_s < 2.0, f"{runtime} took {duration_s:.2f} s"
+
+
+#: How each runtime ends a program past its RLIMIT_CPU (the backstop if this process dies before the deadline).
+CPU_BACKSTOP = {
+    "runc": (137, ""),  # the kernel's SIGKILL at the hard limit
+    "runsc": (0, "cpu time: at least 2s\n"),  # gVisor 20221219 reports the limit but does not enforce it
+}
+
+
+@pytest.mark.parametrize("runtime", sorted(RUNTIMES))
+def test_the_cpu_time_rlimit_is_a_backstop_under_runc_only(runtime: str, probe_binary: Path, tmp_path: Path) -> None:
+    if os.geteuid() != 0 or shutil.which(runtime) is None:
+        pytest.fail(f"needs root and {runtime} on PATH: run `make setup` as root")
+    container_id = f"{TEST_INSTANCE}-spin-{runtime}"
+    bundle = make_bundle(tmp_path / "bundle", runtime, probe_binary, ["spin", "2"], f"{CGROUP_PARENT}/{container_id}")
+    try:
+        result, _ = run_probe(runtime, bundle, container_id)  # the limit in make_bundle: 1 CPU-second
+    finally:
+        for parent in cgroup_dirs(CGROUP_PARENT):
+            os.rmdir(parent)
+    assert (result.returncode, result.stdout) == CPU_BACKSTOP[runtime], result.stderr[-2000:]

@@ -2,6 +2,8 @@
 // one "key: value" line each, for tests/test_oci_probe.py to assert. Our own code, not hostile.
 //
 // Usage: probe <host address to dial>
+//
+//	probe spin <CPU seconds>: busy on two threads until the process has used that much CPU time (or 10 s pass)
 package main
 
 import (
@@ -15,6 +17,10 @@ import (
 )
 
 func main() {
+	if os.Args[1] == "spin" {
+		spin(os.Args[2])
+		return
+	}
 	fmt.Printf("pid: %d\n", os.Getpid())
 	groups, _ := os.Getgroups()
 	fmt.Printf("ids: %d:%d groups=%v\n", os.Getuid(), os.Getgid(), groups)
@@ -55,6 +61,35 @@ func rlimits() {
 		}
 		fmt.Printf("rlimit %s: %d %d\n", limit.name, value.Cur, value.Max)
 	}
+}
+
+// spin is stopped by RLIMIT_CPU where the runtime enforces it; else it says how much CPU time it used.
+func spin(seconds string) {
+	target, err := time.ParseDuration(seconds + "s")
+	if err != nil {
+		panic(err)
+	}
+	for i := 0; i < 2; i++ {
+		go func() {
+			for {
+			}
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if used := cpuTime(); used >= target {
+			fmt.Printf("cpu time: at least %s\n", target)
+			return
+		}
+	}
+	fmt.Printf("cpu time: %s after 10 s\n", cpuTime())
+}
+
+func cpuTime() time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		panic(err)
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
 
 // statusLines prints the lines of a /proc file that start with one of the keys.
