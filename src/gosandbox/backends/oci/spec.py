@@ -81,8 +81,15 @@ class RuntimeNeeds:
     Found with the real binaries (tests/test_oci_probe.py). runsc runs its own kernel (the Sentry)
     and the ptrace platform's stub processes inside the sandbox's cgroup: ~32 host tasks on this 2-core
     machine before the program starts, so with the program's pids limit alone it cannot boot (EAGAIN).
-    It also loads ``linux.seccomp`` only with ``--oci-seccomp`` (without it, "Seccomp spec is being
+    It loads ``linux.seccomp`` only with ``--oci-seccomp`` (without it: "Seccomp spec is being
     ignored"), and ``--network=none`` gives the sandbox a loopback and nothing else.
+
+    The same config, read differently by runsc 20221219 (nothing to change here, but know it):
+    every SCMP_ACT_ERRNO returns EPERM (``errnoRet`` and ``defaultErrnoRet`` are ignored) and rules
+    naming syscalls it does not know are dropped, so those get the default EPERM (22 of our allowed
+    names, pselect6 and fchmodat2 among them); RLIMIT_CPU is reported but not enforced; the Sentry's
+    own ~11 MiB count in the memory limit; the mount options nosuid, nodev and rprivate and the
+    mqueue mount are ignored (no-new-privileges already makes set-uid bits inert).
     """
 
     #: Command-line flags (before the subcommand) the config relies on.
@@ -194,7 +201,7 @@ def _rlimit(kind: str, value: int) -> dict[str, Any]:
 
 
 def _mount(destination: str, kind: str, source: str, options: list[str]) -> dict[str, Any]:
-    return {"destination": destination, "type": kind, "source": source, "options": options}
+    return {"destination": destination, "type": kind, "source": source, "options": list(options)}
 
 
 def _mounts(shape: OciShape, policy: Policy) -> list[dict[str, Any]]:
@@ -228,7 +235,7 @@ def _linux(shape: OciShape, policy: Policy) -> dict[str, Any]:
         # A fresh network namespace has only a loopback interface, down until the runtime raises it.
         "namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
         "resources": {
-            "devices": _DEVICE_RULES,
+            "devices": [dict(rule) for rule in _DEVICE_RULES],
             "memory": {"limit": shape.memory_mb * MIB, "swap": shape.memory_mb * MIB},  # equal: no swap
             "cpu": {"quota": round(shape.cpus * CPU_PERIOD_US), "period": CPU_PERIOD_US},
             "pids": {"limit": shape.pids + RUNTIMES[policy.runtime].pids_overhead},
