@@ -21,6 +21,7 @@ from docker_helpers import TEST_INSTANCE, docker_settings, run
 from gosandbox.api import create_app
 from gosandbox.backends.base import BuildJob, ExecJob
 from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
+from gosandbox.doctor_runtimes import docker_runtime_checks
 from gosandbox.limits import Limits
 
 pytestmark = pytest.mark.docker
@@ -166,3 +167,17 @@ def test_cpu_time_and_peak_memory_are_not_reported_under_gvisor(gvisor: TestClie
     result = run(gvisor, HELLO)
     assert result["status"] == "ok"
     assert (result["cpu_time_ms"], result["peak_memory_kb"]) == (None, None)
+
+
+def test_doctor_finds_runsc_usable_and_version_names_the_backend(gvisor: TestClient, tmp_path: Path) -> None:
+    config = docker_settings(tmp_path, instance=INSTANCE, runtime="runsc")
+    client = connect()
+    started = time.monotonic()
+    found = {c.name: c for c in docker_runtime_checks(client, client.info(), config)}
+    assert time.monotonic() - started < 3  # both probes
+    assert (found["docker runtime runsc"].ok, found["docker runtime runsc"].detail) == (
+        True,
+        "registered, a probe sandbox started",
+    )
+    assert found["docker runtime runc"].ok
+    assert gvisor.get("/version").json()["backend"] == "docker"
