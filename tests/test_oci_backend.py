@@ -75,7 +75,7 @@ def test_the_deadline_kills_the_whole_sandbox(oci_backend: OciBackend) -> None:
     assert (result.exit_code, result.signal) == (137, 9)
     assert result.stdout == b"sleeping\n"
     assert 1.0 <= result.duration_s < 3.0
-    assert oci_backend.runtime.list_ids() == []
+    assert sandboxes_after_removal(oci_backend) == []
 
 
 def test_cancel_kills_within_a_second(oci_backend: OciBackend) -> None:
@@ -112,8 +112,9 @@ def test_a_thread_bomb_meets_the_pids_limit(oci_backend: OciBackend) -> None:
         assert b"failed to create new OS thread" in result.stderr
         return
     # Under runsc the program's threads are Sentry tasks and the limit holds gVisor's own host tasks: the
-    # sandbox ends when the Sentry cannot start a thread (exit 2, nothing written) or at the memory limit.
-    assert (result.exit_code, result.pids_limit_hit) == (2, True) or result.oom_killed, result
+    # sandbox ends when the Sentry cannot start a thread (exit 2, nothing written; the sampler sees the pids
+    # limit hit unless the cgroup went first) or at the memory limit.
+    assert result.exit_code == 2 or result.oom_killed, result
 
 
 def test_cpu_time_and_peak_memory_are_the_programs(oci_backend: OciBackend) -> None:
@@ -168,6 +169,14 @@ def test_a_new_start_removes_what_a_lost_predecessor_left(oci_backend: OciBacken
     assert not bundles.exists()
 
 
+def sandboxes_after_removal(backend: OciBackend, timeout_s: float = 5.0) -> list[str]:
+    """The runtime's sandboxes once the removals after the last runs (in the background) had time to finish."""
+    deadline = time.monotonic() + timeout_s
+    while (left := backend.runtime.list_ids()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
 def _start_allowance(backend: OciBackend) -> float:
     """A sandbox's start counts in the wall time a caller sees, and gVisor's start is the slower."""
     return 0.5 if backend.runtime.name == "runsc" else 0.2
@@ -184,8 +193,8 @@ def test_the_server_runs_on_the_oci_backend_when_settings_say_so(oci_backend: Oc
     finally:  # the server was killed: its successor's start removes what it left
         settings = docker_settings(tmp_path, instance=instance, runtime=oci_backend.runtime.name)
         successor = OciBackend(oci_config_from_settings(settings))
-        assert successor.runtime.list_ids() == []  # every run's sandbox was deleted as it ended
         successor.start()
+        assert successor.runtime.list_ids() == []
         successor.close()
 
 

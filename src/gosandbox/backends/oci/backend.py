@@ -20,6 +20,7 @@ import subprocess
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 #: After the program's pipes closed, the runtime exits at once; past this it is stuck and killed.
 _RUNTIME_EXIT_S = 10.0
+_CLEANUP_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class OciBackend:
         self._bundles_dir = config.state_dir / "bundles" / instance
         self._start_lock = threading.Lock()
         self._place: BundlePlace | None = None
+        self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="oci-cleanup")
+        self._pending_removals = threading.BoundedSemaphore(2 * _CLEANUP_WORKERS)
 
     @property
     def go_version(self) -> str:
@@ -143,9 +147,18 @@ class OciBackend:
             metrics.sandbox_created("run")
             return self._run(bundle, job)
         finally:
+            # The program is dead and its counters read: removal need not delay the result, only the next
+            # run when removals fall behind (backpressure, not a backlog).
+            self._pending_removals.acquire()
+            self._cleanup.submit(self._remove, bundle)
+
+    def _remove(self, bundle: Bundle) -> None:
+        try:
             self.runtime.delete(bundle.sandbox_id)
             shutil.rmtree(bundle.directory, ignore_errors=True)
             metrics.sandbox_removed("run")
+        finally:
+            self._pending_removals.release()
 
     def _run(self, bundle: Bundle, job: ExecJob) -> ExecOutcome:
         places = sandbox_places(self.config.docker.instance, bundle.sandbox_id)
@@ -174,6 +187,8 @@ class OciBackend:
 
     def close(self) -> None:
         """Remove every sandbox of this instance, its bundles, its state root and cgroups; stop the builders."""
+        self._cleanup.shutdown(wait=True)
+        self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="oci-cleanup")
         for sandbox_id in self.runtime.list_ids():
             self.runtime.delete(sandbox_id)
         shutil.rmtree(self._bundles_dir, ignore_errors=True)
