@@ -292,10 +292,21 @@ def test_the_listing_holds_only_flat_visible_files(static_dir: Path) -> None:
         load_bundle(static_dir / "sub")
 
 
-def test_the_packaged_directory_is_the_default(tmp_path: Path) -> None:
-    assert PACKAGED.name == "static"
-    assert PACKAGED.parent.name == "web"
+def test_the_packaged_bundle_is_the_default_and_serves_the_page(tmp_path: Path) -> None:
+    """The bundle ``make web`` committed (tests/test_web_bundle.py checks it is a fresh build) as served."""
     assert make_settings(tmp_path).web_static_dir is None
+    manifest = json.loads((PACKAGED / "manifest.json").read_text())
+    with TestClient(create_app(make_settings(tmp_path), backend=FakeBackend())) as client:
+        page = client.get("/")
+        assert page.status_code == 200, page.text
+        assert f'<script defer src="/static/{manifest["app.js"]}">' in page.text
+        assert f'<link rel="stylesheet" href="/static/{manifest["app.css"]}">' in page.text
+        for name, kind in ((manifest["app.js"], "application/javascript"), (manifest["app.css"], "text/css")):
+            response = client.get(f"/static/{name}")
+            assert response.status_code == 200
+            assert response.headers["content-type"].split(";")[0] == kind
+            assert response.headers["cache-control"] == IMMUTABLE
+            assert response.content == (PACKAGED / name).read_bytes()
 
 
 # --- the headers of everything else ---------------------------------------------------------------
