@@ -9,6 +9,8 @@ Found with Debian's runsc 20221219 under Docker 20.10 (tests/test_docker_runsc.p
   dies with the program. Docker then never ends the ``docker exec`` stream, so a run would wait forever: a
   :class:`DeathWatch` notices the sandbox's cgroup vanish and hangs the stream up; the container's state says
   whether the memory limit killed it.
+- The builder stays on runc (:func:`builder_policy`): it runs the Go toolchain, never the program, and under
+  runsc a hello world's build took 1.67 s instead of 0.63 s here (p50 of 20, POST /run on a live server).
 - runsc has no ``update`` command: a pre-started sandbox cannot be resized, so a run whose limits differ from
   the pool's gets a sandbox started for it.
 """
@@ -16,6 +18,7 @@ Found with Debian's runsc 20221219 under Docker 20.10 (tests/test_docker_runsc.p
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -24,9 +27,20 @@ from pathlib import Path
 import docker
 
 from gosandbox.backends.docker.cgroups import SandboxUsage, docker_places, read_usage
+from gosandbox.policy import Policy
+
+logger = logging.getLogger(__name__)
 
 GVISOR = "runsc"
 _POLL_S = 0.05
+
+
+def builder_policy(policy: Policy) -> Policy:
+    """The builder's policy: the run sandboxes', on runc (the one place where their runtimes part)."""
+    if policy.runtime != GVISOR:
+        return policy
+    logger.info("run sandboxes under runsc (gVisor); the builder under runc")
+    return replace(policy, runtime="runc")
 
 
 def can_resize(runtime: str) -> bool:
