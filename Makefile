@@ -4,7 +4,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test-deps run test lint bench clean-sandboxes
+.PHONY: setup test-deps run test lint bench clean-sandboxes web
 
 setup:
 	./scripts/setup.sh
@@ -13,6 +13,11 @@ setup:
 test-deps:
 	./scripts/ensure-services.sh
 	./scripts/ensure-node.sh
+
+# The playground's bundle: web/src -> src/gosandbox/web/static/ (committed; run this after editing web/src).
+web:
+	./scripts/ensure-node.sh
+	node web/build.mjs
 
 run: setup
 	$(BIN)/gosandbox serve --host 127.0.0.1 --port 8080

@@ -21,6 +21,7 @@ from gosandbox.errors import EngineUnreachable, ImageMissing, SandboxFailure
 from gosandbox.limits import Limits
 from gosandbox.settings import Settings, bundled_example
 from responses import AnyResponse
+from web_bundle import write_bundle
 
 MAIN = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n'
 PROBLEM = "urn:gosandbox:problem:"
@@ -411,6 +412,7 @@ def test_version(client: TestClient) -> None:
         "go_version": "go0.0-fake",
         "go_versions": ["go0.0-fake"],
         "runtime": "runc",
+        "backend": "docker",
         "mode": "embedded",
         "Version": "go0.0-fake",  # the Go Playground's three
         "Release": "go0.0",
@@ -520,9 +522,13 @@ def test_the_queue_holds_runs_until_a_slot_frees(tmp_path: Path) -> None:
 # --- routes that do not exist ---------------------------------------------------------------------
 
 
-def test_the_front_page_points_to_the_docs(client: TestClient) -> None:
-    problem = problem_of(client.get("/", follow_redirects=False), 404, "not-found")
-    assert problem["docs"] == "/docs"
+def test_the_front_page_is_the_playground(tmp_path: Path, backend: FakeBackend) -> None:
+    settings = make_settings(tmp_path, web_static_dir=write_bundle(tmp_path / "static"))
+    with TestClient(create_app(settings, backend=backend)) as client:
+        response = client.get("/", follow_redirects=False)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<div id="playground" data-mode="full"' in response.text  # the rest: tests/test_web_pages.py
 
 
 def test_an_unknown_path_is_a_404_problem(client: TestClient) -> None:

@@ -265,10 +265,11 @@ def test_share_is_content_addressed_and_downloads_as_text(client: TestClient) ->
     assert re.fullmatch(r"[0-9A-Za-z]{10,}", shared)
     assert client.post("/share", content=HELLO.encode()).text == shared
     assert client.post("/share", content=BROKEN.encode()).text != shared
-    for path in (f"/p/{shared}.go", f"/p/{shared}.txtar", f"/p/{shared}", f"/share?id={shared}"):
+    for path in (f"/p/{shared}.go", f"/p/{shared}.txtar", f"/share?id={shared}"):
         response = client.get(path)
         assert (response.status_code, response.text) == (200, HELLO), path
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert client.get(f"/p/{shared}?download=1").text == HELLO  # /p/{id} itself is the page: test_web_pages.py
     download = client.get(f"/p/{shared}.go?download=true").headers["content-disposition"]
     assert download == f'attachment; filename="{shared}.go"'
     problem_of(client.get("/p/0123456789ab.go"), 404, "share-not-found")
@@ -356,8 +357,5 @@ def test_an_empty_body_of_any_type_runs_the_default_program(client: TestClient, 
                "unsupported-media-type")  # fmt: skip
 
 
-def test_the_front_page_and_unknown_paths_are_problems_pointing_to_the_docs(client: TestClient) -> None:
-    front = problem_of(client.get("/", follow_redirects=False), 404, "not-found")
-    assert "/docs" in front["detail"]
-    assert front["docs"] == "/docs"
+def test_unknown_paths_are_problems_pointing_to_the_docs(client: TestClient) -> None:
     assert "/docs" in problem_of(client.get("/no/such/page"), 404, "not-found")["detail"]

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     default_program: Path | None = Field(
         None, description="main.go run by a POST /run without a body (default: hello world)"
     )
+    web_static_dir: Path | None = Field(
+        None, description="the playground's built bundle: manifest.json and its files (default: the package's own)"
+    )
     log_level: str = "info"
     log_format: str = Field(
         "text", pattern=r"^(text|json)$", description="text, or json: one JSON object per log line (see README)"

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,7 @@ from gosandbox.api.docs import add_doc_routes
 from gosandbox.api.jobs import add_job_routes, submit_and_wait
 from gosandbox.api.observe import add_metrics_route, observe_requests
 from gosandbox.api.parsing import ParsingGate
-from gosandbox.api.problems import UnsupportedMediaType, install_handlers, problem
+from gosandbox.api.problems import UnsupportedMediaType, install_handlers
 from gosandbox.api.requests import fmt_job, go_test_job, media_type, run_job, vet_job
 from gosandbox.api.schemas import (
     FmtSubmission,
@@ -34,6 +35,7 @@ from gosandbox.api.schemas import (
     request_body,
 )
 from gosandbox.api.shutdown import Shutdown
+from gosandbox.auth.context import request_caps, request_defaults
 from gosandbox.auth.middleware import install_auth
 from gosandbox.backends.base import Backend
 from gosandbox.compat.codapi import add_codapi_routes
@@ -46,8 +48,11 @@ from gosandbox.jobs.dispatch import LocalDispatcher
 from gosandbox.jobs.migrate import upgrade
 from gosandbox.jobs.model import JobRequest
 from gosandbox.jobs.service import JobService
+from gosandbox.limits import MINIMUMS
 from gosandbox.models import FmtResult, TestResult, VetResult
 from gosandbox.settings import Settings
+from gosandbox.web.headers import install_nosniff
+from gosandbox.web.pages import add_web_routes
 from gosandbox.wiring import docker_backend, job_service, make_runner, open_store, start_backend
 
 logger = logging.getLogger(__name__)
@@ -105,12 +110,14 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     add_codapi_routes(app, settings, service, shutdown, parsing)  # /v1/exec: Codapi's API
     add_playground_routes(app, settings, service, shutdown, parsing)  # /compile, /share, /p/: the Go Playground's
     add_doc_routes(app)
+    add_web_routes(app, settings, store.engine)  # /, /embed, /static/: the playground (/p/{id} is the Playground's)
     from gosandbox.mcp_server import mount_mcp  # noqa: PLC0415 - it imports this package's request parsing
 
     app.state.mcp = mount_mcp(app, settings, service)  # /mcp: the MCP tools over streamable HTTP
     install_auth(app, settings, store.engine)  # API keys, inside the observer: a 401 gets a request id too
     add_metrics_route(app)
-    observe_requests(app)  # outermost: request ids and HTTP metrics
+    observe_requests(app)  # request ids and HTTP metrics
+    install_nosniff(app)  # outermost: X-Content-Type-Options on every answer
     _add_status_routes(app, settings, service, backend)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -200,12 +207,6 @@ def _media_type_unless_empty(request: Request) -> tuple[str, Callable[[bytes], s
 
 
 def _add_status_routes(app: FastAPI, settings: Settings, service: JobService, backend: Backend | None) -> None:
-    @app.get("/", include_in_schema=False)
-    async def root() -> JSONResponse:
-        """Until the playground's page lands, nothing is served here: a problem that points to the documentation."""
-        return problem(404, "not-found", "Not found", "no page is served at / yet; the API is documented at /docs",
-                       docs="/docs")  # fmt: skip
-
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """The process is alive (says nothing of Docker)."""
@@ -223,8 +224,14 @@ def _add_status_routes(app: FastAPI, settings: Settings, service: JobService, ba
         versions = await asyncio.to_thread(_go_versions, service)
         default = versions[0] if versions else None  # Version, Release and Name: the Go Playground's fields
         return {"gosandbox": __version__, "go_version": default, "go_versions": versions, "runtime": settings.runtime,
-                "mode": "distributed" if service.distributed else "embedded",
+                "backend": settings.backend, "mode": "distributed" if service.distributed else "embedded",
                 **version_fields(default)}  # fmt: skip
+
+    @app.get("/limits")
+    async def limits() -> dict[str, dict[str, Any]]:
+        """The limits a request gets when it asks none, the most it may ask (this key's caps, if any), the least."""
+        return {"defaults": asdict(request_defaults(settings)), "caps": asdict(request_caps(settings)),
+                "minimums": asdict(MINIMUMS)}  # fmt: skip
 
 
 def _go_versions(service: JobService) -> list[str]:

@@ -3,7 +3,7 @@
 FastAPI's own pages load their JavaScript and CSS from a CDN, and so are blank on a machine
 without internet. Here they come from the ``fastapi-offline`` package (pinned in
 ``pyproject.toml``), which ships Swagger UI's and ReDoc's files; they are served under
-:data:`ASSETS`.
+:data:`ASSETS`. Each page has a Content-Security-Policy of its own: see :mod:`gosandbox.web.headers`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from gosandbox.web.headers import documentation_policy
+
 #: Where the pages' JavaScript, CSS and icon are served.
 ASSETS = "/docs/assets"
+#: Swagger UI would show a badge loaded from its online validator (on a host other than loopback): none here.
+_OFFLINE_SWAGGER_UI = {"validatorUrl": None}
 
 
 def assets_directory() -> Path:
@@ -35,22 +39,31 @@ def add_doc_routes(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         base = root(request)
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{base}{app.openapi_url}",
             title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{base}{ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{base}{ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{base}{ASSETS}/favicon.png",
-            swagger_ui_parameters=app.swagger_ui_parameters,
+            swagger_ui_parameters={**_OFFLINE_SWAGGER_UI, **(app.swagger_ui_parameters or {})},
         )
+        return _with_policy(page)
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         base = root(request)
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=f"{base}{app.openapi_url}",
             title=f"{app.title} - ReDoc",
             redoc_js_url=f"{base}{ASSETS}/redoc.standalone.js",
             redoc_favicon_url=f"{base}{ASSETS}/favicon.png",
             with_google_fonts=False,
         )
+        return _with_policy(page)
+
+
+def _with_policy(page: HTMLResponse) -> HTMLResponse:
+    """The page's own Content-Security-Policy (its inline script by hash, see :mod:`gosandbox.web.headers`)."""
+    page.headers["Content-Security-Policy"] = documentation_policy(bytes(page.body))
+    page.headers["Referrer-Policy"] = "no-referrer"
+    return page

@@ -9,7 +9,7 @@ rate-limit headers to the response's start; the body passes through untouched.
 - The key comes from ``Authorization: Bearer <key>`` or ``X-Auth-Token: <key>`` (as Judge0 clients
   send it), on every route. None, or an unknown or revoked one: 401 problem+json, with
   ``WWW-Authenticate: Bearer``.
-- :data:`PUBLIC` paths need no key: the probes, the documentation and ``/metrics``.
+- :data:`PUBLIC_PATHS` need no key: the probes, the documentation, the playground's page and ``/metrics``.
 - Counted: every ``POST`` (each may start a job; a batch of N counts N), one unit from the key's
   token bucket and daily quota, taken *before* the body is read. Reads (``GET``, ``HEAD``), cancels
   and the event streams are not counted; they carry the headers, of the state as it is.
@@ -53,8 +53,9 @@ CACHE_ENTRIES = 10_000
 #: No real key is longer; a longer header is refused without a lookup.
 MAX_KEY_CHARS = 128
 #: Paths served without a key. /metrics too: protect it by network (scrape on an internal address).
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/metrics"})
-PUBLIC_PREFIXES = ("/docs/assets/",)
+#: The playground's page and files too (a browser sends no key for them; they touch neither store nor backend).
+PUBLIC_PATHS = frozenset({"/", "/embed", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/metrics"})
+PUBLIC_PREFIXES = ("/docs/assets/", "/static/")
 
 
 def is_public(path: str) -> bool:

@@ -49,6 +49,7 @@ from gosandbox.jobs.shares import ShareStore
 from gosandbox.settings import Settings
 from gosandbox.source import make_spec
 from gosandbox.txtar import looks_like_txtar, parse_txtar
+from gosandbox.web.pages import share_page
 
 FORM = "application/x-www-form-urlencoded"
 #: What Go's strconv.ParseBool reads as true (the form's ``withVet``).
@@ -231,11 +232,13 @@ def add_playground_routes(app: FastAPI, settings: Settings, service: JobService,
         return await _raw(shares, share_id, None)
 
     @app.get("/p/{name}", tags=["Go Playground"], response_class=PlainTextResponse)
-    async def shared(name: str, download: bool = False) -> Response:
-        """``/p/{id}.go`` and ``/p/{id}.txtar``: the shared program as text; ``/p/{id}`` too, until the page lands."""
+    async def shared(request: Request, name: str, download: bool = False) -> Response:
+        """``/p/{id}.go`` and ``/p/{id}.txtar``: the shared program as text; ``/p/{id}``: the playground showing it."""
         match = _SHARE_PATH.match(name)
         if match is None:
             return _not_shared()
+        if match["ext"] is None and not download:
+            return await share_page(request, match["id"])
         filename = match["id"] + (match["ext"] or ".go") if download else None
         return await _raw(shares, match["id"], filename)
 
