@@ -19,6 +19,7 @@ import oci_programs as programs
 from docker_helpers import TEST_INSTANCE, docker_settings, serving
 from gosandbox.backends.base import BuildJob, ExecJob, ExecOutcome
 from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
+from gosandbox.backends.oci.usage import CGROUP_PARENT
 from gosandbox.errors import BackendUnavailable
 from gosandbox.limits import Limits
 from gosandbox.wiring import make_backend
@@ -76,6 +77,7 @@ def test_the_deadline_kills_the_whole_sandbox(oci_backend: OciBackend) -> None:
     assert result.stdout == b"sleeping\n"
     assert 1.0 <= result.duration_s < 3.0
     assert sandboxes_after_removal(oci_backend) == []
+    assert processes_of(oci_backend) == []
 
 
 def test_cancel_kills_within_a_second(oci_backend: OciBackend) -> None:
@@ -85,6 +87,7 @@ def test_cancel_kills_within_a_second(oci_backend: OciBackend) -> None:
     result = oci_backend.execute(job)
     assert result.cancelled
     assert not result.timed_out
+    assert processes_of(oci_backend) == []
     assert time.monotonic() - started < 0.5 + 1.0 + _start_allowance(oci_backend)
 
 
@@ -157,9 +160,11 @@ def test_a_new_start_removes_what_a_lost_predecessor_left(oci_backend: OciBacken
     while not lost.runtime.list_ids() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert lost.runtime.list_ids(), "the lost backend's sandbox never started"
+    assert processes_of(lost) != []
     successor = OciBackend(config)  # the predecessor is never closed
     successor.start()
     assert successor.runtime.list_ids() == []
+    assert processes_of(successor) == []
     runner.join(timeout=5)
     assert results, "the predecessor's run did not end when its sandbox was removed"
     assert results[0].signal == 9
@@ -175,6 +180,19 @@ def sandboxes_after_removal(backend: OciBackend, timeout_s: float = 5.0) -> list
     while (left := backend.runtime.list_ids()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+def processes_of(backend: OciBackend) -> list[int]:
+    """Host pids still in a cgroup of the backend's sandboxes (the program under runc; gVisor's under runsc)."""
+    marker = f"{CGROUP_PARENT}/{backend.config.docker.instance}/"
+    pids = []
+    for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
+        try:
+            if marker in cgroup.read_text():
+                pids.append(int(cgroup.parent.name))
+        except OSError:
+            continue  # gone meanwhile
+    return pids
 
 
 def _start_allowance(backend: OciBackend) -> float:
