@@ -295,11 +295,15 @@ def test_embed_is_compact_and_narrow_screens_fit(watched: Watched, server: Serve
 
 def test_first_render_and_the_readme_screenshot(watched: Watched, server: Server) -> None:
     page = open_playground(watched, server)  # warms the server and the browser's cache
-    page.reload()
-    wait_until_loaded(page)
-    paint = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
-    print(f"\nfirst-contentful-paint of / (warm, loopback): {paint:.0f} ms")
-    assert paint <= 1500
+    paints = []
+    for _ in range(3):
+        page.reload()
+        wait_until_loaded(page)
+        paints.append(page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime"))
+    interactive = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
+    print(f"\nfirst-contentful-paint of / (warm, loopback): {sorted(paints)} ms; editor built at {interactive:.0f} ms")
+    # The budget. The server's placeholder header paints once the stylesheet is in, before the script runs.
+    assert sorted(paints)[1] <= 300, paints
     page.get_by_role("combobox", name="Examples").select_option(label="Goroutines and a channel")
     run_and_wait(page)
     expect(output(page)).to_have_text("sum of squares: 55\n")

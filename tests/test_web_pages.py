@@ -39,7 +39,8 @@ def expected_page(mode: str, shared: str = "") -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
         'content="width=device-width, initial-scale=1"><title>gosandbox playground</title>'
         f'<link rel="stylesheet" href="/static/{STYLE}"><script defer src="/static/{SCRIPT}"></script></head>'
-        f'<body><div id="playground" data-mode="{mode}" data-share-id="{shared}"></div><noscript>'
+        f'<body><div id="playground" data-mode="{mode}" data-share-id="{shared}"><header class="toolbar">'
+        '<span class="brand">gosandbox</span><span class="boot">loading the editor…</span></header></div><noscript>'
         'The playground needs JavaScript; the API it calls is documented at <a href="/docs">/docs</a>.'
         "</noscript></body></html>"
     )

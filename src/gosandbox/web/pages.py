@@ -34,7 +34,10 @@ _PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1"><title>gosandbox playground</title>'
     '<link rel="stylesheet" href="{root}/static/{style}"><script defer src="{root}/static/{script}"></script>'
-    '</head><body><div id="playground" data-mode="{mode}" data-share-id="{share_id}"></div>'
+    '</head><body><div id="playground" data-mode="{mode}" data-share-id="{share_id}">'
+    # Painted as soon as the stylesheet is in, before the script runs (which replaces it): the first render.
+    '<header class="toolbar"><span class="brand">gosandbox</span><span class="boot">loading the editor…</span>'
+    "</header></div>"
     "<noscript>The playground needs JavaScript; the API it calls is documented at "
     '<a href="{root}/docs">/docs</a>.</noscript></body></html>'
 )
