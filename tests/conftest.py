@@ -9,10 +9,13 @@ import docker.errors
 import pytest
 from fastapi.testclient import TestClient
 
-from docker_helpers import ALT, docker_settings, sandboxes_of_this_test_run
+from combinations import DEFAULT_COMBINATION, DOCKER_RUNC, Combination, SandboxApps
+from docker_helpers import ALT, TEST_INSTANCE, docker_settings, sandboxes_of_this_test_run
 from gosandbox.api import create_app
+from gosandbox.backends.base import Backend
 from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
 from gosandbox.backends.docker.images import build_images, image_names
+from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
 from gosandbox.errors import GosandboxError
 
 
@@ -34,12 +37,60 @@ def docker_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerB
     assert not left, f"containers left behind by the tests: {left}"
 
 
+@pytest.fixture(scope="session", params=["runc", "runsc"])
+def oci_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciBackend]:
+    """The real OCI backend, once per runtime (runc, runsc); errors (not skips) when it cannot run here."""
+    runtime = str(request.param)
+    settings = docker_settings(tmp_path_factory.mktemp(f"oci-{runtime}"), instance=f"{TEST_INSTANCE}-oci-{runtime}",
+                               backend="oci", runtime=runtime)  # fmt: skip
+    try:
+        backend = OciBackend(oci_config_from_settings(settings))
+        backend.check_ready()
+    except GosandboxError as exc:
+        pytest.fail(f"OCI tests need root, {runtime}, the engine and images: {exc} ({exc.hint}); run `make setup`")
+    yield backend
+    backend.close()
+    assert backend.runtime.list_ids() == [], "OCI sandboxes left behind by the tests"
+
+
 @pytest.fixture(scope="session")
 def live(docker_backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The HTTP app in-process, on the real Docker backend."""
     settings = docker_settings(docker_backend.config.state_dir)
     with TestClient(create_app(settings, backend=docker_backend)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def sandbox_apps(docker_backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxApps]:
+    """Apps on the other combinations, each opened when first asked for (after docker_backend: its check runs last)."""
+    apps = SandboxApps(tmp_path_factory.mktemp("combinations"))
+    yield apps
+    apps.close()
+
+
+@pytest.fixture
+def combination() -> Combination:
+    """The backend and runtime of ``sandbox_app``; tests parametrize it (combinations.every_combination)."""
+    return DEFAULT_COMBINATION
+
+
+@pytest.fixture
+def sandbox_app(combination: Combination, request: pytest.FixtureRequest, sandbox_apps: SandboxApps) -> TestClient:
+    """The HTTP app in-process on ``combination`` (docker+runc: the ``live`` app)."""
+    if combination == DOCKER_RUNC:
+        client: TestClient = request.getfixturevalue("live")
+        return client
+    return sandbox_apps.client(combination)
+
+
+@pytest.fixture
+def sandbox_backend(combination: Combination, request: pytest.FixtureRequest, sandbox_apps: SandboxApps) -> Backend:
+    """The backend under ``sandbox_app`` (docker+runc: ``docker_backend``)."""
+    if combination == DOCKER_RUNC:
+        backend: Backend = request.getfixturevalue("docker_backend")
+        return backend
+    return sandbox_apps.backend(combination)
 
 
 @pytest.fixture(scope="session")

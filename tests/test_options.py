@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from docker.types import LogConfig, Mount, Ulimit
 
-from gosandbox.backends.docker.options import SandboxShape, container_options
+from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.policy import Policy
 
 MIB = 1024 * 1024
@@ -130,3 +130,15 @@ def test_loosened_leaves_the_original_policy_alone() -> None:
     policy.loosened(network_enabled=True)
     assert policy == Policy()
     assert policy.network_enabled is False
+
+
+def test_under_gvisor_only_the_runtime_and_the_pids_allowance_differ() -> None:
+    """runsc's Sentry, Gofer and ptrace stubs are host tasks in the sandbox's pids cgroup (46 for an idle init)."""
+    options = plain(container_options(SHAPE, Policy(runtime="runsc")))
+    assert options == {**EXPECTED, "runtime": "runsc", "pids_limit": 64 + 128}
+
+
+def test_a_resize_keeps_the_same_rules() -> None:
+    runc, runsc = resource_update(128, 1.5, 64, "runc"), resource_update(128, 1.5, 64, "runsc")
+    assert runc == {"Memory": 128 * MIB, "MemorySwap": 128 * MIB, "NanoCpus": 1_500_000_000, "PidsLimit": 64}
+    assert runsc == {**runc, "PidsLimit": 64 + 128}

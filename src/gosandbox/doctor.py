@@ -86,21 +86,19 @@ def _job_checks(settings: Settings) -> Iterator[Check]:
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:
+    from gosandbox.doctor_runtimes import docker_runtime_checks, oci_runtime_checks, runtime_in_force  # noqa: PLC0415
+
     yield from _host_checks(settings)
     yield from _job_checks(settings)
+    yield Check("in force", True, f"{runtime_in_force(settings)} (GOSANDBOX_BACKEND, GOSANDBOX_RUNTIME)")
+    yield from oci_runtime_checks(settings)
     try:
         client, info = _engine_info()
     except GosandboxError as exc:
         yield Check("docker engine", False, str(exc), exc.hint)
         return
     yield Check("docker engine", True, f"version {info.get('ServerVersion')}, cgroup v{info.get('CgroupVersion', '?')}")
-    runtimes = sorted(info.get("Runtimes", {}))
-    yield Check(
-        "runtime",
-        settings.runtime in runtimes,
-        f"{settings.runtime} (engine has: {', '.join(runtimes)})",
-        "install gVisor's runsc and register it with dockerd, or set GOSANDBOX_RUNTIME=runc",
-    )
+    yield from docker_runtime_checks(client, info, settings)
     seccomp = any("seccomp" in str(opt) for opt in info.get("SecurityOptions", []))
     in_force = {"bundled": "gosandbox's own profile", "engine-default": "the engine's built-in default (weaker)"}
     profile = in_force.get(settings.seccomp_profile, settings.seccomp_profile)

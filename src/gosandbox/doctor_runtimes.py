@@ -17,7 +17,10 @@ from gosandbox.settings import Settings
 
 RUNTIMES = ("runc", "runsc")
 #: What registers gVisor with a Docker engine; ``kill -HUP`` makes a running dockerd reload its runtimes.
-DAEMON_JSON_SNIPPET = '{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"]}}}'
+#: --oci-seccomp: without it, this runsc ignores the seccomp profile in the container's spec.
+DAEMON_JSON_SNIPPET = (
+    '{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--oci-seccomp"]}}}'
+)
 HOW_TO_ADD = {
     "runc": "apt-get install runc",
     "runsc": f"apt-get install runsc, then merge {DAEMON_JSON_SNIPPET} into /etc/docker/daemon.json and "

@@ -36,10 +36,23 @@ def make_runner(settings: Settings, backend: Backend) -> Runner:
     return Runner(backend, build_timeout_s=settings.build_timeout_s, cache=cache)
 
 
-def docker_backend(settings: Settings) -> Backend:
+def make_backend(settings: Settings) -> Backend:
+    """The backend ``settings.backend`` names: ``docker``, or ``oci`` (runc/runsc driven directly, as root).
+
+    Raises :class:`BackendUnavailable` with a hint when the OCI backend cannot run here (not root, no runtime).
+    """
+    if settings.backend == "oci":
+        from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings  # noqa: PLC0415
+
+        return OciBackend(oci_config_from_settings(settings))
     from gosandbox.backends.docker.backend import DockerBackend, config_from_settings  # noqa: PLC0415 - SDK stays optional
 
     return DockerBackend(config_from_settings(settings))
+
+
+def docker_backend(settings: Settings) -> Backend:
+    """The old name of :func:`make_backend` (it chooses by ``settings.backend`` too)."""
+    return make_backend(settings)
 
 
 def start_backend(backend: Backend) -> None:
@@ -102,7 +115,7 @@ def run_worker(settings: Settings, concurrency: int) -> None:
     store = open_store(settings)
     events = event_log(settings)
     end = job_end(settings, store, events)
-    backend = docker_backend(settings)
+    backend = make_backend(settings)
     try:
         backend.start()  # removes what a killed predecessor of this instance left
         JobWorker(settings, make_runner(settings, backend), end, concurrency).run()

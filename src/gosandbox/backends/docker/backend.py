@@ -20,6 +20,14 @@ from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.docker.builder import KILLED_EXIT, Builder, BuilderConfig
 from gosandbox.backends.docker.cgroups import SandboxUsage, cpu_time_ns, read_usage, reset_peak_memory
 from gosandbox.backends.docker.errors import docker_errors
+from gosandbox.backends.docker.gvisor import (
+    GVISOR,
+    DeathWatch,
+    builder_policy,
+    can_resize,
+    program_usage,
+    usage_after_death,
+)
 from gosandbox.backends.docker.images import AGENT, ImageNames, build_cache_volume, image_names, require_images
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
@@ -105,7 +113,7 @@ class DockerBackend:
             for level in (directory, directory.parent):
                 level.chmod(0o711)  # traversable to reach one's own uuid directory, not listable
         self.builders = {
-            name: Builder(self.client, self._builder_config(names), config.policy)
+            name: Builder(self.client, self._builder_config(names), builder_policy(config.policy))
             for name, names in self.toolchain_images.items()
         }
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="sandbox-cleanup")
@@ -114,6 +122,7 @@ class DockerBackend:
         self._pending_removals = threading.BoundedSemaphore(2 * _CLEANUP_WORKERS)
         self._start_lock = threading.Lock()
         self.pool: SandboxPool | None = None
+        self._gvisor = config.policy.runtime == GVISOR
 
     @property
     def go_version(self) -> str:
@@ -236,7 +245,7 @@ class DockerBackend:
 
     def _resize(self, sandbox: RunSandbox, limits: Limits) -> None:
         """Set a pre-started sandbox's cgroup limits to the request's."""
-        data = resource_update(limits.memory_mb, limits.cpus, limits.pids)
+        data = resource_update(limits.memory_mb, limits.cpus, limits.pids, self.config.policy.runtime)
         api = self.client.api
         with docker_errors("resizing a run sandbox"):
             # docker-py's update_container() knows neither NanoCpus nor PidsLimit: the raw endpoint.
@@ -245,6 +254,9 @@ class DockerBackend:
 
     def execute(self, job: ExecJob) -> ExecOutcome:
         sandbox = self._acquire()
+        if _shape_of(sandbox.limits) != _shape_of(job.limits) and not can_resize(self.config.policy.runtime):
+            self._cleanup.submit(self._destroy_sandbox, sandbox)
+            sandbox = self._create_sandbox(job.limits)
         try:
             try:
                 exec_id = self._prepare(sandbox, job)
@@ -280,18 +292,34 @@ class DockerBackend:
             watch(killer, job, finished, started)
             try:
                 stream = api.exec_start(exec_id, stream=True, demux=True)
+                killer.hang_up_if_stuck(finished, stream.close)
+                death = DeathWatch(sandbox.container_id, finished, stream.close) if self._gvisor else None
                 output.feed(stream)
                 for _ in stream:  # after an overflow kill: drain what is left, keep nothing
                     pass
             finally:
                 finished.set()
             duration = time.monotonic() - started
-            exit_code = api.exec_inspect(exec_id)["ExitCode"]
+            exit_code = self._exec_exit_code(exec_id)
         if exit_code in (KILLED_EXIT, None) and duration >= job.limits.wall_s:
             killer.note("timeout")  # the agent's deadline came first (this process was too slow to kill)
-        # The program is gone and init idles: the cgroup is still there, unless our kill took it.
-        usage = killer.usage if killer.usage is not None else read_usage(sandbox.container_id)
-        return _outcome(killer, output, _Ended(exit_code, duration, usage, cpu_before_ns))
+        return _outcome(killer, output, _Ended(exit_code, duration, self._usage(sandbox, killer, death), cpu_before_ns))
+
+    def _exec_exit_code(self, exec_id: str) -> int | None:
+        """The exec's exit code; None while it runs, or when the engine forgot it with its dead sandbox (runsc)."""
+        try:
+            code: int | None = self.client.api.exec_inspect(exec_id)["ExitCode"]
+        except docker.errors.NotFound:
+            return None
+        return code
+
+    def _usage(self, sandbox: RunSandbox, killer: Killer, death: DeathWatch | None) -> SandboxUsage:
+        if death is not None and death.gone:
+            usage = usage_after_death(self.client, sandbox.container_id, killer.usage or death.last_usage)
+        else:
+            # The program is gone and init idles: the cgroup is still there, unless our kill took it.
+            usage = killer.usage if killer.usage is not None else read_usage(sandbox.container_id)
+        return program_usage(usage) if self._gvisor else usage
 
     def close(self) -> None:
         """Destroy idle sandboxes, wait for pending removals, stop the builders, remove our host directories."""

@@ -47,13 +47,39 @@ class SandboxUsage:
     forks_refused: int | None
 
 
+@dataclass(frozen=True)
+class CgroupPlaces:
+    """Where one sandbox's cgroup may be: v1 directories (``{controller}`` in each) and v2 directories."""
+
+    v1: tuple[str, ...]
+    v2: tuple[str, ...]
+
+
+def docker_places(container_id: str) -> CgroupPlaces:
+    """A Docker container's cgroup, for the cgroupfs and systemd drivers."""
+    return CgroupPlaces(
+        tuple(pattern.replace("{id}", container_id) for pattern in _V1_DIRS),
+        tuple(pattern.replace("{id}", container_id) for pattern in _V2_DIRS),
+    )
+
+
+def path_places(cgroups_path: str) -> CgroupPlaces:
+    """A cgroup named by an absolute OCI ``cgroupsPath`` (cgroupfs driver): under each v1 controller, or in v2."""
+    return CgroupPlaces((f"/sys/fs/cgroup/{{controller}}{cgroups_path}",), (f"/sys/fs/cgroup{cgroups_path}",))
+
+
 def read_usage(container_id: str) -> SandboxUsage:
     """Every counter of a container that has not been removed yet."""
+    return read_usage_at(docker_places(container_id))
+
+
+def read_usage_at(places: CgroupPlaces) -> SandboxUsage:
+    """Every counter of the cgroup at ``places``; None for each one this host cannot read."""
     return SandboxUsage(
-        cpu_ns=cpu_time_ns(container_id),
-        peak_memory_bytes=_read(_PEAK_BYTES, container_id),
-        oom_kills=cgroup_oom_kills(container_id),
-        forks_refused=_read(_FORKS_REFUSED, container_id),
+        cpu_ns=_read(_CPU_NS, places),
+        peak_memory_bytes=_read(_PEAK_BYTES, places),
+        oom_kills=_read(_OOM_KILLS, places),
+        forks_refused=_read(_FORKS_REFUSED, places),
     )
 
 
@@ -62,8 +88,8 @@ def reset_peak_memory(container_id: str) -> None:
 
     Elsewhere (v2, or without the right to write) the peak keeps counting from the sandbox's start.
     """
-    for directory in _V1_DIRS:
-        path = Path(directory.format(controller=_PEAK_BYTES.controller, id=container_id), _PEAK_BYTES.v1_file)
+    for directory in docker_places(container_id).v1:
+        path = Path(directory.format(controller=_PEAK_BYTES.controller), _PEAK_BYTES.v1_file)
         try:
             path.write_text("0")
         except OSError:
@@ -73,21 +99,21 @@ def reset_peak_memory(container_id: str) -> None:
 
 def cpu_time_ns(container_id: str) -> int | None:
     """CPU time (user + system) the container's processes used so far."""
-    return _read(_CPU_NS, container_id)
+    return _read(_CPU_NS, docker_places(container_id))
 
 
 def cgroup_oom_kills(container_id: str) -> int | None:
     """How many processes the memory cgroup of a container killed, or None if unknown here."""
-    return _read(_OOM_KILLS, container_id)
+    return _read(_OOM_KILLS, docker_places(container_id))
 
 
-def _read(counter: _Counter, container_id: str) -> int | None:
-    for directory in _V1_DIRS:
-        text = _text(Path(directory.format(controller=counter.controller, id=container_id), counter.v1_file))
+def _read(counter: _Counter, places: CgroupPlaces) -> int | None:
+    for directory in places.v1:
+        text = _text(Path(directory.format(controller=counter.controller), counter.v1_file))
         if text is not None:
             return _value(text, counter.v1_key)
-    for directory in _V2_DIRS:
-        text = _text(Path(directory.format(id=container_id), counter.v2_file))
+    for directory in places.v2:
+        text = _text(Path(directory, counter.v2_file))
         if text is not None:
             value = _value(text, counter.v2_key)
             return None if value is None else value * counter.v2_scale

@@ -10,6 +10,10 @@ from docker.types import LogConfig, Mount, Ulimit
 from gosandbox.policy import Policy
 
 MIB = 1024 * 1024
+#: Host tasks gVisor itself runs in a runsc sandbox's pids cgroup under Docker (its Sentry, Gofer and the ptrace
+#: platform's stubs): 46 for an idle init here, 64 and more during one ``docker exec``. With the program's limit
+#: alone the Sentry cannot start a thread and dies (exit 2), and Docker never ends the exec's stream.
+RUNSC_PIDS_OVERHEAD = 128
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,20 @@ def _security_opt(policy: Policy) -> list[str]:
     return options
 
 
-def resource_update(memory_mb: int, cpus: float, pids: int) -> dict[str, int]:
+def host_pids_limit(pids: int, runtime: str) -> int:
+    """The container's pids limit for a program allowed ``pids`` tasks.
+
+    Under runc the program's tasks are host tasks. Under runsc they are the Sentry's, which holds the program's
+    threads as goroutines (Go's own 10000-thread limit applies to them) and runs ~3 host tasks per guest process
+    (ptrace stubs): the cgroup bounds gVisor's host tasks, so a fork bomb ends the whole sandbox instead.
+    """
+    return pids + RUNSC_PIDS_OVERHEAD if runtime == "runsc" else pids
+
+
+def resource_update(memory_mb: int, cpus: float, pids: int, runtime: str) -> dict[str, int]:
     """The body of the engine's container-update call that resizes a sandbox (same rules as below)."""
-    return {"Memory": memory_mb * MIB, "MemorySwap": memory_mb * MIB, "NanoCpus": int(cpus * 1e9), "PidsLimit": pids}
+    limit = host_pids_limit(pids, runtime)
+    return {"Memory": memory_mb * MIB, "MemorySwap": memory_mb * MIB, "NanoCpus": int(cpus * 1e9), "PidsLimit": limit}
 
 
 def container_options(shape: SandboxShape, policy: Policy) -> dict[str, Any]:
@@ -69,7 +84,7 @@ def container_options(shape: SandboxShape, policy: Policy) -> dict[str, Any]:
         "mem_limit": shape.memory_mb * MIB,
         "memswap_limit": shape.memory_mb * MIB,  # equal: no swap
         "nano_cpus": int(shape.cpus * 1e9),
-        "pids_limit": shape.pids,
+        "pids_limit": host_pids_limit(shape.pids, policy.runtime),
         "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={shape.tmpfs_mb}m,mode=1777"},
         "ipc_mode": "private",
         "shm_size": policy.shm_mb * MIB,
