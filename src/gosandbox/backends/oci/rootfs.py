@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -65,10 +66,19 @@ def _export_into(client: docker.DockerClient, image: str, work: Path) -> None:
                 _ChunkReader(client.api.export(container["Id"])) as stream,
                 tarfile.open(fileobj=stream, mode="r|") as tar,
             ):
-                # Our own image, but still: no member may land outside the tree, no setuid bits survive.
-                tar.extractall(work, filter="tar", numeric_owner=True)
+                tar.extractall(work, filter=_within_tree, numeric_owner=True)  # noqa: S202 - checked members
         finally:
             client.api.remove_container(container["Id"], force=True)
+
+
+def _within_tree(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:
+    """Our own image, but still: no member may land outside the tree, and no setuid or setgid bit survives.
+
+    The other mode bits stay as the image has them (unlike tarfile's "tar" filter): runc gives a tmpfs the
+    mode of the directory it covers, so /tmp must stay 1777.
+    """
+    checked = tarfile.tar_filter(member, destination)
+    return checked.replace(mode=member.mode & ~(stat.S_ISUID | stat.S_ISGID), deep=False)
 
 
 class _ChunkReader:
