@@ -148,3 +148,19 @@ func main() {
 	fmt.Println("dial failed")
 }
 """
+
+#: /tmp takes a file; the root and /sandbox do not.
+WRITES = """package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	for _, path := range []string{"/tmp/f", "/etc/f", "/sandbox/f"} {
+		err := os.WriteFile(path, make([]byte, 1<<20), 0o644)
+		fmt.Println(path, err == nil)
+	}
+}
+"""

@@ -132,6 +132,11 @@ def test_cpu_time_and_peak_memory_are_the_programs(oci_backend: OciBackend) -> N
     assert 48 * 1024 <= result.peak_memory_kb < 128 * 1024
 
 
+def test_only_tmp_is_writable(oci_backend: OciBackend) -> None:
+    result = execute(oci_backend, programs.WRITES)
+    assert result.stdout.decode().splitlines() == ["/tmp/f true", "/etc/f false", "/sandbox/f false"], result
+
+
 @pytest.fixture
 def host_listener() -> Iterator[str]:
     with socket.socket() as listener:
