@@ -19,6 +19,7 @@ import oci_programs as programs
 from docker_helpers import TEST_INSTANCE, docker_settings, serving
 from gosandbox.backends.base import BuildJob, ExecJob, ExecOutcome
 from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
+from gosandbox.backends.oci.rootfs import rootfs_for
 from gosandbox.backends.oci.usage import CGROUP_PARENT
 from gosandbox.errors import BackendUnavailable
 from gosandbox.limits import Limits
@@ -135,6 +136,18 @@ def test_cpu_time_and_peak_memory_are_the_programs(oci_backend: OciBackend) -> N
 def test_only_tmp_is_writable(oci_backend: OciBackend) -> None:
     result = execute(oci_backend, programs.WRITES)
     assert result.stdout.decode().splitlines() == ["/tmp/f true", "/etc/f false", "/sandbox/f false"], result
+
+
+def test_the_run_image_is_unpacked_once_and_shared(oci_backend: OciBackend) -> None:
+    oci_dir = oci_backend.config.state_dir
+    image = oci_backend.builds.images.runner
+    first = rootfs_for(oci_backend.builds.client, image, oci_dir)
+    made = first.stat().st_mtime_ns
+    assert rootfs_for(oci_backend.builds.client, image, oci_dir) == first
+    assert first.stat().st_mtime_ns == made
+    assert [path.name for path in (oci_dir / "rootfs").iterdir()] == [first.name]  # no temporary tree left
+    assert (first / "tmp").stat().st_mode & 0o7777 == 0o1777
+    assert first.stat().st_uid == 0
 
 
 @pytest.fixture
