@@ -3,7 +3,9 @@
 ``python -m gosandbox.bench`` starts a server on a free loopback port (its own instance
 label and state directory), runs every scenario, stops the server; then the same through a
 Redis queue (a redis-server of its own, an API node, two workers of one slot each); and prints
-one table. Nothing leaves this machine. Benchmarks are not tests: nothing fails on a slow host.
+one table. Then the four backend+runtime combinations side by side (:mod:`gosandbox.bench_backends`;
+``--backends-only`` for just those). Nothing leaves this machine. Benchmarks are not tests:
+nothing fails on a slow host.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from gosandbox.backends.docker.backend import connect
 from gosandbox.backends.docker.images import image_names
 from gosandbox.backends.docker.reaper import list_sandboxes
+
+if TYPE_CHECKING:
+    from gosandbox.bench_backends import Measured
 
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() {{ fmt.Println("hello {tag}") }}\n'
 NET_HTTP = """package main
@@ -99,8 +105,12 @@ def sequential(client: httpx.Client, name: str, make_source: Callable[[int], str
     return row
 
 
-def throughput(url: str, clients: int, duration_s: float, label: str = "") -> Row:
+def throughput(
+    url: str, clients: int, duration_s: float, label: str = "", make_source: Callable[[int], str] | None = None
+) -> Row:
+    """``clients`` threads posting hello worlds for ``duration_s``; distinct sources unless ``make_source``."""
     row = Row(f"{label}hello, {clients} concurrent clients, {duration_s:.0f} s", [])
+    source = make_source or (lambda i: HELLO.format(tag=f"tp-{i}-{uuid.uuid4().hex}"))
     lock = threading.Lock()
     deadline = time.perf_counter() + duration_s
 
@@ -108,7 +118,7 @@ def throughput(url: str, clients: int, duration_s: float, label: str = "") -> Ro
         with httpx.Client(base_url=url, timeout=60) as client:
             i = 0
             while time.perf_counter() < deadline:
-                elapsed, code, status = _post(client, HELLO.format(tag=f"tp-{n}-{i}-{uuid.uuid4().hex}"))
+                elapsed, code, status = _post(client, source(n * 1_000_000 + i))
                 with lock:
                     row.samples_s.append(elapsed)
                     row.errors += code != 200 or status != "ok"
@@ -164,6 +174,10 @@ def _idle_sandbox_mb(instance: str) -> list[float]:
     return sizes
 
 
+class ServerNotReady(SystemExit):
+    """The server exited, or did not answer /readyz in time (the message says which)."""
+
+
 def _start_server(port: int, state_dir: str, instance: str, **extra_env: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GOSANDBOX_STATE_DIR": state_dir, "GOSANDBOX_INSTANCE": instance,
            "GOSANDBOX_LOG_LEVEL": "warning", **extra_env}  # fmt: skip
@@ -171,6 +185,8 @@ def _start_server(port: int, state_dir: str, instance: str, **extra_env: str) ->
     server = subprocess.Popen(command, env=env)  # noqa: S603
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ServerNotReady(f"the server exited with status {server.returncode} before it was ready")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                 time.sleep(1.5)  # let the pool fill
@@ -179,7 +195,8 @@ def _start_server(port: int, state_dir: str, instance: str, **extra_env: str) ->
             pass
         time.sleep(0.2)
     server.kill()
-    raise SystemExit("the server did not become ready within 60 s")
+    server.wait(timeout=30)
+    raise ServerNotReady("the server did not become ready within 60 s")
 
 
 def _print_table(rows: list[Row], origin: Row, baseline: Row) -> None:
@@ -220,40 +237,32 @@ def queue_rows(args: argparse.Namespace, state: str) -> list[Row]:
         ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--origin-runs", type=int, default=5)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--duration-s", type=float, default=30.0)
-    parser.add_argument("--no-queue", action="store_true", help="skip the scenarios through Redis")
-    args = parser.parse_args()
+def embedded_scenarios(args: argparse.Namespace, state: str, origin: Row) -> None:
+    """The default server's scenarios, the queue's and the origin's way, as one table."""
     port, instance = free_port(), f"bench-{os.getpid()}"
-    with tempfile.TemporaryDirectory(prefix="gosandbox-bench-") as state:
-        server = _start_server(port, state, instance)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            idle_rss = _rss_mb(server.pid)
-            idle_sandboxes = _idle_sandbox_mb(instance)
-            with httpx.Client(base_url=url, timeout=60) as client:
-                _post(client, HELLO.format(tag="warm-up"))
-                _post(client, HELLO.format(tag="same"))  # the cache-hit scenario starts with its binary cached
-                rows = [
-                    sequential(client, "hello world, distinct sources", _distinct(HELLO), args.runs),
-                    sequential(client, "hello, submit-and-wait", _distinct(HELLO), args.runs, SUBMIT),
-                    sequential(client, "net/http + httptest + json", _distinct(NET_HTTP), args.runs),
-                    sequential(
-                        client, "hello world, same source (binary cache)", lambda _: HELLO.format(tag="same"), args.runs
-                    ),
-                ]
-            rows.append(throughput(url, args.clients, args.duration_s))
-            scrape = httpx.get(f"{url}/metrics", timeout=10).text  # what an operator would see after this load
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=120)
-        if not args.no_queue:
-            rows += queue_rows(args, state)
-    origin = origin_way(args.origin_runs)
+    server = _start_server(port, state, instance)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        idle_rss = _rss_mb(server.pid)
+        idle_sandboxes = _idle_sandbox_mb(instance)
+        with httpx.Client(base_url=url, timeout=60) as client:
+            _post(client, HELLO.format(tag="warm-up"))
+            _post(client, HELLO.format(tag="same"))  # the cache-hit scenario starts with its binary cached
+            rows = [
+                sequential(client, "hello world, distinct sources", _distinct(HELLO), args.runs),
+                sequential(client, "hello, submit-and-wait", _distinct(HELLO), args.runs, SUBMIT),
+                sequential(client, "net/http + httptest + json", _distinct(NET_HTTP), args.runs),
+                sequential(
+                    client, "hello world, same source (binary cache)", lambda _: HELLO.format(tag="same"), args.runs
+                ),
+            ]
+        rows.append(throughput(url, args.clients, args.duration_s))
+        scrape = httpx.get(f"{url}/metrics", timeout=10).text  # what an operator would see after this load
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
+    if not args.no_queue:
+        rows += queue_rows(args, state)
     _print_table(rows, origin, rows[0])
     print(
         f"\nserver RSS when idle: {idle_rss:.0f} MB; idle pre-started sandboxes: "
@@ -263,6 +272,39 @@ def main() -> None:
     print("\n".join(_summary(scrape)))
     left = list_sandboxes(connect(), instance) + list_sandboxes(connect(), "bench-origin")
     print(f"containers left after the benchmark: {len(left)}")
+
+
+def backends_comparison(args: argparse.Namespace, state: str, origin: Measured) -> None:
+    """docker+runc, docker+runsc, oci+runc, oci+runsc, each on a fresh server, and the origin's way."""
+    from gosandbox.bench_backends import run_all  # noqa: PLC0415 - bench_backends imports this module
+    from gosandbox.bench_backends_table import print_comparison, print_cpu_parts  # noqa: PLC0415
+
+    (Path(state) / "backends").mkdir()
+    combinations = run_all(Path(state) / "backends", args)
+    print_comparison(combinations, origin, args.clients, args.duration_s)
+    print_cpu_parts(combinations)
+    left = list_sandboxes(connect(), "bench-origin")
+    print(f"origin containers left: {len(left)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20, help="sequential runs per scenario")
+    parser.add_argument("--origin-runs", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration-s", type=float, default=20.0, help="each throughput scenario's duration")
+    parser.add_argument("--no-queue", action="store_true", help="skip the scenarios through Redis")
+    parser.add_argument("--backends-only", action="store_true", help="only the four backend+runtime combinations")
+    parser.add_argument("--no-backends", action="store_true", help="skip the backend+runtime comparison")
+    args = parser.parse_args()
+    from gosandbox.bench_backends import origin_measured  # noqa: PLC0415 - bench_backends imports this module
+
+    origin = origin_measured(args.origin_runs)  # once, for both tables
+    with tempfile.TemporaryDirectory(prefix="gosandbox-bench-") as state:
+        if not args.backends_only:
+            embedded_scenarios(args, state, origin.row)
+        if not args.no_backends:
+            backends_comparison(args, state, origin)
 
 
 if __name__ == "__main__":
