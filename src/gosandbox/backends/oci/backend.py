@@ -118,7 +118,7 @@ class OciBackend:
             state_dir = self.config.state_dir
             remove_unfinished(state_dir)
             rootfs = rootfs_for(self.builds.client, self.builds.images.runner, state_dir)
-            self._place = BundlePlace(rootfs, self.config.docker.instance, self.config.docker.policy)
+            self._place = BundlePlace(rootfs, self.config.docker.instance, self.config.docker.policy, self.runtime.name)
 
     def _reap(self) -> None:
         leftovers = self.runtime.list_ids()
