@@ -84,7 +84,7 @@ class OciBackend:
                 hint="run gosandbox as root, or set GOSANDBOX_BACKEND=docker",
             )
         self.config = config
-        instance = config.docker.instance
+        instance = _own_segment(config.docker.instance)
         self.runtime = find_runtime(config.runtime, config.state_dir / "state" / config.runtime / instance)
         # The builder runs under the engine's runc whatever the run runtime is: it never runs user code.
         builder_policy = replace(config.docker.policy, runtime="runc")
@@ -196,6 +196,19 @@ class OciBackend:
         remove_instance_cgroups(self.config.docker.instance)
         self.builds.close()
         self._place = None
+
+
+def _own_segment(instance: str) -> str:
+    """The instance as one path segment of its own: it names the state root, bundles and cgroups that reaping removes.
+
+    "." or ".." would make those the parent's (every instance's bundles; under ``..``, the cgroup root).
+    """
+    if instance in ("", ".", "..") or "/" in instance or "\0" in instance:
+        raise BackendUnavailable(
+            f"the OCI backend cannot name its sandboxes' places after the instance {instance!r}",
+            hint="set GOSANDBOX_INSTANCE to letters, digits, '_', '-' and '.' (not '.' or '..')",
+        )
+    return instance
 
 
 def _read_until_exit(process: subprocess.Popen[bytes], output: BoundedOutput) -> int:

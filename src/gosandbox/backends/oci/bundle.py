@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from gosandbox.backends.docker.options import host_pids_limit
 from gosandbox.backends.oci.spec import OciShape, oci_config
 from gosandbox.backends.oci.usage import cgroups_path
 from gosandbox.policy import PROGRAM_UID, Policy
+from gosandbox.source import check_file_name, check_no_file_is_a_directory
 
 #: RLIMIT_CPU past the wall-clock limit: the server's kill comes first; this holds when the server is gone.
 CPU_BACKSTOP_GRACE_S = 2.0
@@ -85,12 +88,37 @@ def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
 
 
 def _hand_over(sandbox_dir: Path, job: ExecJob) -> None:
-    """The binary, stdin and package files, as the Docker backend lays them out at /sandbox."""
-    program = sandbox_dir / "prog"
-    program.write_bytes(job.binary)
-    program.chmod(0o755)
-    (sandbox_dir / "stdin").write_bytes(job.stdin)
-    for name, text in job.package_files.items():  # names were checked: relative, no "..", no links
-        path = sandbox_dir / "pkg" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    """The binary, stdin and package files, as the Docker backend lays them out at /sandbox.
+
+    Every file is created afresh (``O_EXCL``, ``O_NOFOLLOW``) with a fixed mode, whatever the umask:
+    root-owned, readable, writable by no one else.
+    """
+    _write_new(sandbox_dir / "prog", job.binary, 0o755)
+    _write_new(sandbox_dir / "stdin", job.stdin, 0o644)
+    _write_package(sandbox_dir / "pkg", job.package_files)
+
+
+def _write_package(pkg_dir: Path, files: Mapping[str, str]) -> None:
+    """The package's files under ``pkg_dir``, their names checked again here.
+
+    This process is root and writes where a name says: a name that did not come through
+    ``source.check_files`` (a library caller, a queue message) must not reach outside the bundle.
+    """
+    check_no_file_is_a_directory(files)
+    for name in files:
+        check_file_name(name)
+    for name, text in files.items():
+        *directories, base = name.split("/")
+        place = pkg_dir
+        place.mkdir(mode=0o755, exist_ok=True)
+        for directory in directories:  # one by one: mkdir's implicit parents would get the umask's mode
+            place = place / directory
+            place.mkdir(mode=0o755, exist_ok=True)
+        _write_new(place / base, text.encode("utf-8"), 0o644)
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(descriptor, mode)  # the umask may have taken bits away
+        file.write(data)

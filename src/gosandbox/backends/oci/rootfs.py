@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import stat
 import tarfile
@@ -66,19 +67,43 @@ def _export_into(client: docker.DockerClient, image: str, work: Path) -> None:
                 _ChunkReader(client.api.export(container["Id"])) as stream,
                 tarfile.open(fileobj=stream, mode="r|") as tar,
             ):
-                tar.extractall(work, filter=_within_tree, numeric_owner=True)  # noqa: S202 - checked members
+                tar.extractall(work, filter=RootfsFilter(), numeric_owner=True)  # noqa: S202 - checked members
         finally:
             client.api.remove_container(container["Id"], force=True)
 
 
-def _within_tree(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:
-    """Our own image, but still: no member may land outside the tree, and no setuid or setgid bit survives.
+class UnsafeImageMember(tarfile.FilterError):
+    """A member a run image's root filesystem has no use for, refused rather than unpacked as root."""
 
-    The other mode bits stay as the image has them (unlike tarfile's "tar" filter): runc gives a tmpfs the
-    mode of the directory it covers, so /tmp must stay 1777.
+    def __init__(self, member: tarfile.TarInfo, why: str) -> None:
+        super().__init__(f"{member.name!r}: {why}")
+        self.tarinfo = member
+
+
+class RootfsFilter:
+    """Our own image, but this process is root: only what a run image holds is unpacked, and only inside the tree.
+
+    Regular files, directories and symbolic links; no device node, fifo or hard link. No member is
+    written beneath a symbolic link of the archive (so that no bug of tarfile's own path checks can
+    make one lead out of the tree), and no setuid or setgid bit survives. The other mode bits stay as
+    the image has them (unlike tarfile's "tar" filter): runc gives a tmpfs the mode of the directory it
+    covers, so /tmp must stay 1777.
     """
-    checked = tarfile.tar_filter(member, destination)
-    return checked.replace(mode=member.mode & ~(stat.S_ISUID | stat.S_ISGID), deep=False)
+
+    def __init__(self) -> None:
+        self._links: set[str] = set()
+
+    def __call__(self, member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:
+        if not (member.isreg() or member.isdir() or member.issym()):
+            raise UnsafeImageMember(member, "not a regular file, directory or symbolic link")
+        name = os.path.normpath(member.name.lstrip("/"))
+        parts = name.split("/")
+        if any("/".join(parts[:depth]) in self._links for depth in range(1, len(parts))):
+            raise UnsafeImageMember(member, "beneath a symbolic link of the image")
+        checked = tarfile.tar_filter(member, destination)  # still: nothing absolute, nothing outside the tree
+        if member.issym():
+            self._links.add(name)
+        return checked.replace(mode=member.mode & ~(stat.S_ISUID | stat.S_ISGID), deep=False)
 
 
 class _ChunkReader:
