@@ -1,14 +1,17 @@
-"""The hostile corpus (tests/hostile/, copied from the shared corpus) against the real engine.
+"""The hostile corpus (tests/hostile/, copied from the shared corpus) against the real backends and runtimes.
 
 Each program's first line states the correct verdict; EXPECTED below encodes it. Every case
 also checks: no SANDBOX-BREACH line and no exit 77, the server still answers, no process of
-the program survives, and the host's /etc/passwd is untouched.
+the program survives, and the host's /etc/passwd is untouched. The default combination
+(combinations.DEFAULT_COMBINATION) runs the whole corpus, the other three SECURITY_CRITICAL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from docker_helpers import run, wait_until_no_program_processes
+from combinations import COMBINATIONS, DEFAULT_COMBINATION, OTHER_COMBINATIONS, Combination, every_combination
+from docker_helpers import programs_left, run, wait_until_no_programs_left
 
 pytestmark = pytest.mark.docker
 
@@ -144,8 +148,105 @@ EXPECTED: dict[str, tuple[set[str], list[Check]]] = {
 }
 
 
+#: What the other three combinations run: every case about isolation or a limit. Left out, as pure verdicts the
+#: backend only passes through (exit code, stderr, output bytes): 01 and 02 (controls; the isolation tests run
+#: ordinary programs under every combination), 12 (a Go runtime verdict at the memory limit, which 06 and 11
+#: hold), 18 (output encoding), 20 (stdin plumbing), 27, 28 and 29 (exit codes, panics, deadlock), 31 and 32
+#: (compile errors: every combination builds in the same Docker builder on runc).
+SECURITY_CRITICAL = (
+    "03_infinite_loop.go",  # the deadline kills a busy program
+    "04_sleep_past_timeout.go",  # ... and an idle one, which no CPU-time limit would stop
+    "06_goroutine_bomb.go",  # memory
+    "07_thread_bomb.go",  # pids
+    "08_fork_bomb_selfexec.go",  # pids, and no process left after the kill
+    "11_memory_bomb.go",  # the memory limit, no swap
+    "13_tmpfs_and_shm_fill.go",  # tmpfs sizes, read-only root
+    "15_write_outside_tmp.go",  # read-only root, kernel tunables
+    "16_stdout_flood_100mb.go",  # output cap
+    "21_net_no_route.go",  # no network
+    "23_unix_docker_socket.go",  # no host control socket
+    "24_read_host_secrets_env.go",  # no host secret, a clean environment
+    "25_proc_sys_info_leak.go",  # /proc and /sys, the pid namespace
+    "34_mount_unshare_chroot.go",  # mount, unshare, chroot, mknod
+    "35_setuid_caps_tty_posture.go",  # uid, capabilities, no_new_privs, seccomp mode
+    "36_ptrace.go",  # ptrace, /proc/1/mem
+    "38_kernel_surface_syscalls_sockets.go",  # seccomp: syscalls and socket families
+    "39_symlink_fifo_workdir.go",  # symlinks, FIFOs and hardlinks against the host side
+)
+
+
+def _thread_bomb_stopped(r: Result) -> None:
+    if r["status"] == "runtime_error":
+        _exit(2)(r)
+        _stderr_has("program exceeds 10000-thread limit", "failed to create new OS thread")(r)
+
+
+#: Where a runtime legitimately gives another verdict, and why. Never a looser security check: only the status,
+#: exit code or message a case is allowed. (The OCI backend, whose program is its sandbox's PID 1, needs none.)
+DIFFERENCES: dict[str, dict[str, tuple[set[str], list[Check]]]] = {
+    "runsc": {
+        # The program's threads are the Sentry's tasks, not host tasks: the pids cgroup never counts them. What
+        # stops the bomb is Go's own 10000-thread limit, the memory limit, or (gVisor makes threads slowly:
+        # ~2400 in 3 s here) the deadline. Never ok; no task of it survives (runsc ps, below).
+        "07_thread_bomb.go": (
+            {"runtime_error", "memory_limit", "timeout"},
+            [_thread_bomb_stopped],
+        ),
+    },
+}
+
+#: SANDBOX-BREACH lines that only say what gVisor's /proc does not show, by runtime and case, each proven by
+#: syscalls instead (test_gvisor_posture_by_syscalls): the Sentry's /proc/<pid>/status has no NoNewPrivs and
+#: no CapAmb lines, where prctl(PR_GET_NO_NEW_PRIVS) answers 1 and PR_CAP_AMBIENT_IS_SET 0 for every capability.
+#: The program exits 77 for them; any other breach line still fails the case.
+UNSHOWN_BY_GVISOR_PROC: dict[str, dict[str, set[str]]] = {
+    "runsc": {
+        "35_setuid_caps_tty_posture.go": {
+            "SANDBOX-BREACH CapAmb= (expected all zero with --cap-drop=ALL)",
+            'SANDBOX-BREACH NoNewPrivs="" (expected 1: --security-opt no-new-privileges)',
+        },
+    },
+}
+
+_MKNOD = (
+    "gVisor 20221219 lets the non-root program mknod a block device in its /tmp (no CAP_MKNOD check) and our "
+    "seccomp profile allows mknod/mknodat of any type (fix: deny S_IFBLK and S_IFCHR by argument)"
+)
+_DOCKER_EXEC_SECCOMP = (
+    "docker+runsc: `runsc exec` does not apply the container's seccomp filter, so the program, started by "
+    "docker exec, runs with Seccomp: 0 (its PID 1 has 2): io_uring, keyctl, user namespaces reach gVisor"
+)
+#: Open defects, each a strict xfail that turns red when it is fixed (then drop it here). Reported, not hidden.
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {
+    ("docker+runsc", "34_mount_unshare_chroot.go"): f"{_DOCKER_EXEC_SECCOMP}; {_MKNOD}",
+    ("docker+runsc", "35_setuid_caps_tty_posture.go"): _DOCKER_EXEC_SECCOMP,
+    ("docker+runsc", "38_kernel_surface_syscalls_sockets.go"): _DOCKER_EXEC_SECCOMP,
+    ("oci+runsc", "34_mount_unshare_chroot.go"): _MKNOD,
+}
+
+
+def expected(combination: Combination, name: str) -> tuple[set[str], list[Check]]:
+    """EXPECTED, unless the combination's runtime gives another verdict for ``name`` (DIFFERENCES)."""
+    return DIFFERENCES.get(combination.runtime, {}).get(name, EXPECTED[name])
+
+
+def _case(combination: Combination, name: str) -> Any:
+    defect = KNOWN_DEFECTS.get((str(combination), name))
+    marks = [pytest.mark.xfail(strict=True, reason=defect)] if defect else []
+    return pytest.param(combination, name, id=f"{combination}-{name}", marks=marks)
+
+
+CASES = [_case(DEFAULT_COMBINATION, name) for name in sorted(EXPECTED)] + [
+    _case(combination, name) for combination in OTHER_COMBINATIONS for name in SECURITY_CRITICAL
+]
+
+
 def test_every_corpus_file_has_an_expectation() -> None:
     assert sorted(p.name for p in CORPUS.glob("*.go")) == sorted(EXPECTED)
+    assert set(SECURITY_CRITICAL) <= set(EXPECTED)
+    named = [*(set(d) for d in DIFFERENCES.values()), *(set(u) for u in UNSHOWN_BY_GVISOR_PROC.values())]
+    assert all(names <= set(SECURITY_CRITICAL) for names in named)
+    assert {name for _, name in KNOWN_DEFECTS} <= set(SECURITY_CRITICAL)
 
 
 def _host_fingerprint() -> str:
@@ -153,24 +254,66 @@ def _host_fingerprint() -> str:
     return hashlib.sha256(passwd.read_bytes()).hexdigest() + str(passwd.stat().st_mtime_ns)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_hostile_program(live: TestClient, name: str) -> None:
+@pytest.mark.parametrize(("combination", "name"), CASES)
+def test_hostile_program(sandbox_app: TestClient, combination: Combination, name: str) -> None:
     source = (CORPUS / name).read_text()
     assert source.startswith("// expect:")
     before = _host_fingerprint()
     # The default output cap for every case: the thread bomb's crash dump may pass it, and a program
     # already crashing at the cap keeps its own verdict and exit code (``truncated`` tells the cut).
-    result = run(live, source, limits={"wall_s": 3})
-    statuses, checks = EXPECTED[name]
+    result = run(sandbox_app, source, limits={"wall_s": 3})
+    statuses, checks = expected(combination, name)
+    breaches = [line for line in (result["stdout"] + result["stderr"]).splitlines() if "SANDBOX-BREACH" in line]
+    unshown = UNSHOWN_BY_GVISOR_PROC.get(combination.runtime, {}).get(name, set())
+    assert [line for line in breaches if line not in unshown] == [], result
+    if breaches:  # only lines of what gVisor's /proc does not show: the program exits 77 for them
+        statuses, checks = {"runtime_error"}, [_exit(77)]
     assert result["status"] in statuses, result
-    output = result["stdout"] + result["stderr"]
-    assert "SANDBOX-BREACH" not in output, [line for line in output.splitlines() if "BREACH" in line]
-    assert result["exit_code"] != 77
+    assert result["exit_code"] != 77 or breaches
     for check in checks:
         check(result)
-    assert live.get("/healthz").status_code == 200
-    assert wait_until_no_program_processes() == []
+    assert sandbox_app.get("/healthz").status_code == 200
+    assert wait_until_no_programs_left(combination.instance) == []
     assert _host_fingerprint() == before
+
+
+POSTURE = Path(__file__).resolve().parent / "data" / "posture.go"
+
+
+def _posture_case(combination: Combination) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=_DOCKER_EXEC_SECCOMP)] if str(combination) == "docker+runsc" else []
+    return pytest.param(combination, id=str(combination), marks=marks)
+
+
+@pytest.mark.parametrize("combination", [_posture_case(c) for c in COMBINATIONS])
+def test_posture_by_syscalls(sandbox_app: TestClient, combination: Combination) -> None:
+    """What 35 reads in /proc, asked of the kernel (gVisor's Sentry) itself: it backs UNSHOWN_BY_GVISOR_PROC."""
+    result = run(sandbox_app, POSTURE.read_text())
+    assert result["stdout"].splitlines() == [
+        "seccomp 2",  # a filter is installed
+        "no_new_privs 1 errno 0",
+        "ambient 0",  # no ambient capability
+        "capget 0 0 0 0 0 0 errno 0",  # no effective, permitted or inheritable capability
+    ], result
+
+
+SLEEPER = 'package main\n\nimport "time"\n\nfunc main() { time.Sleep(2 * time.Second) }\n'
+
+
+@every_combination
+def test_the_leftover_check_sees_a_running_program(sandbox_app: TestClient, combination: Combination) -> None:
+    """The after-run check can fail: while a program runs, programs_left finds it under every combination."""
+    results: list[Result] = []
+    runner = threading.Thread(target=lambda: results.append(run(sandbox_app, SLEEPER, limits={"wall_s": 5})))
+    runner.start()
+    seen: list[str] = []
+    deadline = time.monotonic() + 10
+    while not seen and runner.is_alive() and time.monotonic() < deadline:
+        seen = programs_left(combination.instance)
+    runner.join(timeout=15)
+    assert seen, f"{combination}: the program was never seen running"
+    assert results[0]["status"] == "ok", results
+    assert wait_until_no_programs_left(combination.instance) == []
 
 
 def test_stdin_near_the_body_cap_arrives_intact(live: TestClient) -> None:
