@@ -1,4 +1,7 @@
-"""Every verdict and isolation claim of the core, against the real Docker engine through the HTTP API."""
+"""Every verdict and isolation claim of the core, against the real Docker engine through the HTTP API.
+
+The isolation claims run under every backend and runtime (combinations.every_combination).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from docker_helpers import run, wait_until_no_program_processes
+from combinations import Combination, every_combination
+from docker_helpers import run, wait_until_no_program_processes, wait_until_no_programs_left
 from gosandbox.backends.docker.backend import connect
 
 pytestmark = pytest.mark.docker
@@ -142,13 +146,14 @@ def test_plain_text_body_is_main_go(live: TestClient) -> None:
     assert response.json()["stdout"] == "hello, world\n"
 
 
-def test_writing_outside_tmp_fails_and_tmp_works(live: TestClient) -> None:
+@every_combination
+def test_writing_outside_tmp_fails_and_tmp_works(sandbox_app: TestClient) -> None:
     code = (
         'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc main() {\n'
         '\tfor _, p := range []string{"/x", "/etc/x", "/usr/x", "/sandbox/x", "/tmp/x"} {\n'
         '\t\tfmt.Println(p, os.WriteFile(p, []byte("x"), 0o644) == nil)\n\t}\n}\n'
     )
-    result = run(live, code)
+    result = run(sandbox_app, code)
     assert result["stdout"].splitlines() == [
         "/x false",
         "/etc/x false",
@@ -158,17 +163,23 @@ def test_writing_outside_tmp_fails_and_tmp_works(live: TestClient) -> None:
     ]
 
 
-def test_program_runs_as_non_root_without_capabilities(live: TestClient) -> None:
+@every_combination
+def test_program_runs_as_non_root_without_capabilities(sandbox_app: TestClient, combination: Combination) -> None:
     code = (
-        'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"strings"\n)\n\nfunc main() {\n'
+        'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"strings"\n\t"syscall"\n)\n\nfunc main() {\n'
         '\tstatus, _ := os.ReadFile("/proc/self/status")\n\tfmt.Println(os.Getuid(), os.Getgid())\n'
         '\tfor _, l := range strings.Split(string(status), "\\n") {\n'
-        '\t\tif strings.HasPrefix(l, "CapEff") || strings.HasPrefix(l, "NoNewPrivs") { fmt.Println(l) }\n\t}\n}\n'
+        '\t\tif strings.HasPrefix(l, "CapEff") || strings.HasPrefix(l, "NoNewPrivs") { fmt.Println(l) }\n\t}\n'
+        "\tnnp, _, _ := syscall.RawSyscall(syscall.SYS_PRCTL, 39, 0, 0) // PR_GET_NO_NEW_PRIVS\n"
+        '\tfmt.Println("prctl no_new_privs", nnp)\n}\n'
     )
-    lines = run(live, code)["stdout"].splitlines()
+    lines = run(sandbox_app, code)["stdout"].splitlines()
     assert lines[0] == "10002 10002"
     assert lines[1].split() == ["CapEff:", "0000000000000000"]
-    assert lines[2].split() == ["NoNewPrivs:", "1"]
+    # gVisor's /proc/self/status has no NoNewPrivs line; prctl asks the Sentry itself under every runtime.
+    shown = [] if combination.gvisor else [["NoNewPrivs:", "1"]]
+    assert [line.split() for line in lines[2:-1]] == shown
+    assert lines[-1] == "prctl no_new_privs 1"
 
 
 @pytest.fixture
@@ -203,8 +214,9 @@ def _bridge_address() -> str | None:
     return gateway
 
 
+@every_combination
 def test_no_network_only_loopback_and_host_listener_unreachable(
-    live: TestClient, host_listener: tuple[int, list[object]]
+    sandbox_app: TestClient, host_listener: tuple[int, list[object]]
 ) -> None:
     port, accepted = host_listener
     targets = ["127.0.0.1"] + ([bridge] if (bridge := _bridge_address()) else [])
@@ -218,7 +230,7 @@ def test_no_network_only_loopback_and_host_listener_unreachable(
         '\t\t\tfmt.Println("dial", host, "failed")\n\t\t}\n'
         "\t}\n}\n"
     )
-    result = run(live, code, args=[f"{host}:{port}" for host in targets])
+    result = run(sandbox_app, code, args=[f"{host}:{port}" for host in targets])
     lines = result["stdout"].splitlines()
     assert [line for line in lines if line.startswith("iface")] == ["iface lo"]
     routes = next(line for line in lines if line.startswith("routes"))
@@ -228,7 +240,8 @@ def test_no_network_only_loopback_and_host_listener_unreachable(
     assert accepted == []
 
 
-def test_each_sandbox_is_used_once(live: TestClient) -> None:
+@every_combination
+def test_each_sandbox_is_used_once(sandbox_app: TestClient, combination: Combination) -> None:
     """A file one run writes and a process it leaves behind are absent in the next run."""
     code = (
         'package main\n\nimport (\n\t"fmt"\n\t"os"\n\t"os/exec"\n\t"time"\n)\n\n'
@@ -241,11 +254,13 @@ def test_each_sandbox_is_used_once(live: TestClient) -> None:
         '\tos.WriteFile("/tmp/marker", []byte("x"), 0o644)\n'
         '\texec.Command(os.Args[0], "linger").Start()\n}\n'
     )
-    first, second = run(live, code), run(live, code)
-    # PID 1 (the sandbox's init) and the program itself: no survivor of an earlier run.
-    assert first["stdout"] == "processes: 2 marker: false\n"
-    assert second["stdout"] == "processes: 2 marker: false\n"
-    assert wait_until_no_program_processes() == []
+    first, second = run(sandbox_app, code), run(sandbox_app, code)
+    # PID 1 (the sandbox's init) and the program itself; under the OCI backend the program is PID 1. No survivor
+    # of an earlier run.
+    processes = 1 if combination.backend == "oci" else 2
+    assert first["stdout"] == f"processes: {processes} marker: false\n"
+    assert second["stdout"] == f"processes: {processes} marker: false\n"
+    assert wait_until_no_programs_left(combination.instance) == []
 
 
 def test_compile_error_never_starts_a_run_sandbox(live: TestClient) -> None:

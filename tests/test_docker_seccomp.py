@@ -1,15 +1,22 @@
-"""Our seccomp profile against the real engine: denied calls never reach the kernel, ordinary Go still works."""
+"""Our seccomp profile under every backend and runtime: denied calls never reach the kernel, ordinary Go still works.
+
+Under gVisor every denial is EPERM (errnoRet is ignored: see RuntimeNeeds in backends/oci/spec.py); the probe
+counts EPERM and ENOSYS as DENIED.
+"""
 
 from __future__ import annotations
 
 import platform
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gosandbox.backends.docker.backend import DockerBackend
+from combinations import COMBINATIONS, Combination, every_combination
+from gosandbox.backends.base import Backend
 from gosandbox.limits import Limits
 from gosandbox.models import RunSpec
+from gosandbox.policy import PROGRAM_UID
 from gosandbox.runner import Runner
 
 pytestmark = pytest.mark.docker
@@ -34,26 +41,58 @@ if platform.machine() == "x86_64":  # 32-bit entry points that could bypass sock
 MUST_WORK = ["goroutines", "tcp_loopback", "net_interfaces", "exec_self", "tmpfs_write", "signal"]
 
 
-@pytest.fixture(scope="module")
-def probe_lines(docker_backend: DockerBackend) -> list[str]:
-    # Our own trusted probe uses Go assembly for its 32-bit probes, which requests may not
-    # send: so it goes to the runner directly, past the request checks.
-    files = {p.name: p.read_text() for p in PROBE.iterdir() if p.is_file()}
-    result = Runner(docker_backend).run(RunSpec(files=files, limits=Limits(wall_s=20)))
-    assert result.status == "ok", result
-    return result.stdout.splitlines()
+#: Calls gVisor's Sentry itself serves to the unprivileged program (seen where our filter was missing,
+#: docker+runsc below): under runsc only the profile refuses them, so their DENIED proves it is in force.
+SERVED_BY_GVISOR = [
+    "io_uring_setup", "perf_event_open", "keyctl", "add_key", "request_key", "open_by_handle_at",
+    "name_to_handle_at", "unshare", "setns", "ptrace", "clone(CLONE_NEWUSER)", "socket(AF_VSOCK)",
+    "socket(AF_ALG)", "socket(AF_KEY)", "socket(AF_BLUETOOTH)",
+]  # fmt: skip
+_UNFILTERED = (
+    "docker+runsc: `runsc exec` does not apply the container's seccomp filter to the program docker exec "
+    "starts (Seccomp: 0 in its /proc/self/status, 2 in PID 1's); gVisor serves this call"
+)
+_reports: dict[Combination, list[str]] = {}
 
 
-@pytest.mark.parametrize("call", MUST_BE_DENIED)
-def test_call_is_denied(probe_lines: list[str], call: str) -> None:
+@pytest.fixture
+def probe_lines(combination: Combination, sandbox_backend: Backend) -> list[str]:
+    """The probe's report under ``combination``, run once per combination."""
+    if combination not in _reports:
+        # Our own trusted probe uses Go assembly for its 32-bit probes, which requests may not
+        # send: so it goes to the runner directly, past the request checks.
+        files = {p.name: p.read_text() for p in PROBE.iterdir() if p.is_file()}
+        result = Runner(sandbox_backend).run(RunSpec(files=files, limits=Limits(wall_s=20)))
+        assert result.status == "ok", result
+        _reports[combination] = result.stdout.splitlines()
+    return _reports[combination]
+
+
+def _denial_case(combination: Combination, call: str) -> Any:
+    unfiltered = str(combination) == "docker+runsc" and call in SERVED_BY_GVISOR
+    marks = [pytest.mark.xfail(strict=True, reason=_UNFILTERED)] if unfiltered else []
+    return pytest.param(combination, call, id=f"{combination}-{call}", marks=marks)
+
+
+@pytest.mark.parametrize(
+    ("combination", "call"), [_denial_case(c, call) for c in COMBINATIONS for call in MUST_BE_DENIED]
+)
+def test_call_is_denied(probe_lines: list[str], combination: Combination, call: str) -> None:
     verdicts = [line.split()[0] for line in probe_lines if line.split()[1:2] == [call]]
+    if combination.gvisor and call == "i386_socketcall(AF_VSOCK)":
+        # gVisor serves int $0x80 from the 64-bit table: number 102 is getuid there, not socketcall. It returns
+        # the program's uid (a socket would be a small descriptor): no 32-bit entry point, no socket.
+        assert [line for line in probe_lines if call in line] == [f"ALLOWED {call} (ret={PROGRAM_UID})"]
+        return
     assert verdicts == ["DENIED"], [line for line in probe_lines if call in line]
 
 
+@every_combination
 @pytest.mark.parametrize("feature", MUST_WORK)
 def test_ordinary_go_still_works(probe_lines: list[str], feature: str) -> None:
     assert f"WORKS {feature}" in probe_lines
 
 
+@every_combination
 def test_nothing_is_broken(probe_lines: list[str]) -> None:
     assert [line for line in probe_lines if line.startswith("BROKEN")] == []
