@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
+import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +23,10 @@ from docker_helpers import docker_settings
 from gosandbox.backends.base import BuildJob, ExecJob
 from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
+from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.rootfs import RootfsFilter, UnsafeImageMember
+from gosandbox.backends.oci.runtime import OciRuntime
+from gosandbox.backends.oci.usage import CGROUP_PARENT
 from gosandbox.errors import BackendUnavailable, InvalidSource
 from gosandbox.limits import Limits
 from gosandbox.settings import Settings
@@ -185,3 +191,89 @@ def test_package_files_reach_the_sandbox_read_only_with_their_modes(oci_backend:
     assert lines[2].startswith("/sandbox/stdin 644 ")
     assert lines[3] == "/sandbox/prog 755 0"
     assert lines[4:] == ['read "data\\n" <nil>', "write true"]
+
+
+_SLEEPER = """package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+func main() { fmt.Println("sleeping"); os.Stdout.Sync(); time.Sleep(time.Hour) }
+"""
+
+#: A server that runs one sleeper in an OCI sandbox, says so, and waits to be killed.
+_DOOMED_SERVER = """
+import sys, threading, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from docker_helpers import docker_settings
+from gosandbox.backends.base import ExecJob
+from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
+from gosandbox.limits import Limits
+settings = docker_settings(Path(sys.argv[2]), instance=sys.argv[3], backend="oci", runtime=sys.argv[4], pool_size=0)
+backend = OciBackend(oci_config_from_settings(settings))
+job = ExecJob(Path(sys.argv[5]).read_bytes(), b"", (), Limits(wall_s=30))
+threading.Thread(target=backend.execute, args=(job,), daemon=True).start()
+while not backend.runtime.list_ids():
+    time.sleep(0.02)
+print("running", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.docker
+def test_a_killed_servers_sandboxes_die_with_it_not_at_the_next_start(oci_backend: OciBackend, tmp_path: Path) -> None:
+    """Nothing inside an OCI sandbox holds its deadline: without the watcher, this sleeper outlived its server."""
+    runtime = oci_backend.runtime.name
+    built = oci_backend.build(BuildJob(files={"main.go": _SLEEPER, "go.mod": "module m\n\ngo 1.27\n"}, timeout_s=120))
+    assert built.binary is not None, built.output
+    binary = tmp_path / "sleeper"
+    binary.write_bytes(built.binary)
+    instance = f"{oci_backend.config.docker.instance}-doomed"
+    state = tmp_path / "state"
+    tests_dir = str(Path(__file__).parent)
+    command = [sys.executable, "-c", _DOOMED_SERVER, tests_dir, str(state), instance, runtime, str(binary)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    settings = docker_settings(state, instance=instance, backend="oci", runtime=runtime, pool_size=0)
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline() == "running\n"
+        assert _processes_of(instance) != []
+        server.kill()
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while _processes_of(instance) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_of(instance) == [], "the dead server's sandbox lives on"
+        successor = OciBackend(oci_config_from_settings(settings))
+        assert successor.runtime.list_ids() == []
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        cleanup = OciBackend(oci_config_from_settings(settings))
+        cleanup.start()  # removes the dead server's builder container and anything left
+        cleanup.close()
+
+
+def _processes_of(instance: str) -> list[int]:
+    marker = f"{CGROUP_PARENT}/{instance}/"
+    found = []
+    for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
+        try:
+            if marker in cgroup.read_text():
+                found.append(int(cgroup.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_the_watcher_ends_with_close(tmp_path: Path) -> None:
+    runtime = OciRuntime("runc", "/usr/sbin/runc", tmp_path / "root")
+    watch = DeathWatch(runtime)
+    assert Path(f"/proc/{watch.pid}").exists()
+    watch.close()
+    assert not Path(f"/proc/{watch.pid}").exists()
+    watch.close()  # twice: no error, and no other descriptor closed

@@ -6,9 +6,10 @@ Compiling stays in the Docker backend's warm builder sandbox (a ``docker exec`` 
 milliseconds against a compile's hundreds). No sandbox is started ahead of need: a start costs tens
 of milliseconds, and a started sandbox's argv and exit status could not be handed to a run.
 
-A server that dies mid-run leaves its sandboxes running until they end by themselves (RLIMIT_CPU
-holds a busy one) and the next :meth:`OciBackend.start` of the same instance removes them: every
-sandbox is under a state root (``--root``) of this instance's own, so reaping is exact.
+A server that dies mid-run has its sandboxes killed and deleted by a watcher process of its own
+(``deathwatch``: nothing inside the sandbox holds the deadline, and runsc ignores RLIMIT_CPU), and the
+next :meth:`OciBackend.start` of the same instance removes whatever is left: every sandbox is under a
+state root (``--root``) of this instance's own, so reaping is exact.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gosandbox.backends.docker.cgroups import CgroupPlaces, read_usage_at
 from gosandbox.backends.docker.streams import BoundedOutput
 from gosandbox.backends.docker.watch import SandboxKiller, stop_flood, watch
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
+from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.outcome import RunEnd, outcome
 from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
 from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
@@ -92,6 +94,7 @@ class OciBackend:
         self._bundles_dir = config.state_dir / "bundles" / instance
         self._start_lock = threading.Lock()
         self._place: BundlePlace | None = None
+        self._watch: DeathWatch | None = None
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="oci-cleanup")
         self._pending_removals = threading.BoundedSemaphore(2 * _CLEANUP_WORKERS)
 
@@ -115,6 +118,7 @@ class OciBackend:
                 return
             self.builds.start()
             self._reap()
+            self._watch = DeathWatch(self.runtime)  # from here on, a dead server's sandboxes go with it
             state_dir = self.config.state_dir
             remove_unfinished(state_dir)
             rootfs = rootfs_for(self.builds.client, self.builds.images.runner, state_dir)
@@ -191,6 +195,9 @@ class OciBackend:
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="oci-cleanup")
         for sandbox_id in self.runtime.list_ids():
             self.runtime.delete(sandbox_id)
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         shutil.rmtree(self._bundles_dir, ignore_errors=True)
         shutil.rmtree(self.runtime.root, ignore_errors=True)
         remove_instance_cgroups(self.config.docker.instance)

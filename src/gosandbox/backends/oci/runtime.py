@@ -48,6 +48,10 @@ class OciRuntime:
             flags += ["--log", str(log), "--log-format", "json"]
         return [self.binary, *flags, *args]
 
+    def control_command(self) -> list[str]:
+        """The runtime and its global flags (our state root), to be followed by a subcommand."""
+        return self._command()
+
     def run(self, bundle: Path, sandbox_id: str, stdin: IO[bytes]) -> subprocess.Popen[bytes]:
         """Start the sandbox and its program; the runtime exits with the program's status.
 
