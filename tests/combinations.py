@@ -40,8 +40,11 @@ class Combination(NamedTuple):
 
     @property
     def instance(self) -> str:
-        """The instance label of this combination's app (docker+runc is the ``live`` app's, TEST_INSTANCE)."""
-        return TEST_INSTANCE if self == DOCKER_RUNC else f"{TEST_INSTANCE}-{self.backend}-{self.runtime}"
+        """The instance label of this combination's app (docker+runc is the ``live`` app's, TEST_INSTANCE).
+
+        Not the ``oci_backend`` fixture's (``-oci-<runtime>``): one instance's start reaps all its sandboxes.
+        """
+        return TEST_INSTANCE if self == DOCKER_RUNC else f"{TEST_INSTANCE}-app-{self.backend}-{self.runtime}"
 
 
 def _settings_default(name: str) -> str:

@@ -297,7 +297,7 @@ def test_posture_by_syscalls(sandbox_app: TestClient, combination: Combination) 
     ], result
 
 
-SLEEPER = 'package main\n\nimport "time"\n\nfunc main() { time.Sleep(2 * time.Second) }\n'
+SLEEPER = 'package main\n\nimport "time"\n\nfunc main() { time.Sleep(time.Second) }\n'
 
 
 @every_combination
