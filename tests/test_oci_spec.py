@@ -18,7 +18,7 @@ from gosandbox.backends.oci.spec import (
     seccomp_to_oci,
     thermal_throttle_paths,  # imported before the fixture below replaces it in the module
 )
-from gosandbox.policy import Policy
+from gosandbox.policy import RUNSC_PIDS_OVERHEAD, Policy
 from gosandbox.settings import bundled_seccomp_profile
 
 MIB = 1024 * 1024
@@ -141,6 +141,7 @@ EXPECTED: dict[str, Any] = {
                 {"allow": False, "access": "rwm"},
                 {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
                 {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
                 {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
                 {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
                 {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
@@ -193,7 +194,7 @@ def test_the_allow_rule_of_our_profile_is_kept_whole() -> None:
 
 def test_under_runsc_only_the_pids_limit_differs_by_gvisors_own_host_tasks() -> None:
     config = oci_config(SHAPE, POLICY.loosened(runtime="runsc"))
-    resources = {**EXPECTED["linux"]["resources"], "pids": {"limit": 64 + 64}}
+    resources = {**EXPECTED["linux"]["resources"], "pids": {"limit": 64 + RUNSC_PIDS_OVERHEAD}}
     assert config == {**EXPECTED, "linux": {**EXPECTED["linux"], "resources": resources}}
     assert spec.RUNTIMES["runsc"].flags == ("--network=none", "--oci-seccomp")
     assert spec.RUNTIMES["runc"].flags == ()

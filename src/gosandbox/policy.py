@@ -12,6 +12,9 @@ logger = logging.getLogger(__name__)
 BUILDER_UID = 10001
 PROGRAM_UID = 10002
 INIT_UID = 10003
+#: Host tasks gVisor runs in a sandbox's cgroup beside the program (its Sentry, Gofer and ptrace stubs: ~33 for a
+#: sleeping program, ~3 per guest process), added to the pids limit under runsc by both backends.
+RUNSC_PIDS_OVERHEAD = 128
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535)
     state_dir: Path = Field(default_factory=_default_state_dir)
     instance: str = Field(
-        "default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="label value of this server's sandboxes"
+        "default", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$", description="label value of this server's sandboxes"
     )
     go_image: str | None = Field(
         None,

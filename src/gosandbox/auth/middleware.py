@@ -58,7 +58,10 @@ PUBLIC_PATHS = frozenset({"/", "/embed", "/healthz", "/readyz", "/docs", "/redoc
 PUBLIC_PREFIXES = ("/docs/assets/", "/static/")
 
 
-def is_public(path: str) -> bool:
+def is_public(path: str, query: bytes = b"") -> bool:
+    """``/embed?p={id}`` looks the id up in the store: with a key only, as ``/p/{id}`` (no keyless oracle of shares)."""
+    if path == "/embed" and query:
+        return False
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
@@ -153,7 +156,8 @@ class AuthMiddleware:
         self.app, self.keys, self.limiter = app, keys, limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" or (scope["type"] == "http" and is_public(scope["path"])):
+        public = scope["type"] == "http" and is_public(scope["path"], scope.get("query_string", b""))
+        if scope["type"] == "lifespan" or public:
             await self.app(scope, receive, send)
             return
         if scope["type"] != "http":  # no websocket route exists; one added later must not be open by default

@@ -38,6 +38,7 @@ from gosandbox.errors import SandboxFailure, UnknownToolchain
 from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 from gosandbox.settings import Settings
+from gosandbox.source import check_file_name, check_no_file_is_a_directory
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +361,10 @@ def _hand_over(host_dir: Path, job: ExecJob) -> None:
     program.write_bytes(job.binary)
     program.chmod(0o755)
     (host_dir / "stdin").write_bytes(job.stdin)
-    for name, text in job.package_files.items():  # names were checked: relative, no "..", no links
+    check_no_file_is_a_directory(job.package_files)
+    for name in job.package_files:
+        check_file_name(name)  # again where they are written (as root): an absolute or ".." name would leave host_dir
+    for name, text in job.package_files.items():
         path = host_dir / "pkg" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -7,13 +7,12 @@ from typing import Any
 
 from docker.types import LogConfig, Mount, Ulimit
 
-from gosandbox.policy import Policy
+from gosandbox.policy import RUNSC_PIDS_OVERHEAD, Policy
 
 MIB = 1024 * 1024
 #: Host tasks gVisor itself runs in a runsc sandbox's pids cgroup under Docker (its Sentry, Gofer and the ptrace
 #: platform's stubs): 46 for an idle init here, 64 and more during one ``docker exec``. With the program's limit
 #: alone the Sentry cannot start a thread and dies (exit 2), and Docker never ends the exec's stream.
-RUNSC_PIDS_OVERHEAD = 128
 
 
 @dataclass(frozen=True)

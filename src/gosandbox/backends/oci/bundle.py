@@ -16,7 +16,6 @@ from pathlib import Path
 
 from gosandbox.backends.base import ExecJob
 from gosandbox.backends.docker.backend import program_environment
-from gosandbox.backends.docker.options import host_pids_limit
 from gosandbox.backends.oci.spec import OciShape, oci_config
 from gosandbox.backends.oci.usage import cgroups_path
 from gosandbox.policy import PROGRAM_UID, Policy
@@ -76,9 +75,7 @@ def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
         gid=PROGRAM_UID,
         memory_mb=limits.memory_mb,
         cpus=limits.cpus,
-        # Under runsc the cgroup holds gVisor's own host tasks (33 for a sleeping program), not the program's
-        # threads (Sentry tasks): the same allowance as under Docker, or the Sentry dies short of a thread.
-        pids=host_pids_limit(limits.pids, place.runtime),
+        pids=limits.pids,  # the spec adds gVisor's own host tasks under runsc (RUNSC_PIDS_OVERHEAD)
         tmpfs_mb=place.policy.tmpfs_mb,
         # CPU time of all threads counts: a program busy on every CPU it has reaches wall_s * cpus.
         cpu_time_limit_s=math.ceil((limits.wall_s + CPU_BACKSTOP_GRACE_S) * max(1.0, limits.cpus)),

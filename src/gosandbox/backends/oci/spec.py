@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gosandbox.errors import GosandboxError
-from gosandbox.policy import Policy
+from gosandbox.policy import RUNSC_PIDS_OVERHEAD, Policy
 
 MIB = 1024 * 1024
 CPU_PERIOD_US = 100_000
@@ -62,7 +62,7 @@ MASKED_PATHS = (
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 #: Docker's device cgroup rules: deny all, then null, zero, full, urandom, random, tty, console; never fuse.
-_ALLOWED_DEVICES = ((1, 5), (1, 3), (1, 9), (1, 8), (5, 0), (5, 1))
+_ALLOWED_DEVICES = ((1, 5), (1, 3), (1, 7), (1, 9), (1, 8), (5, 0), (5, 1))  # zero null full urandom random tty console
 _DEVICE_RULES: list[dict[str, Any]] = [
     {"allow": False, "access": "rwm"},
     *(
@@ -101,7 +101,7 @@ class RuntimeNeeds:
 
 RUNTIMES = {
     "runc": RuntimeNeeds(flags=(), pids_overhead=0),
-    "runsc": RuntimeNeeds(flags=("--network=none", "--oci-seccomp"), pids_overhead=64),
+    "runsc": RuntimeNeeds(flags=("--network=none", "--oci-seccomp"), pids_overhead=RUNSC_PIDS_OVERHEAD),
 }
 
 
