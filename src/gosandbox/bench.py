@@ -290,7 +290,7 @@ def backends_comparison(args: argparse.Namespace, state: str, origin: Measured) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20, help="sequential runs per scenario")
-    parser.add_argument("--origin-runs", type=int, default=5)
+    parser.add_argument("--origin-runs", type=int, default=3, help="cold `go run`s (~11 s each here)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration-s", type=float, default=20.0, help="each throughput scenario's duration")
     parser.add_argument("--no-queue", action="store_true", help="skip the scenarios through Redis")
