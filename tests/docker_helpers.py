@@ -43,10 +43,20 @@ def _container_of(pid: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _belongs_to(container_id: str | None, instance: str) -> bool:
-    """A process of ``instance``, or one whose container is already gone (a leak)."""
+def _oci_instance_of(pid: str) -> str | None:
+    """The instance whose OCI sandbox's cgroup (``/gosandbox-oci/<instance>/<id>``, usage.py) holds ``pid``."""
+    try:
+        found = re.search(r"/gosandbox-oci/([A-Za-z0-9_.-]+)/", Path(f"/proc/{pid}/cgroup").read_text())
+    except OSError:
+        return None
+    return found.group(1) if found else None
+
+
+def _belongs_to(container_id: str | None, instance: str, pid: str = "") -> bool:
+    """A process of ``instance``, or one in no sandbox or whose container is already gone (a leak)."""
     if container_id is None:
-        return True
+        oci_instance = _oci_instance_of(pid)
+        return oci_instance is None or oci_instance == instance
     try:
         labels = connect().api.inspect_container(container_id)["Config"]["Labels"] or {}
     except docker.errors.NotFound:  # the container is gone but its process is not
@@ -69,8 +79,9 @@ def program_processes(instance: str = TEST_INSTANCE) -> list[int]:
         if "\nState:\tZ" in text:
             continue  # a zombie is dead already: it runs nothing and holds no memory
         uid_line = next((line for line in text.splitlines() if line.startswith("Uid:")), "")
-        if uid_line.split()[1:2] == [str(PROGRAM_UID)] and _belongs_to(_container_of(status.parent.name), instance):
-            pids.append(int(status.parent.name))
+        pid = status.parent.name
+        if uid_line.split()[1:2] == [str(PROGRAM_UID)] and _belongs_to(_container_of(pid), instance, pid):
+            pids.append(int(pid))
     return pids
 
 
@@ -87,6 +98,67 @@ def wait_for_program_processes(instance: str, count: int, timeout_s: float = 15.
 def wait_until_no_program_processes(timeout_s: float = 10.0, instance: str = TEST_INSTANCE) -> list[int]:
     deadline = time.monotonic() + timeout_s
     while (left := program_processes(instance)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def oci_sandbox_processes(instance: str) -> list[int]:
+    """Host pids of any uid in ``instance``'s OCI sandboxes' cgroups: the program under runc, gVisor's Sentry,
+    Gofer and stubs under runsc. The OCI backend starts no sandbox ahead of need: after a run, none is left."""
+    pids = []
+    for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
+        if _oci_instance_of(cgroup.parent.name) == instance:
+            pids.append(int(cgroup.parent.name))
+    return pids
+
+
+#: Where Docker 20.10 keeps runsc's state of its containers (``--root`` on every runsc process it starts).
+DOCKER_RUNSC_ROOT = "/var/run/docker/runtime-runc/moby"
+
+
+def gvisor_program_tasks(instance: str) -> list[str]:
+    """The program's tasks in ``instance``'s Docker sandboxes under runsc, by ``runsc ps``.
+
+    Under gVisor the program's processes are the Sentry's tasks, not host processes (the host sees the Sentry
+    as nobody and the Gofer as root): only the runtime can list them. ``docker top`` cannot (here it answers
+    with the host's PID 1).
+    """
+    client, tasks = connect(), []
+    for container in client.api.containers(filters={"label": f"gosandbox.instance={instance}"}):
+        try:
+            if client.api.inspect_container(container["Id"])["HostConfig"]["Runtime"] != "runsc":
+                continue
+        except docker.errors.NotFound:
+            continue  # removed meanwhile
+        listed = subprocess.run(["runsc", "--root", DOCKER_RUNSC_ROOT, "ps", container["Id"]],
+                                capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+        if listed.returncode != 0:  # being removed, or runsc cannot see into it: then it counts, unlisted
+            if _still_running(client, container["Id"]):
+                tasks.append(f"{container['Id'][:12]}:unlisted ({listed.stderr.strip()[-200:]})")
+            continue
+        rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+        tasks += [f"{container['Id'][:12]}:{row[1]}" for row in rows if row and row[0] == str(PROGRAM_UID)]
+    return tasks
+
+
+def _still_running(client: docker.DockerClient, container_id: str) -> bool:
+    try:
+        state = client.api.inspect_container(container_id)["State"]
+    except docker.errors.NotFound:
+        return False
+    return bool(state["Running"]) and state["Status"] == "running"
+
+
+def programs_left(instance: str = TEST_INSTANCE) -> list[str]:
+    """Every trace of a program still running for ``instance``, under any backend and runtime: host processes
+    of its uid (runc, or an escape), any process in its OCI sandboxes' cgroups, its tasks inside gVisor."""
+    host = sorted(set(program_processes(instance)) | set(oci_sandbox_processes(instance)))
+    return [f"pid {pid}" for pid in host] + [f"gVisor task {task}" for task in gvisor_program_tasks(instance)]
+
+
+def wait_until_no_programs_left(instance: str = TEST_INSTANCE, timeout_s: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while (left := programs_left(instance)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
 
