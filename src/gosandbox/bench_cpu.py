@@ -25,11 +25,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gosandbox.backends.docker.cgroups import CgroupPlaces, docker_places, path_places, read_usage_at
+from gosandbox.backends.oci.usage import CGROUP_PARENT as OCI_CGROUP_PARENT
 
 _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 _ENGINE_DAEMONS = ("dockerd", "containerd")
 _SHIM_PREFIX = "containerd-shim"
-OCI_CGROUP_PARENT = "/gosandbox-oci"  # backends/oci/usage.CGROUP_PARENT: where the OCI backend puts its sandboxes
 
 
 @dataclass(frozen=True)
