@@ -208,20 +208,15 @@ UNSHOWN_BY_GVISOR_PROC: dict[str, dict[str, set[str]]] = {
     },
 }
 
-_MKNOD = (
-    "gVisor 20221219 lets the non-root program mknod a block device in its /tmp (no CAP_MKNOD check) and our "
-    "seccomp profile allows mknod/mknodat of any type (fix: deny S_IFBLK and S_IFCHR by argument)"
-)
 _DOCKER_EXEC_SECCOMP = (
     "docker+runsc: `runsc exec` does not apply the container's seccomp filter, so the program, started by "
     "docker exec, runs with Seccomp: 0 (its PID 1 has 2): io_uring, keyctl, user namespaces reach gVisor"
 )
 #: Open defects, each a strict xfail that turns red when it is fixed (then drop it here). Reported, not hidden.
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    ("docker+runsc", "34_mount_unshare_chroot.go"): f"{_DOCKER_EXEC_SECCOMP}; {_MKNOD}",
+    ("docker+runsc", "34_mount_unshare_chroot.go"): _DOCKER_EXEC_SECCOMP,
     ("docker+runsc", "35_setuid_caps_tty_posture.go"): _DOCKER_EXEC_SECCOMP,
     ("docker+runsc", "38_kernel_surface_syscalls_sockets.go"): _DOCKER_EXEC_SECCOMP,
-    ("oci+runsc", "34_mount_unshare_chroot.go"): _MKNOD,
 }
 
 
