@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -41,17 +40,9 @@ if platform.machine() == "x86_64":  # 32-bit entry points that could bypass sock
 MUST_WORK = ["goroutines", "tcp_loopback", "net_interfaces", "exec_self", "tmpfs_write", "signal"]
 
 
-#: Calls gVisor's Sentry itself serves to the unprivileged program (seen where our filter was missing,
-#: docker+runsc below): under runsc only the profile refuses them, so their DENIED proves it is in force.
-SERVED_BY_GVISOR = [
-    "io_uring_setup", "perf_event_open", "keyctl", "add_key", "request_key", "open_by_handle_at",
-    "name_to_handle_at", "unshare", "setns", "ptrace", "clone(CLONE_NEWUSER)", "socket(AF_VSOCK)",
-    "socket(AF_ALG)", "socket(AF_KEY)", "socket(AF_BLUETOOTH)",
-]  # fmt: skip
-_UNFILTERED = (
-    "docker+runsc: `runsc exec` does not apply the container's seccomp filter to the program docker exec "
-    "starts (Seccomp: 0 in its /proc/self/status, 2 in PID 1's); gVisor serves this call"
-)
+#: Under runsc, gVisor's Sentry itself would serve many of these calls to the unprivileged program (io_uring,
+#: keyctl, user namespaces, AF_VSOCK...: seen while docker+runsc started the program by `runsc exec`, which
+#: installs no filter); there only our profile refuses them, so their DENIED proves it is in force.
 _reports: dict[Combination, list[str]] = {}
 
 
@@ -68,14 +59,9 @@ def probe_lines(combination: Combination, sandbox_backend: Backend) -> list[str]
     return _reports[combination]
 
 
-def _denial_case(combination: Combination, call: str) -> Any:
-    unfiltered = str(combination) == "docker+runsc" and call in SERVED_BY_GVISOR
-    marks = [pytest.mark.xfail(strict=True, reason=_UNFILTERED)] if unfiltered else []
-    return pytest.param(combination, call, id=f"{combination}-{call}", marks=marks)
-
-
 @pytest.mark.parametrize(
-    ("combination", "call"), [_denial_case(c, call) for c in COMBINATIONS for call in MUST_BE_DENIED]
+    ("combination", "call"),
+    [pytest.param(c, call, id=f"{c}-{call}") for c in COMBINATIONS for call in MUST_BE_DENIED],
 )
 def test_call_is_denied(probe_lines: list[str], combination: Combination, call: str) -> None:
     verdicts = [line.split()[0] for line in probe_lines if line.split()[1:2] == [call]]

@@ -208,16 +208,10 @@ UNSHOWN_BY_GVISOR_PROC: dict[str, dict[str, set[str]]] = {
     },
 }
 
-_DOCKER_EXEC_SECCOMP = (
-    "docker+runsc: `runsc exec` does not apply the container's seccomp filter, so the program, started by "
-    "docker exec, runs with Seccomp: 0 (its PID 1 has 2): io_uring, keyctl, user namespaces reach gVisor"
-)
 #: Open defects, each a strict xfail that turns red when it is fixed (then drop it here). Reported, not hidden.
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    ("docker+runsc", "34_mount_unshare_chroot.go"): _DOCKER_EXEC_SECCOMP,
-    ("docker+runsc", "35_setuid_caps_tty_posture.go"): _DOCKER_EXEC_SECCOMP,
-    ("docker+runsc", "38_kernel_surface_syscalls_sockets.go"): _DOCKER_EXEC_SECCOMP,
-}
+#: (docker+runsc's three, its program started by `runsc exec` without our seccomp filter, are fixed: under runsc
+#: the program is the sandbox's own process.)
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 def expected(combination: Combination, name: str) -> tuple[set[str], list[Check]]:
@@ -275,12 +269,7 @@ def test_hostile_program(sandbox_app: TestClient, combination: Combination, name
 POSTURE = Path(__file__).resolve().parent / "data" / "posture.go"
 
 
-def _posture_case(combination: Combination) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=_DOCKER_EXEC_SECCOMP)] if str(combination) == "docker+runsc" else []
-    return pytest.param(combination, id=str(combination), marks=marks)
-
-
-@pytest.mark.parametrize("combination", [_posture_case(c) for c in COMBINATIONS])
+@pytest.mark.parametrize("combination", [pytest.param(c, id=str(c)) for c in COMBINATIONS])
 def test_posture_by_syscalls(sandbox_app: TestClient, combination: Combination) -> None:
     """What 35 reads in /proc, asked of the kernel (gVisor's Sentry) itself: it backs UNSHOWN_BY_GVISOR_PROC."""
     result = run(sandbox_app, POSTURE.read_text())

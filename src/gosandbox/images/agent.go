@@ -43,13 +43,15 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: gosandbox-agent init|exec|build ...")
+		fail("usage: gosandbox-agent init|exec|run|build ...")
 	}
 	switch os.Args[1] {
 	case "init":
 		runInit(os.Args[2:])
 	case "exec":
 		runExec(os.Args[2:])
+	case "run":
+		runProgram(os.Args[2:])
 	case "build":
 		runBuild(os.Args[2:])
 	default:
@@ -176,7 +178,15 @@ func runExec(args []string) {
 		fail("usage: exec DEADLINE_MS STDIN PROG [ARGS...]")
 	}
 	armDeadline(parseMs(args[0], "deadline"))
-	args = args[1:]
+	runProgram(args[1:])
+}
+
+// runProgram replaces itself with the program, stdin taken from a file. As the sandbox's own first
+// process (gVisor under Docker: no init, no exec), the program is PID 1 and gets the sandbox's seccomp filter.
+func runProgram(args []string) {
+	if len(args) < 2 {
+		fail("usage: run STDIN PROG [ARGS...]")
+	}
 	stdinPath := args[0]
 	if stdinPath == "-" {
 		stdinPath = os.DevNull

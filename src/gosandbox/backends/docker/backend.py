@@ -21,11 +21,9 @@ from gosandbox.backends.docker.builder import KILLED_EXIT, Builder, BuilderConfi
 from gosandbox.backends.docker.cgroups import SandboxUsage, cpu_time_ns, read_usage, reset_peak_memory
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.gvisor import (
-    GVISOR,
-    DeathWatch,
     builder_policy,
-    can_resize,
     program_usage,
+    starts_program_itself,
     usage_after_death,
 )
 from gosandbox.backends.docker.images import AGENT, ImageNames, build_cache_volume, image_names, require_images
@@ -123,7 +121,7 @@ class DockerBackend:
         self._pending_removals = threading.BoundedSemaphore(2 * _CLEANUP_WORKERS)
         self._start_lock = threading.Lock()
         self.pool: SandboxPool | None = None
-        self._gvisor = config.policy.runtime == GVISOR
+        self._direct = starts_program_itself(config.policy.runtime)
 
     @property
     def go_version(self) -> str:
@@ -168,7 +166,10 @@ class DockerBackend:
                 for leftover in directory.iterdir():
                     shutil.rmtree(leftover, ignore_errors=True)
             self.pool = SandboxPool(
-                self._create_sandbox, self._destroy_sandbox, self.config.pool_size, self.config.sandbox_lease_s / 2
+                self._create_sandbox,
+                self._destroy_sandbox,
+                0 if self._direct else self.config.pool_size,  # each run starts its own sandbox
+                self.config.sandbox_lease_s / 2,
             )
             metrics.watch_pool(self.pool.ready_count)
 
@@ -254,10 +255,9 @@ class DockerBackend:
             api._raise_for_status(response)
 
     def execute(self, job: ExecJob) -> ExecOutcome:
+        if self._direct:
+            return self._execute_direct(job)
         sandbox = self._acquire()
-        if _shape_of(sandbox.limits) != _shape_of(job.limits) and not can_resize(self.config.policy.runtime):
-            self._cleanup.submit(self._destroy_sandbox, sandbox)
-            sandbox = self._create_sandbox(job.limits)
         try:
             try:
                 exec_id = self._prepare(sandbox, job)
@@ -274,6 +274,65 @@ class DockerBackend:
         finally:
             self._pending_removals.acquire()
             self._cleanup.submit(self._destroy_and_release, sandbox)
+
+    def _execute_direct(self, job: ExecJob) -> ExecOutcome:
+        """A sandbox started for this run whose own process is the program (see gvisor.starts_program_itself)."""
+        self.start()
+        host_dir = self._sandboxes_dir / uuid.uuid4().hex
+        host_dir.mkdir(mode=0o755, parents=True)
+        _hand_over(host_dir, job)
+        shape = SandboxShape(
+            image=self.images.runner,
+            entrypoint=[AGENT, "run"],  # opens the stdin file, then replaces itself with the program
+            command=["/sandbox/stdin", "/sandbox/prog", *job.args],
+            user=f"{PROGRAM_UID}:{PROGRAM_UID}",
+            memory_mb=job.limits.memory_mb,
+            cpus=job.limits.cpus,
+            pids=job.limits.pids,
+            tmpfs_mb=self.config.policy.tmpfs_mb,
+            labels={**self.labels, "gosandbox.role": "run"},
+            binds={str(host_dir): "/sandbox"},
+            environment=program_environment(job.limits),
+            working_dir="/sandbox/pkg" if job.package_files else "/tmp",
+        )
+        options = container_options(shape, self.config.policy)
+        del options["detach"]  # created, attached to, then started
+        try:
+            with docker_errors("creating a run sandbox"):
+                container_id: str = self.client.containers.create(**options).id
+        except BaseException:
+            shutil.rmtree(host_dir, ignore_errors=True)
+            raise
+        metrics.sandbox_created("run")
+        sandbox = RunSandbox(container_id, host_dir, job.limits, time.monotonic())
+        try:
+            return self._run_direct(sandbox, job)
+        finally:
+            self._pending_removals.acquire()
+            self._cleanup.submit(self._destroy_and_release, sandbox)
+
+    def _run_direct(self, sandbox: RunSandbox, job: ExecJob) -> ExecOutcome:
+        api = self.client.api
+        killer = Killer(self.client, sandbox.container_id)
+        finished = threading.Event()
+        output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
+        with docker_errors("running the program"):
+            stream = api.attach(sandbox.container_id, stdout=True, stderr=True, stream=True, demux=True)
+            started = time.monotonic()
+            api.start(sandbox.container_id)
+            watch(killer, job, finished, started)
+            try:
+                killer.hang_up_if_stuck(finished, stream.close)
+                output.feed(stream)
+                for _ in stream:  # after an overflow kill: drain what is left, keep nothing
+                    pass
+            finally:
+                finished.set()
+            duration = time.monotonic() - started
+            exit_code: int | None = api.wait(sandbox.container_id, timeout=30)["StatusCode"]
+        # The sandbox is gone with its program, and its cgroup with it: the engine says whether memory killed it.
+        usage = program_usage(usage_after_death(self.client, sandbox.container_id, killer.usage))
+        return _outcome(killer, output, _Ended(exit_code, duration, usage, None))
 
     def _destroy_and_release(self, sandbox: RunSandbox) -> None:
         try:
@@ -294,7 +353,6 @@ class DockerBackend:
             try:
                 stream = api.exec_start(exec_id, stream=True, demux=True)
                 killer.hang_up_if_stuck(finished, stream.close)
-                death = DeathWatch(sandbox.container_id, finished, stream.close) if self._gvisor else None
                 output.feed(stream)
                 for _ in stream:  # after an overflow kill: drain what is left, keep nothing
                     pass
@@ -304,7 +362,7 @@ class DockerBackend:
             exit_code = self._exec_exit_code(exec_id)
         if exit_code in (KILLED_EXIT, None) and duration >= job.limits.wall_s:
             killer.note("timeout")  # the agent's deadline came first (this process was too slow to kill)
-        return _outcome(killer, output, _Ended(exit_code, duration, self._usage(sandbox, killer, death), cpu_before_ns))
+        return _outcome(killer, output, _Ended(exit_code, duration, self._usage(sandbox, killer), cpu_before_ns))
 
     def _exec_exit_code(self, exec_id: str) -> int | None:
         """The exec's exit code; None while it runs, or when the engine forgot it with its dead sandbox (runsc)."""
@@ -314,13 +372,9 @@ class DockerBackend:
             return None
         return code
 
-    def _usage(self, sandbox: RunSandbox, killer: Killer, death: DeathWatch | None) -> SandboxUsage:
-        if death is not None and death.gone:
-            usage = usage_after_death(self.client, sandbox.container_id, killer.usage or death.last_usage)
-        else:
-            # The program is gone and init idles: the cgroup is still there, unless our kill took it.
-            usage = killer.usage if killer.usage is not None else read_usage(sandbox.container_id)
-        return program_usage(usage) if self._gvisor else usage
+    def _usage(self, sandbox: RunSandbox, killer: Killer) -> SandboxUsage:
+        # The program is gone and init idles: the cgroup is still there, unless our kill took it.
+        return killer.usage if killer.usage is not None else read_usage(sandbox.container_id)
 
     def close(self) -> None:
         """Destroy idle sandboxes, wait for pending removals, stop the builders, remove our host directories."""

@@ -31,6 +31,9 @@ class SandboxShape:
     writable_binds: dict[str, str] = field(default_factory=dict)
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> container path
     environment: dict[str, str] = field(default_factory=dict)
+    #: Instead of the image's (a sandbox whose own process is the program); None keeps the image's.
+    entrypoint: list[str] | None = None
+    working_dir: str | None = None
 
 
 def _mounts(shape: SandboxShape) -> list[Mount]:
@@ -67,7 +70,8 @@ def resource_update(memory_mb: int, cpus: float, pids: int, runtime: str) -> dic
 
 def container_options(shape: SandboxShape, policy: Policy) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` (docker SDK)."""
-    return {
+    started_as = {"entrypoint": shape.entrypoint, "working_dir": shape.working_dir}
+    return {key: value for key, value in started_as.items() if value is not None} | {
         "image": shape.image,
         "command": shape.command,
         "user": shape.user,
