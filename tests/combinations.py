@@ -2,8 +2,8 @@
 
 The isolation tests and the hostile corpus run under every combination (tests/test_hostile.py,
 tests/test_docker_run.py, tests/test_docker_seccomp.py). :data:`DEFAULT_COMBINATION` is the one a server
-gets without settings: it comes from :class:`Settings`' own defaults, so the combination that gets the whole
-corpus moves with them.
+gets without settings: it comes from gosandbox.defaults (what ``auto`` becomes on this machine), so the
+combination that gets the whole corpus moves with the default.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gosandbox.backends.base import Backend
 from gosandbox.backends.docker.backend import DockerBackend, connect
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.backends.oci.backend import OciBackend
+from gosandbox.defaults import AUTO, choose
 from gosandbox.errors import GosandboxError
 from gosandbox.settings import Settings
 from gosandbox.wiring import make_backend
@@ -47,15 +48,10 @@ class Combination(NamedTuple):
         return TEST_INSTANCE if self == DOCKER_RUNC else f"{TEST_INSTANCE}-app-{self.backend}-{self.runtime}"
 
 
-def _settings_default(name: str) -> str:
-    """A field's default as a server without GOSANDBOX_* variables would get it (a default factory is called)."""
-    return str(Settings.model_fields[name].get_default(call_default_factory=True))
-
-
 DOCKER_RUNC = Combination("docker", "runc")
 COMBINATIONS = tuple(Combination(backend, runtime) for backend in ("docker", "oci") for runtime in ("runc", "runsc"))
 #: The combination that gets the whole hostile corpus; the others get its security-critical subset.
-DEFAULT_COMBINATION = Combination(_settings_default("backend"), _settings_default("runtime"))
+DEFAULT_COMBINATION = Combination(*choose(AUTO, AUTO))  # what a server without GOSANDBOX_* settings runs
 OTHER_COMBINATIONS = tuple(c for c in COMBINATIONS if c != DEFAULT_COMBINATION)
 
 #: Parametrizes a test over the four combinations; its ``sandbox_app``/``sandbox_backend`` follow.

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import docker.errors
 import pytest
 from fastapi.testclient import TestClient
+
+# The tests of the Docker backend's own machinery (containers, labels, its pool, the engine going away) and every
+# server a test starts without naming a backend run on the Docker backend; the default combination, whatever
+# gosandbox.defaults chooses, gets the whole hostile corpus by name (tests/combinations.py), and tests/test_defaults.py
+# starts a server on the real default.
+os.environ.setdefault("GOSANDBOX_BACKEND", "docker")
 
 from combinations import DEFAULT_COMBINATION, DOCKER_RUNC, Combination, SandboxApps
 from docker_helpers import ALT, TEST_INSTANCE, docker_settings, sandboxes_of_this_test_run

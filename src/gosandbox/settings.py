@@ -10,10 +10,12 @@ import re
 import resource
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gosandbox.defaults import AUTO, choose
 from gosandbox.limits import Limits, resolve_limits
 from gosandbox.policy import Policy
 
@@ -56,11 +58,16 @@ class Settings(BaseSettings):
         description="image with Go at /usr/local/go (e.g. golang:1.27) to base the builder on, instead of the wheel",
     )
     backend: str = Field(
-        "docker",
-        pattern=r"^(docker|oci)$",
-        description="docker: sandboxes through the Docker engine; oci: run sandboxes by the OCI runtime directly",
+        AUTO,
+        pattern=r"^(auto|docker|oci)$",
+        description="docker: sandboxes through the Docker engine; oci: run sandboxes by the OCI runtime directly "
+        "(as root); auto: the measured default (gosandbox.defaults)",
     )
-    runtime: str = Field("runc", description="OCI runtime of every sandbox: runc, or runsc (gVisor) where installed")
+    runtime: str = Field(
+        AUTO,
+        pattern=r"^(auto|runc|runsc)$",
+        description="OCI runtime of the run sandboxes: runc, or runsc (gVisor) where installed; auto: as backend",
+    )
     seccomp_profile: str = Field(
         "bundled",
         description="seccomp profile of every sandbox: 'bundled' (ours), 'engine-default', or a JSON file path",
@@ -149,6 +156,15 @@ class Settings(BaseSettings):
     max_cpus: float = Field(default_factory=lambda: float(os.cpu_count() or 1))
     max_pids: int = 256
     max_output_bytes: int = 1024 * 1024
+
+    @model_validator(mode="before")
+    @classmethod
+    def _choose_backend(cls, data: Any) -> Any:
+        """``auto`` (the default) becomes the measured choice here, once: every reader sees a concrete value."""
+        if isinstance(data, dict):
+            backend, runtime = choose(str(data.get("backend", AUTO)), str(data.get("runtime", AUTO)))
+            data = {**data, "backend": backend, "runtime": runtime}
+        return data
 
     @field_validator("goproxy")
     @classmethod
