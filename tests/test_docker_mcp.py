@@ -143,7 +143,8 @@ class McpSession:
 def _mcp_env(state_dir: Path, instance: str) -> dict[str, str]:
     env = {"GOSANDBOX_STATE_DIR": str(state_dir), "GOSANDBOX_INSTANCE": instance, "GOSANDBOX_POOL_SIZE": "1",
            "GOSANDBOX_BINARY_CACHE_MB": "0", "GOSANDBOX_LOG_LEVEL": "info"}  # fmt: skip
-    return env | {name: os.environ[name] for name in ("PYTHONPATH", "DOCKER_HOST") if name in os.environ}
+    passed = ("PYTHONPATH", "DOCKER_HOST", "GOSANDBOX_BACKEND")  # the backend: as the test session's (conftest)
+    return env | {name: os.environ[name] for name in passed if name in os.environ}
 
 
 MCP_COMMAND = [sys.executable, "-m", "gosandbox.cli", "mcp"]

@@ -245,5 +245,7 @@ def test_the_oci_backend_refuses_a_missing_runtime(monkeypatch: pytest.MonkeyPat
     with pytest.raises(BackendUnavailable, match="runsc is not installed") as refused:
         make_backend(docker_settings(tmp_path, backend="oci", runtime="runsc"))
     assert "apt-get install runsc" in refused.value.hint
-    with pytest.raises(BackendUnavailable, match="not 'crun'"):
-        make_backend(docker_settings(tmp_path, backend="oci", runtime="crun"))
+    with pytest.raises(ValueError, match="runtime"):  # the settings know runc and runsc only
+        docker_settings(tmp_path, backend="oci", runtime="crun")
+    with pytest.raises(BackendUnavailable, match="not 'crun'"):  # and so does the backend, past them
+        make_backend(docker_settings(tmp_path, backend="oci").model_copy(update={"runtime": "crun"}))

@@ -145,7 +145,9 @@ def test_what_a_run_image_has_no_use_for_is_refused(
 @pytest.mark.parametrize("instance", [".", ".."])
 def test_an_instance_that_is_not_a_path_segment_of_its_own_is_refused(tmp_path: Path, instance: str) -> None:
     """With "..", reaping would remove the state directory's every bundle and empty cgroups at the cgroup root."""
-    settings = docker_settings(tmp_path, instance=instance, backend="oci")
+    with pytest.raises(ValueError, match="instance"):  # the settings refuse it first
+        docker_settings(tmp_path, instance=instance, backend="oci")
+    settings = docker_settings(tmp_path, backend="oci").model_copy(update={"instance": instance})  # past them
     with pytest.raises(BackendUnavailable, match="instance"):
         OciBackend(oci_config_from_settings(settings))
 

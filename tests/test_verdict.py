@@ -65,9 +65,20 @@ def test_memory_limit_from_the_oom_killer() -> None:
     assert classify(outcome(137, signal.SIGKILL, oom_killed=True)) is Status.MEMORY_LIMIT
 
 
-def test_memory_limit_from_gos_own_message() -> None:
-    stderr = b"fatal error: runtime: out of memory\n\nruntime stack:\n"
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        b"fatal error: runtime: out of memory\n\nruntime stack:\n",
+        b"runtime: out of memory: cannot allocate 16777216-byte block (117440512 in use)\nfatal error: out of memory\n",
+        b"fatal error: out of memory allocating heap arena metadata\n",
+    ],
+)
+def test_memory_limit_from_gos_own_message(stderr: bytes) -> None:
     assert classify(outcome(2, stderr=stderr)) is Status.MEMORY_LIMIT
+
+
+def test_a_program_printing_out_of_memory_midline_is_no_memory_limit() -> None:
+    assert classify(outcome(2, stderr=b"log: fatal error: out of memory (not really)\n")) is Status.RUNTIME_ERROR
 
 
 def test_output_limit() -> None:

@@ -11,8 +11,10 @@ from gosandbox.diagnostics import parse_positions
 from gosandbox.limits import Limits
 from gosandbox.models import Status
 
-# Go's own message when an allocation fails below the cgroup limit (e.g. under RLIMIT_AS).
-_GO_OUT_OF_MEMORY = b"fatal error: runtime: out of memory"
+# Go's own messages when an allocation fails below the cgroup limit (under RLIMIT_AS, or gVisor, whose kernel
+# answers ENOMEM at the sandbox's limit): "fatal error: runtime: out of memory" when mapping the heap fails,
+# "fatal error: out of memory" for a large object, "... out of memory allocating heap arena metadata".
+_GO_OUT_OF_MEMORY = re.compile(rb"^fatal error: (?:runtime: )?out of memory", re.MULTILINE)
 _GO_FATAL_EXIT = 2
 # The first line of a Go crash report on stderr: a panic, a fatal error, or a signal the runtime did not recover.
 _GO_CRASH = re.compile(rb"^(?:panic|fatal error|SIG[A-Z]+): [^\n]*", re.MULTILINE)
@@ -44,7 +46,8 @@ def classify(outcome: ExecOutcome) -> Status:
         return _crash_status(outcome.stderr) or Status.OUTPUT_LIMIT
     if outcome.timed_out or outcome.cancelled:
         return Status.TIMEOUT
-    if outcome.oom_killed or (outcome.exit_code == _GO_FATAL_EXIT and _GO_OUT_OF_MEMORY in outcome.stderr):
+    go_out_of_memory = outcome.exit_code == _GO_FATAL_EXIT and _GO_OUT_OF_MEMORY.search(outcome.stderr) is not None
+    if outcome.oom_killed or go_out_of_memory:
         return Status.MEMORY_LIMIT
     if outcome.exit_code == 0 and outcome.signal is None:
         return Status.OK
@@ -55,7 +58,7 @@ def _crash_status(stderr: bytes) -> Status | None:
     crash = go_crash(stderr)
     if crash is None:
         return None
-    return Status.MEMORY_LIMIT if crash.encode().startswith(_GO_OUT_OF_MEMORY) else Status.RUNTIME_ERROR
+    return Status.MEMORY_LIMIT if _GO_OUT_OF_MEMORY.match(crash.encode()) is not None else Status.RUNTIME_ERROR
 
 
 def signal_name(number: int | None) -> str | None:
