@@ -33,7 +33,7 @@ from gosandbox.jobs.dispatch import LocalDispatcher
 from gosandbox.jobs.service import JobService
 from gosandbox.mcp_server import build_mcp_server
 from gosandbox.settings import Settings
-from gosandbox.wiring import docker_backend, job_service, make_runner, open_store, start_backend
+from gosandbox.wiring import job_service, make_backend, make_runner, open_store, start_backend
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _locked(path: Path) -> Iterator[bool]:
 def serve_stdio(settings: Settings) -> None:
     """Serve MCP on stdin/stdout until stdin closes or a stop signal arrives."""
     with claimed_slot(settings) as slot:
-        backend = docker_backend(slot)
+        backend = make_backend(slot)
         service = job_service(slot, open_store(slot), make_runner(slot, backend), backend)
         logger.info("gosandbox mcp: serving on stdio; sandboxes labelled gosandbox.instance=%s", slot.instance)
         anyio.run(_serve, slot, service, backend)

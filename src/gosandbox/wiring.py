@@ -50,11 +50,6 @@ def make_backend(settings: Settings) -> Backend:
     return DockerBackend(config_from_settings(settings))
 
 
-def docker_backend(settings: Settings) -> Backend:
-    """The old name of :func:`make_backend` (it chooses by ``settings.backend`` too)."""
-    return make_backend(settings)
-
-
 def start_backend(backend: Backend) -> None:
     try:
         backend.start()

@@ -53,7 +53,7 @@ from gosandbox.models import FmtResult, TestResult, VetResult
 from gosandbox.settings import Settings
 from gosandbox.web.headers import install_nosniff
 from gosandbox.web.pages import add_web_routes
-from gosandbox.wiring import docker_backend, job_service, make_runner, open_store, start_backend
+from gosandbox.wiring import job_service, make_backend, make_runner, open_store, start_backend
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     """
     settings = settings or Settings()
     if settings.queue_url is None:
-        backend = backend or docker_backend(settings)
+        backend = backend or make_backend(settings)
     runner = make_runner(settings, backend) if backend is not None else None
     store = open_store(settings, migrate=False)
     service = job_service(settings, store, runner, backend)

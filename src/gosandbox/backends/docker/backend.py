@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,13 +322,7 @@ class DockerBackend:
             started = time.monotonic()
             api.start(sandbox.container_id)
             watch(killer, job, finished, started)
-            try:
-                killer.hang_up_if_stuck(finished, stream.close)
-                output.feed(stream)
-                for _ in stream:  # after an overflow kill: drain what is left, keep nothing
-                    pass
-            finally:
-                finished.set()
+            _read_to_end(lambda: stream, output, killer, finished)
             duration = time.monotonic() - started
             exit_code: int | None = api.wait(sandbox.container_id, timeout=30)["StatusCode"]
         # The sandbox is gone with its program, and its cgroup with it: the engine says whether memory killed it.
@@ -350,14 +345,7 @@ class DockerBackend:
         with docker_errors("running the program"):
             started = time.monotonic()
             watch(killer, job, finished, started)
-            try:
-                stream = api.exec_start(exec_id, stream=True, demux=True)
-                killer.hang_up_if_stuck(finished, stream.close)
-                output.feed(stream)
-                for _ in stream:  # after an overflow kill: drain what is left, keep nothing
-                    pass
-            finally:
-                finished.set()
+            _read_to_end(lambda: api.exec_start(exec_id, stream=True, demux=True), output, killer, finished)
             duration = time.monotonic() - started
             exit_code = self._exec_exit_code(exec_id)
         if exit_code in (KILLED_EXIT, None) and duration >= job.limits.wall_s:
@@ -390,6 +378,23 @@ class DockerBackend:
         reap(self.client, self.config.instance)
         for directory in (self._sandboxes_dir, self._builds_dir):
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _read_to_end(
+    open_stream: Callable[[], Any], output: BoundedOutput, killer: Killer, finished: threading.Event
+) -> None:
+    """Feed the program's demuxed stream through the bounded reader until it ends, then say it finished.
+
+    A stream still open 2 s after our kill is hung up (runsc); after an overflow kill the rest is drained, not kept.
+    """
+    try:
+        stream = open_stream()
+        killer.hang_up_if_stuck(finished, stream.close)
+        output.feed(stream)
+        for _ in stream:
+            pass
+    finally:
+        finished.set()
 
 
 def _shape_of(limits: Limits) -> tuple[int, float, int]:
