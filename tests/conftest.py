@@ -16,14 +16,24 @@ from fastapi.testclient import TestClient
 # starts a server on the real default.
 os.environ.setdefault("GOSANDBOX_BACKEND", "docker")
 
-from combinations import DEFAULT_COMBINATION, DOCKER_RUNC, Combination, SandboxApps
-from docker_helpers import ALT, TEST_INSTANCE, docker_settings, sandboxes_of_this_test_run
-from gosandbox.api import create_app
+from gosandbox.app import create_app
 from gosandbox.backends.base import Backend
 from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
 from gosandbox.backends.docker.images import build_images, image_names
 from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
 from gosandbox.errors import GosandboxError
+from support.combinations import DEFAULT_COMBINATION, DOCKER_RUNC, Combination, SandboxApps
+from support.docker_helpers import ALT, TEST_INSTANCE, docker_settings, sandboxes_of_this_test_run
+
+#: A test's marker follows from its folder (the markers are described in pyproject.toml).
+FOLDER_MARKERS = {"unit": "unit", "app": "app", "sandbox": "docker", "cluster": "cluster", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.parent.name
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ takes about 0.2 s to import. Its exceptions (``ApiError`` and the rest) cost not
 import importlib
 from typing import TYPE_CHECKING
 
-from gosandbox.client_errors import (
+from gosandbox._version import __version__
+from gosandbox.client.errors import (
     AccessDenied,
     ApiError,
     BadRequest,
@@ -44,12 +45,15 @@ from gosandbox.runner import Runner
 from gosandbox.source import make_spec
 
 if TYPE_CHECKING:
-    from gosandbox.client import AsyncClient, Client
-    from gosandbox.client_core import Retries
+    from gosandbox.client.calls import Retries
+    from gosandbox.client.http import AsyncClient, Client
 
-__version__ = "0.1.0"
 
-_IMPORTED_ON_USE = {"AsyncClient": "gosandbox.client", "Client": "gosandbox.client", "Retries": "gosandbox.client_core"}
+_IMPORTED_ON_USE = {
+    "AsyncClient": "gosandbox.client.http",
+    "Client": "gosandbox.client.http",
+    "Retries": "gosandbox.client.calls",
+}
 
 
 def __getattr__(name: str) -> object:

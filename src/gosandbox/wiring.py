@@ -104,7 +104,7 @@ def job_service(settings: Settings, store: Store, runner: Runner | None, backend
 
 def run_worker(settings: Settings, concurrency: int) -> None:
     """``gosandbox worker``: serve jobs from the queue on this host's Docker engine until SIGTERM."""
-    from gosandbox.compat import judge0_render  # noqa: F401, PLC0415 - registers Judge0's callback shape (PUT)
+    from gosandbox.compat.judge0 import render as judge0_render  # noqa: F401, PLC0415 - registers Judge0's callback shape (PUT)
     from gosandbox.jobs.worker import JobWorker  # noqa: PLC0415
 
     store = open_store(settings)

@@ -12,15 +12,15 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from gosandbox.api.parsing import ParsingGate
-from gosandbox.api.problems import problem_response
-from gosandbox.api.requests import media_type, parse_json, submission_job
-from gosandbox.api.schemas import BatchOut, BatchRequest, SubmissionList, SubmissionOut, problem_responses
-from gosandbox.api.shutdown import Shutdown, StoppingNow
+from gosandbox.edge.parsing import ParsingGate
+from gosandbox.edge.problems import problem_response
+from gosandbox.edge.requests import media_type, parse_json, submission_job
+from gosandbox.edge.schemas import BatchOut, BatchRequest, SubmissionList, SubmissionOut, problem_responses
+from gosandbox.edge.shutdown import Shutdown, StoppingNow
 from gosandbox.errors import InvalidRequest, JobFailed, SubmissionFinished, SubmissionNotFound
 from gosandbox.jobs.events import Event
-from gosandbox.jobs.model import JobRequest, State, Submission
 from gosandbox.jobs.service import JobService
+from gosandbox.jobs.submission import JobRequest, State, Submission
 from gosandbox.problems import problem_document, shutting_down
 from gosandbox.settings import Settings
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from gosandbox import metrics
 from gosandbox.auth.keys import ApiKey
-from gosandbox.auth.limiter import Decision, Limiter, retry_after_s
+from gosandbox.auth.ratelimit import Decision, Limiter, retry_after_s
 from gosandbox.errors import AboveKeyCap, RateLimited
 from gosandbox.limits import Limits, clamp_to_caps, resolve_limits
 from gosandbox.settings import Settings

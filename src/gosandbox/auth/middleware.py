@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 
 from gosandbox.auth.context import Principal, count_refusal, refusal, serving
 from gosandbox.auth.keys import KEY_PREFIX, ApiKey, KeyStore, key_hash
-from gosandbox.auth.limiter import Decision, Limiter, MemoryLimiter, RedisLimiter, seconds_to_utc_midnight
+from gosandbox.auth.ratelimit import Decision, Limiter, MemoryLimiter, RedisLimiter, seconds_to_utc_midnight
 from gosandbox.errors import BackendUnavailable, GosandboxError, Unauthorized
 from gosandbox.problems import problem_of
 from gosandbox.settings import Settings

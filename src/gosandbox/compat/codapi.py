@@ -24,16 +24,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from gosandbox.api.cors import allow_cors
-from gosandbox.api.parsing import ParsingGate
-from gosandbox.api.requests import check_json_size
-from gosandbox.api.shutdown import Shutdown
 from gosandbox.auth.context import request_defaults
 from gosandbox.compat.finish import Unfinished, run_to_end
+from gosandbox.edge.cors import allow_cors
+from gosandbox.edge.parsing import ParsingGate
+from gosandbox.edge.requests import check_json_size
+from gosandbox.edge.shutdown import Shutdown
 from gosandbox.errors import GosandboxError, InvalidRequest
 from gosandbox.gotest import TestOptions
-from gosandbox.jobs.model import JobRequest, Kind
 from gosandbox.jobs.service import JobService
+from gosandbox.jobs.submission import JobRequest, Kind
 from gosandbox.settings import Settings
 from gosandbox.source import make_spec
 

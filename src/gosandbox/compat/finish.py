@@ -15,12 +15,12 @@ from typing import Any
 from fastapi import Request
 
 from gosandbox.api.jobs import submit_and_wait
-from gosandbox.api.shutdown import Shutdown
 from gosandbox.compat.order import Chunk, ordered_chunks
+from gosandbox.edge.shutdown import Shutdown
 from gosandbox.errors import GosandboxError
 from gosandbox.jobs.events import RESULT
-from gosandbox.jobs.model import JobRequest
 from gosandbox.jobs.service import JobService
+from gosandbox.jobs.submission import JobRequest
 from gosandbox.problems import internal_error, problem_of
 
 

@@ -20,8 +20,8 @@ from gosandbox.backends.base import BuildOutcome, Observers
 from gosandbox.errors import GosandboxError, StoreUnavailable
 from gosandbox.go_tools import format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
-from gosandbox.jobs.model import JobRequest, Kind, State, Submission
 from gosandbox.jobs.store import Claim, Store
+from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
 from gosandbox.jobs.webhooks import Webhooks, callback_of
 from gosandbox.logs import log_context
 from gosandbox.problems import internal_error, problem_of

@@ -22,8 +22,8 @@ from gosandbox.errors import (
 from gosandbox.jobs.dispatch import Dispatcher, LocalDispatcher
 from gosandbox.jobs.events import RESULT, Event, EventLog, events_after
 from gosandbox.jobs.execution import JobEnd
-from gosandbox.jobs.model import JobRequest, State, Submission
 from gosandbox.jobs.store import Store
+from gosandbox.jobs.submission import JobRequest, State, Submission
 from gosandbox.jobs.webhooks import check_callback_url
 from gosandbox.settings import Settings
 

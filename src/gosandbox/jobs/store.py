@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gosandbox.errors import StoreUnavailable
-from gosandbox.jobs.model import JobRequest, Kind, State, Submission
+from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
 from gosandbox.jobs.tables import SubmissionRow
 from gosandbox.problems import server_stopped, worker_lost
 

@@ -25,7 +25,7 @@ import httpx
 
 from gosandbox import metrics
 from gosandbox.errors import CallbackNotAllowed
-from gosandbox.jobs.model import Submission
+from gosandbox.jobs.submission import Submission
 
 logger = logging.getLogger(__name__)
 

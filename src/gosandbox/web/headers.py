@@ -87,7 +87,7 @@ def documentation_policy(html: bytes) -> str:
 
 
 class NoSniff:
-    """Pure ASGI (see :mod:`gosandbox.api.observe` for why): ``X-Content-Type-Options: nosniff`` on every answer."""
+    """Pure ASGI (see :mod:`gosandbox.edge.observe` for why): ``X-Content-Type-Options: nosniff`` on every answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -54,7 +54,7 @@ def page_html(bundle: Bundle, mode: str, share_id: str = "", root: str = "") -> 
 
 
 def problem(status: int, slug: str, title: str, detail: str) -> JSONResponse:
-    """As :func:`gosandbox.api.problems.problem` (not imported: :mod:`gosandbox.api` imports this package)."""
+    """As :func:`gosandbox.edge.problems.problem` (not imported: :mod:`gosandbox.api` imports this package)."""
     return JSONResponse(problem_document(status, slug, detail, title), status_code=status,
                         media_type="application/problem+json")  # fmt: skip
 

@@ -18,8 +18,8 @@ import docker
 
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
+from gosandbox.backends.cgroups import SandboxUsage, cpu_time_ns, read_usage, reset_peak_memory
 from gosandbox.backends.docker.builder import KILLED_EXIT, Builder, BuilderConfig
-from gosandbox.backends.docker.cgroups import SandboxUsage, cpu_time_ns, read_usage, reset_peak_memory
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.gvisor import (
     builder_policy,
@@ -31,8 +31,8 @@ from gosandbox.backends.docker.images import AGENT, ImageNames, build_cache_volu
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import labels_for, reap
-from gosandbox.backends.docker.streams import BoundedOutput
-from gosandbox.backends.docker.watch import Killer, stop_flood, watch
+from gosandbox.backends.streams import BoundedOutput
+from gosandbox.backends.watch import Killer, stop_flood, watch
 from gosandbox.errors import SandboxFailure, UnknownToolchain
 from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import docker
 
-from gosandbox.backends.docker.cgroups import SandboxUsage
+from gosandbox.backends.cgroups import SandboxUsage
 from gosandbox.policy import Policy
 
 logger = logging.getLogger(__name__)

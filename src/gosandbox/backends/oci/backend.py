@@ -30,16 +30,16 @@ import docker
 
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
+from gosandbox.backends.cgroups import CgroupPlaces, read_usage_at
 from gosandbox.backends.docker.backend import DockerBackend, DockerConfig, config_from_settings
-from gosandbox.backends.docker.cgroups import CgroupPlaces, read_usage_at
-from gosandbox.backends.docker.streams import BoundedOutput
-from gosandbox.backends.docker.watch import SandboxKiller, stop_flood, watch
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.outcome import RunEnd, outcome
 from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
 from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
 from gosandbox.backends.oci.usage import UsageSampler, merge, program_usage, remove_instance_cgroups, sandbox_places
+from gosandbox.backends.streams import BoundedOutput
+from gosandbox.backends.watch import SandboxKiller, stop_flood, watch
 from gosandbox.errors import BackendUnavailable, SandboxFailure
 from gosandbox.settings import Settings
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gosandbox.backends.base import ExecOutcome
-from gosandbox.backends.docker.cgroups import SandboxUsage
-from gosandbox.backends.docker.streams import BoundedOutput
-from gosandbox.backends.docker.watch import SandboxKiller
+from gosandbox.backends.cgroups import SandboxUsage
+from gosandbox.backends.streams import BoundedOutput
+from gosandbox.backends.watch import SandboxKiller
 
 #: 128 + SIGKILL: what the runtime reports for a PID 1 the kernel or we killed.
 KILLED_EXIT = 137

@@ -16,7 +16,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from gosandbox.backends.docker.cgroups import CgroupPlaces, SandboxUsage, path_places, read_usage_at
+from gosandbox.backends.cgroups import CgroupPlaces, SandboxUsage, path_places, read_usage_at
 
 #: The top of every cgroup this backend names; one level per instance below it.
 CGROUP_PARENT = "/gosandbox-oci"

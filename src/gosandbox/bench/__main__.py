@@ -1,0 +1,5 @@
+"""``python -m gosandbox.bench``."""
+
+from gosandbox.bench.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``gosandbox`` command (:mod:`gosandbox.cli.main.main`), one module per family of commands."""

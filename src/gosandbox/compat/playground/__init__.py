@@ -1,0 +1,1 @@
+"""The Go Playground's API: /compile, /fmt, /share and its result events."""

@@ -1,0 +1,1 @@
+"""What the tests share: servers, sandboxes, clients and data they start and check."""
