@@ -12,7 +12,7 @@ import pytest
 
 from gosandbox.bench.backends import Combination, Measured, measure, unavailable_reason
 from gosandbox.bench.cpu import CpuParts, snapshot
-from gosandbox.bench.main import Row
+from gosandbox.bench.scenarios import Row
 from gosandbox.bench.table import print_comparison
 
 ARGS = argparse.Namespace(runs=1, clients=1, duration_s=1.0, origin_runs=1)

@@ -26,7 +26,17 @@ from gosandbox.backends.docker.backend import connect
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.backends.oci.runtime import find_runtime
 from gosandbox.bench.cpu import CpuParts, machine_cpu_s, snapshot
-from gosandbox.bench.main import HELLO, Row, ServerNotReady, _post, _start_server, free_port, sequential, throughput
+from gosandbox.bench.scenarios import (
+    HELLO,
+    Row,
+    ServerNotReady,
+    free_port,
+    origin_way,
+    post,
+    sequential,
+    start_server,
+    throughput,
+)
 
 COMBINATIONS = (("docker", "runc"), ("docker", "runsc"), ("oci", "runc"), ("oci", "runsc"))
 #: (combination, p50 at most this times docker+runc's or None, runs/s at least this times docker+runc's)
@@ -109,8 +119,8 @@ def _scenarios(combination: Combination, served: Served, args: argparse.Namespac
     url = served.url
     with httpx.Client(base_url=url, timeout=60) as client:
         for tag in ("warm-up-1", "warm-up-2"):
-            _post(client, HELLO.format(tag=tag))
-        _post(client, _SAME)  # the cache-hit scenario starts with its binary cached
+            post(client, HELLO.format(tag=tag))
+        post(client, _SAME)  # the cache-hit scenario starts with its binary cached
         combination.background_cpu_s_per_s = _background()
 
         def new(_: int) -> str:
@@ -146,7 +156,7 @@ def measure(backend: str, runtime: str, state: Path, args: argparse.Namespace) -
     state_dir.mkdir()
     env = {"GOSANDBOX_BACKEND": backend, "GOSANDBOX_RUNTIME": runtime}
     try:
-        server = _start_server(port, str(state_dir), served.instance, **env)
+        server = start_server(port, str(state_dir), served.instance, **env)
     except ServerNotReady as exc:
         combination.unavailable = str(exc.code)
         return combination
@@ -161,8 +171,6 @@ def measure(backend: str, runtime: str, state: Path, args: argparse.Namespace) -
 
 def origin_measured(runs: int) -> Measured:
     """The origin's way (a cold ``go run`` in a fresh ``docker run``), with the machine's CPU around it."""
-    from gosandbox.bench.main import origin_way  # noqa: PLC0415
-
     before, started = snapshot(-1, [], "bench-origin"), time.monotonic()
     row = origin_way(runs)
     spent = snapshot(-1, [], "bench-origin").minus(before)

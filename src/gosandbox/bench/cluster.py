@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from gosandbox.bench.main import free_port
+from gosandbox.bench.scenarios import free_port
 
 StartServer = Callable[..., "subprocess.Popen[bytes]"]
 

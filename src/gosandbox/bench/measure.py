@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gosandbox.backends.base import Backend, BuildJob, ExecJob
+from gosandbox.bench.cpu import machine_cpu_s
 from gosandbox.limits import Limits
 from gosandbox.settings import Settings
+from gosandbox.wiring import make_backend
 
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n'
 
@@ -41,13 +43,6 @@ class RunCost:
     #: CPU-seconds per run of this process and the children it waited for: all of an OCI run (the runtime
     #: and, for runsc, its Sentry and Gofer are our descendants), only the client's side of a Docker run
     own_cpu_s_per_run: float
-
-
-def machine_cpu_s() -> float:
-    """CPU-seconds the whole machine spent so far (every state but idle and iowait), from /proc/stat."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    busy = sum(fields) - fields[3] - fields[4]
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def measure_runs(backend: Backend, binary: bytes, runs: int = 20) -> RunCost:
@@ -86,8 +81,6 @@ def hello_binary(backend: Backend) -> bytes:
 
 
 def _backend(state_dir: Path, kind: str, runtime: str) -> Backend:
-    from gosandbox.wiring import make_backend  # noqa: PLC0415 - wiring imports the whole service
-
     settings = Settings(state_dir=state_dir, instance=f"measure-{kind}-{runtime}", backend=kind, runtime=runtime)
     return make_backend(settings)
 
