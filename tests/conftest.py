@@ -18,10 +18,11 @@ os.environ.setdefault("GOSANDBOX_BACKEND", "docker")
 
 from gosandbox.app import create_app
 from gosandbox.backends.base import Backend
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
+from gosandbox.backends.docker.backend import DockerBackend, connect
 from gosandbox.backends.docker.images import build_images, image_names
-from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
+from gosandbox.backends.oci.backend import OciBackend
 from gosandbox.errors import GosandboxError
+from gosandbox.wiring import config_from_settings, oci_config_from_settings
 from support.combinations import DEFAULT_COMBINATION, DOCKER_RUNC, Combination, SandboxApps
 from support.docker_helpers import ALT, TEST_INSTANCE, docker_settings, sandboxes_of_this_test_run
 

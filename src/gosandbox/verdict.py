@@ -7,6 +7,7 @@ import signal as signals
 from dataclasses import asdict
 
 from gosandbox.backends.base import ExecOutcome
+from gosandbox.backends.streams import go_crash
 from gosandbox.diagnostics import parse_positions
 from gosandbox.limits import Limits
 from gosandbox.models import Status
@@ -16,8 +17,6 @@ from gosandbox.models import Status
 # "fatal error: out of memory" for a large object, "... out of memory allocating heap arena metadata".
 _GO_OUT_OF_MEMORY = re.compile(rb"^fatal error: (?:runtime: )?out of memory", re.MULTILINE)
 _GO_FATAL_EXIT = 2
-# The first line of a Go crash report on stderr: a panic, a fatal error, or a signal the runtime did not recover.
-_GO_CRASH = re.compile(rb"^(?:panic|fatal error|SIG[A-Z]+): [^\n]*", re.MULTILINE)
 _HEADER_CHARS = 120
 #: What the sandbox did at each limit, worded with the limit's value.
 _AT_THE_LIMIT = {
@@ -25,14 +24,6 @@ _AT_THE_LIMIT = {
     Status.MEMORY_LIMIT: "memory limit of {memory_mb} MiB reached",
     Status.OUTPUT_LIMIT: "output passed {output_bytes} bytes and the program was stopped",
 }
-
-
-def go_crash(stderr: bytes) -> str | None:
-    """The first line of the Go crash report in ``stderr`` ("panic: boom"), or None if there is none."""
-    found = _GO_CRASH.search(stderr)
-    if found is None:
-        return None
-    return found.group().decode("utf-8", errors="replace")[:_HEADER_CHARS]
 
 
 def classify(outcome: ExecOutcome) -> Status:

@@ -7,6 +7,7 @@ nodes send jobs through Redis to ``gosandbox worker`` processes.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from gosandbox import metrics
 from gosandbox.backends.base import Backend
@@ -21,6 +22,10 @@ from gosandbox.jobs.store import Store, make_engine
 from gosandbox.jobs.webhooks import Webhooks
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
+
+if TYPE_CHECKING:
+    from gosandbox.backends.docker.backend import DockerConfig
+    from gosandbox.backends.oci.backend import OciConfig
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +47,10 @@ def make_backend(settings: Settings) -> Backend:
     Raises :class:`BackendUnavailable` with a hint when the OCI backend cannot run here (not root, no runtime).
     """
     if settings.backend == "oci":
-        from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings  # noqa: PLC0415
+        from gosandbox.backends.oci.backend import OciBackend  # noqa: PLC0415
 
         return OciBackend(oci_config_from_settings(settings))
-    from gosandbox.backends.docker.backend import DockerBackend, config_from_settings  # noqa: PLC0415 - SDK stays optional
+    from gosandbox.backends.docker.backend import DockerBackend  # noqa: PLC0415 - SDK stays optional
 
     return DockerBackend(config_from_settings(settings))
 
@@ -118,3 +123,35 @@ def run_worker(settings: Settings, concurrency: int) -> None:
         end.webhooks.close()
         events.close()
         backend.close()
+
+def _builds_values(settings: Settings) -> dict[str, Any]:
+    """The settings every backend's builders take (``BuildsConfig``'s fields)."""
+    return {
+        "state_dir": settings.state_dir,
+        "instance": settings.instance,
+        "base_image": settings.go_image,
+        "policy": settings.policy(),
+        "builder_memory_mb": settings.builder_memory_mb,
+        "module_proxy_dir": settings.module_proxy_dir(),
+        "toolchains": settings.toolchains(),
+    }
+
+
+def config_from_settings(settings: Settings, **overrides: Any) -> DockerConfig:
+    """The Docker backend's configuration from the server settings (``overrides`` win)."""
+    from gosandbox.backends.docker.backend import DockerConfig  # noqa: PLC0415 - SDK stays optional
+
+    values = _builds_values(settings) | {
+        "default_limits": settings.default_limits(),
+        "pool_size": settings.pool_size,
+        "sandbox_lease_s": settings.sandbox_lease_s,
+    }
+    return DockerConfig(**(values | overrides))
+
+
+def oci_config_from_settings(settings: Settings, **overrides: Any) -> OciConfig:
+    """The OCI backend's configuration from the server settings (``overrides`` go to its builders' part)."""
+    from gosandbox.backends.docker.builds import BuildsConfig  # noqa: PLC0415 - SDK stays optional
+    from gosandbox.backends.oci.backend import OciConfig  # noqa: PLC0415
+
+    return OciConfig(BuildsConfig(**(_builds_values(settings) | overrides)), runtime=settings.runtime)

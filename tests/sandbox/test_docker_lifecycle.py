@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
+from gosandbox.backends.docker.backend import DockerBackend
+from gosandbox.wiring import config_from_settings
 from support.docker_helpers import (
     TEST_INSTANCE,
     Server,

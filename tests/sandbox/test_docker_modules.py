@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
+from gosandbox.backends.docker.backend import DockerBackend
 from gosandbox.backends.docker.builder import MODULES_OFF_HINT, module_lookup_failed
 from gosandbox.diagnostics import Diagnostic
 from gosandbox.go_tools import run_tests, vet
@@ -17,6 +17,7 @@ from gosandbox.gotest import TestOptions
 from gosandbox.models import Status
 from gosandbox.runner import Runner
 from gosandbox.source import make_spec
+from gosandbox.wiring import config_from_settings
 from support.docker_helpers import TEST_INSTANCE, docker_settings
 
 MODULE, VERSION = "example.com/greet", "v1.0.0"

@@ -19,11 +19,12 @@ from fastapi.testclient import TestClient
 
 from gosandbox.app import create_app
 from gosandbox.backends.base import BuildJob, ExecJob
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
+from gosandbox.backends.docker.backend import DockerBackend, connect
 from gosandbox.backends.docker.gvisor import builder_policy
 from gosandbox.cli.runtimes import docker_runtime_checks
 from gosandbox.limits import Limits
 from gosandbox.policy import Policy
+from gosandbox.wiring import config_from_settings
 from support.docker_helpers import TEST_INSTANCE, docker_settings, run
 
 INSTANCE = f"{TEST_INSTANCE}-runsc"

@@ -18,11 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gosandbox.backends.base import BuildJob, ExecJob
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings, connect
+from gosandbox.backends.docker.backend import DockerBackend, connect
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.limits import Limits
 from gosandbox.source import DEFAULT_GO_MOD
+from gosandbox.wiring import config_from_settings
 from support.docker_helpers import TEST_INSTANCE, docker_settings, program_processes, run, serving
 
 FOREVER = "package main\n\nfunc main() {\n\tfor {\n\t}\n}\n"

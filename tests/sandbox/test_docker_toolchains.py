@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
+from gosandbox.backends.docker.backend import DockerBackend
 from gosandbox.errors import UnknownToolchain
 from gosandbox.models import Status
 from gosandbox.runner import Runner
 from gosandbox.source import make_spec
+from gosandbox.wiring import config_from_settings
 from support.docker_helpers import ALT, TEST_INSTANCE, docker_settings
 
 PROGRAM = 'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println(runtime.Version()) }\n'

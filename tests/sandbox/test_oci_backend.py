@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from gosandbox.backends.base import BuildJob, ExecJob, ExecOutcome
-from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
+from gosandbox.backends.oci.backend import OciBackend
 from gosandbox.backends.oci.rootfs import rootfs_for
 from gosandbox.backends.oci.usage import CGROUP_PARENT
 from gosandbox.errors import BackendUnavailable
 from gosandbox.limits import Limits
-from gosandbox.wiring import make_backend
+from gosandbox.wiring import make_backend, oci_config_from_settings
 from support import oci_programs as programs
 from support.docker_helpers import TEST_INSTANCE, docker_settings, serving
 
@@ -165,7 +165,7 @@ def test_no_network_not_even_the_hosts_loopback(oci_backend: OciBackend, host_li
 
 
 def test_a_new_start_removes_what_a_lost_predecessor_left(oci_backend: OciBackend) -> None:
-    config = replace(oci_backend.config, docker=replace(oci_backend.config.docker, instance=f"{TEST_INSTANCE}-reap"))
+    config = replace(oci_backend.config, builds=replace(oci_backend.config.builds, instance=f"{TEST_INSTANCE}-reap"))
     lost = OciBackend(config)
     job = ExecJob(binary_of(oci_backend, programs.SLEEP), b"", (), Limits(wall_s=30))
     results: list[ExecOutcome] = []
@@ -185,7 +185,7 @@ def test_a_new_start_removes_what_a_lost_predecessor_left(oci_backend: OciBacken
     assert results[0].signal == 9
     successor.close()
     assert successor.runtime.list_ids() == []
-    bundles = successor.config.state_dir / "bundles" / config.docker.instance
+    bundles = successor.config.state_dir / "bundles" / config.builds.instance
     assert not bundles.exists()
 
 
@@ -199,7 +199,7 @@ def sandboxes_after_removal(backend: OciBackend, timeout_s: float = 5.0) -> list
 
 def processes_of(backend: OciBackend) -> list[int]:
     """Host pids still in a cgroup of the backend's sandboxes (the program under runc; gVisor's under runsc)."""
-    marker = f"{CGROUP_PARENT}/{backend.config.docker.instance}/"
+    marker = f"{CGROUP_PARENT}/{backend.config.builds.instance}/"
     pids = []
     for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
         try:

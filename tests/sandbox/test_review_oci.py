@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from gosandbox.backends.base import BuildJob, ExecJob
-from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
+from gosandbox.backends.oci.backend import OciBackend
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.rootfs import RootfsFilter, UnsafeImageMember
@@ -29,6 +29,7 @@ from gosandbox.backends.oci.usage import CGROUP_PARENT
 from gosandbox.errors import BackendUnavailable, InvalidSource
 from gosandbox.limits import Limits
 from gosandbox.settings import Settings
+from gosandbox.wiring import oci_config_from_settings
 from support.docker_helpers import docker_settings
 
 _STRAY = "stray-by-review"
@@ -213,8 +214,9 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from support.docker_helpers import docker_settings
 from gosandbox.backends.base import ExecJob
-from gosandbox.backends.oci.backend import OciBackend, oci_config_from_settings
+from gosandbox.backends.oci.backend import OciBackend
 from gosandbox.limits import Limits
+from gosandbox.wiring import oci_config_from_settings
 settings = docker_settings(Path(sys.argv[2]), instance=sys.argv[3], backend="oci", runtime=sys.argv[4], pool_size=0)
 backend = OciBackend(oci_config_from_settings(settings))
 job = ExecJob(Path(sys.argv[5]).read_bytes(), b"", (), Limits(wall_s=30))
@@ -234,7 +236,7 @@ def test_a_killed_servers_sandboxes_die_with_it_not_at_the_next_start(oci_backen
     assert built.binary is not None, built.output
     binary = tmp_path / "sleeper"
     binary.write_bytes(built.binary)
-    instance = f"{oci_backend.config.docker.instance}-doomed"
+    instance = f"{oci_backend.config.builds.instance}-doomed"
     state = tmp_path / "state"
     tests_dir = str(Path(__file__).parents[1])
     command = [sys.executable, "-c", _DOOMED_SERVER, tests_dir, str(state), instance, runtime, str(binary)]

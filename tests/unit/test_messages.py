@@ -7,10 +7,11 @@ import signal
 import pytest
 
 from gosandbox.backends.base import ExecOutcome
+from gosandbox.backends.streams import go_crash
 from gosandbox.limits import Limits
 from gosandbox.models import Status
 from gosandbox.toolchain import not_a_main_package
-from gosandbox.verdict import classify, explain, go_crash
+from gosandbox.verdict import classify, explain
 
 LIMITS = Limits(wall_s=5, memory_mb=64, pids=64, output_bytes=65536)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gosandbox.backends.base import ExecJob
-from gosandbox.backends.docker.backend import _hand_over
+from gosandbox.backends.handover import hand_over
 from gosandbox.errors import InvalidSource
 from gosandbox.limits import Limits
 
@@ -17,6 +17,6 @@ def test_a_package_file_name_that_leaves_the_sandbox_directory_is_refused(tmp_pa
     host_dir = tmp_path / "a" / "b"
     host_dir.mkdir(parents=True)
     with pytest.raises(InvalidSource):
-        _hand_over(host_dir, ExecJob(b"prog", b"", (), Limits(), package_files={name: "planted\n"}))
+        hand_over(host_dir, ExecJob(b"prog", b"", (), Limits(), package_files={name: "planted\n"}))
     assert not Path("/tmp/stray-by-review-docker").exists()
     assert list(tmp_path.rglob("stray-by-review-docker")) == []

@@ -11,8 +11,7 @@ import docker
 
 from gosandbox.backends.base import ExecJob
 from gosandbox.backends.cgroups import SandboxUsage, read_usage
-from gosandbox.backends.streams import BoundedOutput
-from gosandbox.verdict import go_crash
+from gosandbox.backends.streams import BoundedOutput, go_crash
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from gosandbox.backends.base import BuildOutcome, Observers
-from gosandbox.backends.docker.backend import DockerBackend, config_from_settings
+from gosandbox.backends.docker.backend import DockerBackend
 from gosandbox.cli.output import LineWriter, LiveOutput, RawWriter, encoded
 from gosandbox.cli.package import LocalPackage
 from gosandbox.cli.testprint import TestPrinter, summary_line
@@ -20,6 +20,7 @@ from gosandbox.models import Status
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
 from gosandbox.source import make_spec
+from gosandbox.wiring import config_from_settings
 
 # Exit codes for verdicts that have no program exit code (as timeout(1) and shells do).
 _EXIT_FOR_STATUS = {Status.COMPILE_ERROR: 2, Status.TIMEOUT: 124, Status.MEMORY_LIMIT: 137, Status.OUTPUT_LIMIT: 141}

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -19,30 +18,33 @@ import docker
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.cgroups import SandboxUsage, cpu_time_ns, read_usage, reset_peak_memory
-from gosandbox.backends.docker.builder import KILLED_EXIT, Builder, BuilderConfig
+from gosandbox.backends.docker.builder import KILLED_EXIT, Builder
+from gosandbox.backends.docker.builds import Builds, BuildsConfig, empty, own_directory
+from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.errors import docker_errors
-from gosandbox.backends.docker.gvisor import (
-    builder_policy,
-    program_usage,
-    starts_program_itself,
-    usage_after_death,
-)
-from gosandbox.backends.docker.images import AGENT, ImageNames, build_cache_volume, image_names, require_images
+from gosandbox.backends.docker.gvisor import program_usage, starts_program_itself, usage_after_death
+from gosandbox.backends.docker.images import AGENT, ImageNames
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
-from gosandbox.backends.docker.reaper import labels_for, reap
+from gosandbox.backends.handover import (
+    PROGRAM_PATH,
+    SANDBOX_DIR,
+    STDIN_PATH,
+    hand_over,
+    program_environment,
+    working_dir,
+)
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.watch import Killer, stop_flood, watch
-from gosandbox.errors import SandboxFailure, UnknownToolchain
+from gosandbox.errors import SandboxFailure
 from gosandbox.limits import Limits
-from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
-from gosandbox.settings import Settings
-from gosandbox.source import check_file_name, check_no_file_is_a_directory
+from gosandbox.policy import INIT_UID, PROGRAM_UID
+
+#: ``connect`` too: the CLI, the benchmarks and the tests reach the engine through here.
+__all__ = ["DockerBackend", "DockerConfig", "connect"]
 
 logger = logging.getLogger(__name__)
 
-#: Docker 20.10's API; pinned so that building a client never needs the engine.
-DOCKER_API_VERSION = "1.41"
 _CLEANUP_WORKERS = 2
 #: How long a pre-started run sandbox waits for a run before its init exits (the server may be gone).
 SANDBOX_LEASE_S = 120.0
@@ -52,18 +54,11 @@ AGENT_DEADLINE_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
-class DockerConfig:
-    state_dir: Path
-    instance: str = "default"
-    base_image: str | None = None
-    policy: Policy = field(default_factory=Policy)
+class DockerConfig(BuildsConfig):
+    """The builders' configuration and the run sandboxes': their default size, the pool of pre-started ones."""
+
     default_limits: Limits = field(default_factory=Limits)
     pool_size: int = 2
-    builder_memory_mb: int = 2048
-    builder_cpus: float = 2.0
-    module_proxy_dir: Path | None = None
-    #: More toolchains beside the pinned one: name (e.g. "go1.26") -> an image with Go at /usr/local/go.
-    toolchains: dict[str, str] = field(default_factory=dict)
     #: A pre-started run sandbox stops by itself this long after its start unless a run claimed it;
     #: the pool hands out none older than half of it.
     sandbox_lease_s: float = SANDBOX_LEASE_S
@@ -73,49 +68,15 @@ class DockerConfig:
             raise ValueError(f"sandbox_lease_s must be positive, not {self.sandbox_lease_s}")
 
 
-def config_from_settings(settings: Settings, **overrides: Any) -> DockerConfig:
-    """The backend's configuration from the server settings (``overrides`` win)."""
-    values: dict[str, Any] = {
-        "state_dir": settings.state_dir,
-        "instance": settings.instance,
-        "base_image": settings.go_image,
-        "policy": settings.policy(),
-        "default_limits": settings.default_limits(),
-        "pool_size": settings.pool_size,
-        "builder_memory_mb": settings.builder_memory_mb,
-        "module_proxy_dir": settings.module_proxy_dir(),
-        "toolchains": settings.toolchains(),
-        "sandbox_lease_s": settings.sandbox_lease_s,
-    }
-    return DockerConfig(**{**values, **overrides})
-
-
-def connect(timeout_s: float = 60) -> docker.DockerClient:
-    """A client for the engine named by DOCKER_HOST (default: the local socket)."""
-    with docker_errors("connecting to the Docker engine"):
-        return docker.from_env(version=DOCKER_API_VERSION, timeout=int(timeout_s), max_pool_size=64)
-
-
 class DockerBackend:
     def __init__(self, config: DockerConfig, client: docker.DockerClient | None = None) -> None:
         self.config = config
-        self.client = client or connect()
-        self.images = image_names(config.base_image)
-        self.toolchain_images = {self.images.go_version: self.images} | {
-            name: image_names(base, go_version=name) for name, base in config.toolchains.items()
-        }
-        self.labels = labels_for(config.instance)
-        # Host directories per instance, so that start() can sweep what a crash left of its own.
-        self._sandboxes_dir = config.state_dir / "sandboxes" / config.instance
-        self._builds_dir = config.state_dir / "builds" / config.instance
-        for directory in (self._sandboxes_dir, self._builds_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-            for level in (directory, directory.parent):
-                level.chmod(0o711)  # traversable to reach one's own uuid directory, not listable
-        self.builders = {
-            name: Builder(self.client, self._builder_config(names), builder_policy(config.policy))
-            for name, names in self.toolchain_images.items()
-        }
+        self.builds = Builds(config, client)
+        self.client = self.builds.client
+        self.images: ImageNames = self.builds.images
+        self.labels = self.builds.labels
+        # Per instance, so that start() can sweep what a crash left of its own.
+        self._sandboxes_dir = own_directory(config.state_dir / "sandboxes" / config.instance)
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="sandbox-cleanup")
         # Used sandboxes waiting for removal still hold whatever their leftover processes took:
         # past this many, a finishing run waits for one removal (backpressure, not a backlog).
@@ -126,29 +87,20 @@ class DockerBackend:
 
     @property
     def go_version(self) -> str:
-        return self.images.go_version
+        return self.builds.go_version
 
     @property
     def go_versions(self) -> list[str]:
-        return list(self.builders)
+        return self.builds.go_versions
 
     @property
     def build_identity(self) -> str:
-        """Every builder image: a binary cache keyed by this is never served across toolchain images."""
-        return "|".join(sorted(names.builder for names in self.toolchain_images.values()))
+        return self.builds.build_identity
 
-    def _builder_config(self, images: ImageNames) -> BuilderConfig:
-        c = self.config
-        return BuilderConfig(
-            image=images.builder,
-            labels=self.labels,
-            builds_dir=self._builds_dir,
-            cache_volume=build_cache_volume(images),
-            memory_mb=c.builder_memory_mb,
-            cpus=c.builder_cpus,
-            module_proxy_dir=c.module_proxy_dir,
-            module_cache_volume=f"gosandbox-gomodcache-{c.instance}",
-        )
+    @property
+    def builders(self) -> dict[str, Builder]:
+        """The builder of each toolchain, by name."""
+        return self.builds.builders
 
     def start(self) -> None:
         """Remove what a crashed predecessor left, then start pre-creating run sandboxes.
@@ -159,13 +111,8 @@ class DockerBackend:
         with self._start_lock:
             if self.pool is not None:
                 return
-            removed = reap(self.client, self.config.instance)
-            metrics.sandboxes_reaped(removed)
-            if removed:
-                logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
-            for directory in (self._sandboxes_dir, self._builds_dir):  # their containers are gone now
-                for leftover in directory.iterdir():
-                    shutil.rmtree(leftover, ignore_errors=True)
+            self.builds.reap()  # the run sandboxes too: they carry the instance's label
+            empty(self._sandboxes_dir)  # their containers are gone now
             self.pool = SandboxPool(
                 self._create_sandbox,
                 self._destroy_sandbox,
@@ -175,15 +122,10 @@ class DockerBackend:
             metrics.watch_pool(self.pool.ready_count)
 
     def check_ready(self) -> None:
-        with docker_errors("pinging the Docker engine"):
-            self.client.ping()
-        for names in self.toolchain_images.values():
-            require_images(self.client, names)
+        self.builds.check_ready()
 
     def build(self, job: BuildJob) -> BuildOutcome:
-        builder = self.builders.get(job.go_version or self.go_version)
-        if builder is None:
-            raise UnknownToolchain(f"no builder for {job.go_version!r}; installed: {', '.join(self.builders)}")
+        builder = self.builds.builder_for(job.go_version)
         self.start()
         return builder.build(job)
 
@@ -201,7 +143,7 @@ class DockerBackend:
             pids=limits.pids,
             tmpfs_mb=self.config.policy.tmpfs_mb,
             labels={**self.labels, "gosandbox.role": "run"},
-            binds={str(host_dir): "/sandbox"},
+            binds={str(host_dir): SANDBOX_DIR},
         )
         started = time.monotonic()  # no later than its lease starts
         try:
@@ -232,17 +174,17 @@ class DockerBackend:
         """Size the sandbox for the job, hand the binary over, create the exec; return its id."""
         if _shape_of(sandbox.limits) != _shape_of(job.limits):
             self._resize(sandbox, job.limits)
-        _hand_over(sandbox.host_dir, job)
+        hand_over(sandbox.host_dir, job)
         # The agent's own deadline, armed as the program starts: it holds when this process is gone.
         deadline_ms = math.ceil((job.limits.wall_s + AGENT_DEADLINE_GRACE_S) * 1000)
-        command = [AGENT, "exec", str(deadline_ms), "/sandbox/stdin", "/sandbox/prog", *job.args]
+        command = [AGENT, "exec", str(deadline_ms), STDIN_PATH, PROGRAM_PATH, *job.args]
         with docker_errors("preparing a run sandbox"):
             exec_id: str = self.client.api.exec_create(
                 sandbox.container_id,
                 command,
                 user=f"{PROGRAM_UID}:{PROGRAM_UID}",
                 environment=program_environment(job.limits),
-                workdir="/sandbox/pkg" if job.package_files else "/tmp",
+                workdir=working_dir(job),
             )["Id"]
         return exec_id
 
@@ -281,20 +223,20 @@ class DockerBackend:
         self.start()
         host_dir = self._sandboxes_dir / uuid.uuid4().hex
         host_dir.mkdir(mode=0o755, parents=True)
-        _hand_over(host_dir, job)
+        hand_over(host_dir, job)
         shape = SandboxShape(
             image=self.images.runner,
             entrypoint=[AGENT, "run"],  # opens the stdin file, then replaces itself with the program
-            command=["/sandbox/stdin", "/sandbox/prog", *job.args],
+            command=[STDIN_PATH, PROGRAM_PATH, *job.args],
             user=f"{PROGRAM_UID}:{PROGRAM_UID}",
             memory_mb=job.limits.memory_mb,
             cpus=job.limits.cpus,
             pids=job.limits.pids,
             tmpfs_mb=self.config.policy.tmpfs_mb,
             labels={**self.labels, "gosandbox.role": "run"},
-            binds={str(host_dir): "/sandbox"},
+            binds={str(host_dir): SANDBOX_DIR},
             environment=program_environment(job.limits),
-            working_dir="/sandbox/pkg" if job.package_files else "/tmp",
+            working_dir=working_dir(job),
         )
         options = container_options(shape, self.config.policy)
         del options["detach"]  # created, attached to, then started
@@ -370,14 +312,8 @@ class DockerBackend:
             self.pool.close()
         self._cleanup.shutdown(wait=True)
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="sandbox-cleanup")
-        for builder in self.builders.values():
-            try:
-                builder.stop()
-            except SandboxFailure as exc:  # a busy engine can fail one removal: the reap below retries it
-                logger.warning("could not remove a builder sandbox: %s", exc)
-        reap(self.client, self.config.instance)
-        for directory in (self._sandboxes_dir, self._builds_dir):
-            shutil.rmtree(directory, ignore_errors=True)
+        self.builds.close()  # the builders, then every container of this instance left
+        shutil.rmtree(self._sandboxes_dir, ignore_errors=True)
 
 
 def _read_to_end(
@@ -399,34 +335,6 @@ def _read_to_end(
 
 def _shape_of(limits: Limits) -> tuple[int, float, int]:
     return limits.memory_mb, limits.cpus, limits.pids
-
-
-def program_environment(limits: Limits) -> dict[str, str]:
-    """The whole environment of the program: nothing of the host leaks in."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp",
-        "TMPDIR": "/tmp",
-        "ZONEINFO": "/usr/share/zoneinfo.zip",
-        "GOMAXPROCS": str(max(1, math.ceil(limits.cpus))),
-        # Leave ~10% headroom under the cgroup limit for the runtime's own structures.
-        "GOMEMLIMIT": f"{max(1, int(limits.memory_mb * 0.9))}MiB",
-    }
-
-
-def _hand_over(host_dir: Path, job: ExecJob) -> None:
-    """Write the binary, stdin and any package files into the directory mounted read-only at /sandbox."""
-    program = host_dir / "prog"
-    program.write_bytes(job.binary)
-    program.chmod(0o755)
-    (host_dir / "stdin").write_bytes(job.stdin)
-    check_no_file_is_a_directory(job.package_files)
-    for name in job.package_files:
-        check_file_name(name)  # again where they are written (as root): an absolute or ".." name would leave host_dir
-    for name, text in job.package_files.items():
-        path = host_dir / "pkg" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
 
 
 @dataclass(frozen=True)

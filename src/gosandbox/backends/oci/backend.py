@@ -2,8 +2,8 @@
 
 No daemon is on the run path: each run is one ``<runtime> run`` of a fresh bundle whose PID 1 is the
 program itself (no agent, no exec), with stdout and stderr read straight from the runtime's pipes.
-Compiling stays in the Docker backend's warm builder sandbox (a ``docker exec`` costs a few tens of
-milliseconds against a compile's hundreds). No sandbox is started ahead of need: a start costs tens
+Compiling stays in the Docker engine's warm builder sandboxes (``docker/builds.py``: a ``docker exec``
+costs a few tens of milliseconds against a compile's hundreds). No sandbox is started ahead of need: a start costs tens
 of milliseconds, and a started sandbox's argv and exit status could not be handed to a run.
 
 A server that dies mid-run has its sandboxes killed and deleted by a watcher process of its own
@@ -24,14 +24,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import docker
 
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.cgroups import CgroupPlaces, read_usage_at
-from gosandbox.backends.docker.backend import DockerBackend, DockerConfig, config_from_settings
+from gosandbox.backends.docker.builds import Builds, BuildsConfig
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.outcome import RunEnd, outcome
@@ -41,7 +40,6 @@ from gosandbox.backends.oci.usage import UsageSampler, merge, program_usage, rem
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.watch import SandboxKiller, stop_flood, watch
 from gosandbox.errors import BackendUnavailable, SandboxFailure
-from gosandbox.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +50,13 @@ _CLEANUP_WORKERS = 2
 
 @dataclass(frozen=True)
 class OciConfig:
-    #: the builder's configuration, and the state directory, instance, policy and limits of every run
-    docker: DockerConfig
+    #: the builders' configuration, and the state directory, instance and policy of every run
+    builds: BuildsConfig
     runtime: str = "runc"
     state_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "state_dir", self.docker.state_dir / "oci")
-
-
-def oci_config_from_settings(settings: Settings, **overrides: Any) -> OciConfig:
-    """The OCI backend's configuration from the server settings (``overrides`` go to the Docker part)."""
-    return OciConfig(config_from_settings(settings, **overrides), runtime=settings.runtime)
+        object.__setattr__(self, "state_dir", self.builds.state_dir / "oci")
 
 
 class OciKiller(SandboxKiller):
@@ -86,11 +79,11 @@ class OciBackend:
                 hint="run gosandbox as root, or set GOSANDBOX_BACKEND=docker",
             )
         self.config = config
-        instance = _own_segment(config.docker.instance)
+        instance = _own_segment(config.builds.instance)
         self.runtime = find_runtime(config.runtime, config.state_dir / "state" / config.runtime / instance)
         # The builder runs under the engine's runc whatever the run runtime is: it never runs user code.
-        builder_policy = replace(config.docker.policy, runtime="runc")
-        self.builds = DockerBackend(replace(config.docker, pool_size=0, policy=builder_policy), client)
+        builder_policy = replace(config.builds.policy, runtime="runc")
+        self.builds = Builds(replace(config.builds, policy=builder_policy), client)
         self._bundles_dir = config.state_dir / "bundles" / instance
         self._start_lock = threading.Lock()
         self._place: BundlePlace | None = None
@@ -116,13 +109,13 @@ class OciBackend:
         with self._start_lock:
             if self._place is not None:
                 return
-            self.builds.start()
+            self.builds.reap()  # builders a crashed predecessor left
             self._reap()
             self._watch = DeathWatch(self.runtime)  # from here on, a dead server's sandboxes go with it
             state_dir = self.config.state_dir
             remove_unfinished(state_dir)
             rootfs = rootfs_for(self.builds.client, self.builds.images.runner, state_dir)
-            self._place = BundlePlace(rootfs, self.config.docker.instance, self.config.docker.policy, self.runtime.name)
+            self._place = BundlePlace(rootfs, self.config.builds.instance, self.config.builds.policy, self.runtime.name)
 
     def _reap(self) -> None:
         leftovers = self.runtime.list_ids()
@@ -165,7 +158,7 @@ class OciBackend:
             self._pending_removals.release()
 
     def _run(self, bundle: Bundle, job: ExecJob) -> ExecOutcome:
-        places = sandbox_places(self.config.docker.instance, bundle.sandbox_id)
+        places = sandbox_places(self.config.builds.instance, bundle.sandbox_id)
         killer = OciKiller(self.runtime, bundle.sandbox_id, places)
         finished = threading.Event()
         output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
@@ -200,7 +193,7 @@ class OciBackend:
             self._watch = None
         shutil.rmtree(self._bundles_dir, ignore_errors=True)
         shutil.rmtree(self.runtime.root, ignore_errors=True)
-        remove_instance_cgroups(self.config.docker.instance)
+        remove_instance_cgroups(self.config.builds.instance)
         self.builds.close()
         self._place = None
 

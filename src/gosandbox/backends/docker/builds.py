@@ -1,0 +1,140 @@
+"""The builds half of the Docker engine: one warm builder sandbox per installed toolchain, and their lifecycle.
+
+Both engines compile here: the Docker backend runs programs in containers of the same engine, the OCI
+backend runs them under runc/runsc directly but builds in these builders all the same (a ``docker exec``
+costs a few tens of milliseconds against a compile's hundreds).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from gosandbox import metrics
+from gosandbox.backends.base import BuildJob, BuildOutcome
+from gosandbox.backends.docker.builder import Builder, BuilderConfig
+from gosandbox.backends.docker.engine import connect
+from gosandbox.backends.docker.errors import docker_errors
+from gosandbox.backends.docker.gvisor import builder_policy
+from gosandbox.backends.docker.images import ImageNames, build_cache_volume, image_names, require_images
+from gosandbox.backends.docker.reaper import labels_for, reap
+from gosandbox.errors import SandboxFailure, UnknownToolchain
+from gosandbox.policy import Policy
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildsConfig:
+    """What the builders need; the run sandboxes' own settings extend it (``DockerConfig``, ``OciConfig``)."""
+
+    state_dir: Path
+    instance: str = "default"
+    base_image: str | None = None
+    #: the run sandboxes' policy; the builders take it on runc (:func:`gvisor.builder_policy`)
+    policy: Policy = field(default_factory=Policy)
+    builder_memory_mb: int = 2048
+    builder_cpus: float = 2.0
+    module_proxy_dir: Path | None = None
+    #: More toolchains beside the pinned one: name (e.g. "go1.26") -> an image with Go at /usr/local/go.
+    toolchains: dict[str, str] = field(default_factory=dict)
+
+
+def own_directory(directory: Path) -> Path:
+    """Create ``directory`` (and its parent) traversable to reach one's own uuid directory, not listable."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for level in (directory, directory.parent):
+        level.chmod(0o711)
+    return directory
+
+
+class Builds:
+    """The builders of every toolchain of one instance, on one engine; started lazily, removed by :meth:`close`."""
+
+    def __init__(self, config: BuildsConfig, client: docker.DockerClient | None = None) -> None:
+        self.config = config
+        self.client = client or connect()
+        self.images = image_names(config.base_image)
+        self.toolchain_images = {self.images.go_version: self.images} | {
+            name: image_names(base, go_version=name) for name, base in config.toolchains.items()
+        }
+        self.labels = labels_for(config.instance)
+        # Per instance, so that start() can sweep what a crash left of its own.
+        self.builds_dir = own_directory(config.state_dir / "builds" / config.instance)
+        self.builders = {
+            name: Builder(self.client, self._builder_config(names), builder_policy(config.policy))
+            for name, names in self.toolchain_images.items()
+        }
+
+    @property
+    def go_version(self) -> str:
+        return self.images.go_version
+
+    @property
+    def go_versions(self) -> list[str]:
+        return list(self.builders)
+
+    @property
+    def build_identity(self) -> str:
+        """Every builder image: a binary cache keyed by this is never served across toolchain images."""
+        return "|".join(sorted(names.builder for names in self.toolchain_images.values()))
+
+    def _builder_config(self, images: ImageNames) -> BuilderConfig:
+        c = self.config
+        return BuilderConfig(
+            image=images.builder,
+            labels=self.labels,
+            builds_dir=self.builds_dir,
+            cache_volume=build_cache_volume(images),
+            memory_mb=c.builder_memory_mb,
+            cpus=c.builder_cpus,
+            module_proxy_dir=c.module_proxy_dir,
+            module_cache_volume=f"gosandbox-gomodcache-{c.instance}",
+        )
+
+    def reap(self) -> None:
+        """Remove every container of this instance a crashed predecessor left, and its builds' directories.
+
+        Every container: the Docker backend's run sandboxes carry the same instance label.
+        """
+        removed = reap(self.client, self.config.instance)
+        metrics.sandboxes_reaped(removed)
+        if removed:
+            logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
+        empty(own_directory(self.builds_dir))  # their containers are gone now (close() may have removed it)
+
+    def check_ready(self) -> None:
+        with docker_errors("pinging the Docker engine"):
+            self.client.ping()
+        for names in self.toolchain_images.values():
+            require_images(self.client, names)
+
+    def builder_for(self, go_version: str | None) -> Builder:
+        """The builder of ``go_version`` (None: the pinned toolchain); :class:`UnknownToolchain` if none."""
+        builder = self.builders.get(go_version or self.go_version)
+        if builder is None:
+            raise UnknownToolchain(f"no builder for {go_version!r}; installed: {', '.join(self.builders)}")
+        return builder
+
+    def build(self, job: BuildJob) -> BuildOutcome:
+        return self.builder_for(job.go_version).build(job)
+
+    def close(self) -> None:
+        """Stop the builders, remove every container of this instance left, and the builds' directory."""
+        for builder in self.builders.values():
+            try:
+                builder.stop()
+            except SandboxFailure as exc:  # a busy engine can fail one removal: the reap below retries it
+                logger.warning("could not remove a builder sandbox: %s", exc)
+        reap(self.client, self.config.instance)
+        shutil.rmtree(self.builds_dir, ignore_errors=True)
+
+
+def empty(directory: Path) -> None:
+    """Remove everything in ``directory``, which stays."""
+    for leftover in directory.iterdir():
+        shutil.rmtree(leftover, ignore_errors=True)
