@@ -214,7 +214,7 @@ def test_the_dashboard_uses_only_metrics_that_exist(client: TestClient) -> None:
     assert used, "the dashboard names no gosandbox metric"
     assert used <= names, f"not in a scrape: {sorted(used - names)}"
     families = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in used}
-    assert len(families) >= 15  # every metric the README lists has a panel
+    assert len(families) >= 15  # every metric docs/operating.md lists has a panel
 
 
 # --- JSON log lines ----------------------------------------------------------------------

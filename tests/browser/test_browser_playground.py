@@ -40,7 +40,7 @@ from support.docker_helpers import (
 pytestmark = pytest.mark.docker
 
 INSTANCE = f"{TEST_INSTANCE}-playground"
-#: The README's picture: written when missing, or again with GOSANDBOX_UPDATE_SCREENSHOT=1.
+#: The picture on the README and docs/playground.md: written when missing, or again with GOSANDBOX_UPDATE_SCREENSHOT=1.
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "playground.png"
 RUN_TIMEOUT_MS = 60_000
 

@@ -23,6 +23,7 @@ from support.docker_helpers import (
     wait_until_no_program_processes,
 )
 
+ROOT = Path(__file__).parents[2]
 INSTANCE = f"{TEST_INSTANCE}-client"
 HELLO = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n'
 CHUNKS = (
@@ -164,14 +165,22 @@ def test_the_async_client_runs_streams_and_cancels(server: Server) -> None:
     assert time.monotonic() - started < 30
 
 
-def _readme_python_blocks() -> list[str]:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+def _python_blocks(page: str, section: str | None = None) -> list[str]:
+    """The ```python blocks of ``page`` (under the heading ``## section`` only, when named)."""
+    text = (ROOT / page).read_text()
+    if section is not None:
+        text = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", text, re.DOTALL)
 
 
-def test_the_readmes_python_example_runs_as_written(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
-    example, errors = _readme_python_blocks()[:2]
+def test_the_readmes_tour_runs_as_written(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    (tour,) = _python_blocks("README.md")
+    exec(tour.replace("http://127.0.0.1:8080", server.url), {})
+    assert capsys.readouterr().out == "ok hi\n\n"
+
+
+def test_the_client_pages_python_example_runs_as_written(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    example, errors = _python_blocks("docs/library.md", "Python client")[:2]
     namespace: dict[str, object] = {}
     exec(example.replace("http://127.0.0.1:8080", server.url), namespace)
     exec(errors.replace("http://127.0.0.1:8080", server.url), namespace)

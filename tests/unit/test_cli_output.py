@@ -129,5 +129,5 @@ def test_a_single_file_keeps_its_name_and_a_directory_skips_what_it_cannot_send(
 
 
 def test_the_api_replaces_each_maximal_invalid_subsequence_with_one_replacement_character() -> None:
-    # As the README says: a lone 0xff is one U+FFFD, a truncated four-byte character (f0 9f) is one too.
+    # As docs/http-api.md says: a lone 0xff is one U+FFFD, a truncated four-byte character (f0 9f) is one too.
     assert text(b"\xff|\xf0\x9f|\xed\xa0\x80|ok") == "\ufffd|\ufffd|\ufffd\ufffd\ufffd|ok"
