@@ -1,4 +1,4 @@
-"""Go beyond ``go run``: ``go test`` with per-test results, ``go vet`` and ``gofmt`` as data."""
+"""Go beyond ``go run``: ``go test`` with per-test results; ``go vet``, ``gofmt``, the compiler's decisions as data."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, Observers
 from gosandbox.diagnostics import parse_positions, parse_vet_json
+from gosandbox.explain import ExplainOptions, ExplainResult, compile_errors, read_report
 from gosandbox.gotest import TestOptions, module_path, parse_test_output
 from gosandbox.models import FmtResult, RunSpec, Status, TestResult, Timings, VetResult
 from gosandbox.runner import Runner, ms, text, toolchain_of
@@ -105,3 +106,21 @@ def format_files(runner: Runner, spec: RunSpec, sent: Collection[str]) -> FmtRes
     changed = [name for name, content in files.items() if content != spec.files[name]]
     diagnostics = parse_positions(build.output)
     return FmtResult(build.succeeded, files, changed, diagnostics, build.output, version)
+
+
+def explain(runner: Runner, spec: RunSpec, options: ExplainOptions) -> ExplainResult:
+    """The compiler's decisions about the package (and its assembly), from one compile in the builder.
+
+    Nothing runs, and nothing is kept: the binary cache never sees this build (it makes no binary), and its
+    flags keep its compile apart from every other build's in the build cache (see ``Tool.EXPLAIN``).
+    """
+    started = time.monotonic()
+    version = toolchain_of(runner.backend, spec)
+    job = BuildJob(spec.files, runner.build_timeout_s, Tool.EXPLAIN, go_version=version, assembly=options.assembly)
+    build = runner.backend.build(job)
+    timings = Timings(ms(build.duration_s), 0, ms(time.monotonic() - started))
+    if not build.succeeded:
+        output, diagnostics = compile_errors(build.output)
+        return ExplainResult(Status.COMPILE_ERROR, [], [], diagnostics, output, False, timings, version)
+    report = read_report(spec.files, build.output, build.files or {}, options)
+    return ExplainResult(Status.OK, report.decisions, report.assembly, [], "", report.truncated, timings, version)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -38,12 +39,24 @@ class Tool(StrEnum):
     TEST = "test"  # a test binary (go test -c): it runs later, in a run sandbox
     VET = "vet"  # go vet diagnostics as JSON
     FMT = "fmt"  # gofmt every .go file and normalise go.mod, in place
+    EXPLAIN = "explain"  # compile only, recording the compiler's decisions (and its assembly)
 
 
-def go_command(tool: Tool, binary_path: str, *, cover: bool = False, fuzz: str | None = None) -> list[str]:
+#: Where an EXPLAIN build's compiler writes its -json records: this directory beside the binary's path.
+EXPLAIN_RECORDS = "json"
+#: The most compiler output an EXPLAIN build keeps (its -m lines, then the assembly listing).
+EXPLAIN_OUTPUT_BYTES = 8 * 1024 * 1024
+#: The line a builder adds when it cut a build's output at its cap.
+OUTPUT_CUT = "gosandbox: the compiler's output was cut at"
+
+
+def go_command(
+    tool: Tool, binary_path: str, *, cover: bool = False, fuzz: str | None = None, assembly: bool = True
+) -> list[str]:
     """The argv the builder runs in the package directory (``binary_path``: where a binary goes).
 
-    ``fuzz`` (a checked pattern, one argv element) instruments the test binary for coverage-guided fuzzing.
+    ``fuzz`` (a checked pattern, one argv element) instruments the test binary for coverage-guided fuzzing;
+    ``assembly``: an EXPLAIN build lists the assembly too.
     """
     if tool is Tool.BUILD:
         return ["go", "build", *BUILD_FLAGS, "-o", binary_path, "."]
@@ -51,6 +64,8 @@ def go_command(tool: Tool, binary_path: str, *, cover: bool = False, fuzz: str |
         return _test_command(binary_path, cover=cover, fuzz=fuzz)
     if tool is Tool.VET:
         return ["go", "vet", "-json", "./..."]
+    if tool is Tool.EXPLAIN:
+        return _explain_command(posixpath.join(posixpath.dirname(binary_path), EXPLAIN_RECORDS), assembly=assembly)
     return ["gofmt", "-l", "-w", ".", THEN, "go", "mod", "edit", "-fmt"]
 
 
@@ -69,6 +84,19 @@ def _test_command(binary_path: str, *, cover: bool, fuzz: str | None) -> list[st
         return ["go", "test", "-c", *BUILD_FLAGS, *fuzzing, "-o", binary_path, "."]
     compile_ = ["go", "test", "-c", *BUILD_FLAGS, "-vet=off", "-cover", *fuzzing, "-o", binary_path, "."]
     return [*compile_, AND, "go", "vet", "-trimpath", *TEST_VET_FLAGS, "."]
+
+
+def _explain_command(records_dir: str, *, assembly: bool) -> list[str]:
+    """Compile the submission's packages (``./...``) without linking, recording decisions and assembly.
+
+    ``go list -export`` compiles each package as ``go build`` does, and links nothing. The flags reach only
+    the submission's packages: the standard library is read from the build cache as every build reads it.
+    The records directory is new for every build, so the flags differ from every other build's: the
+    compile always runs (a cached compile would replay the -m and -S text, but write no records), and
+    no other build can be given its output from the cache (gopls asks the same way, with a fresh directory).
+    """
+    flags = f"./...=-json=0,file://{records_dir} -m" + (" -S" if assembly else "")
+    return ["go", "list", "-export", *BUILD_FLAGS, f"-gcflags={flags}", "-f", "{{if false}}{{end}}", "."]
 
 
 #: The first bytes of every program the builder makes (``go build`` of a non-main package writes an archive).

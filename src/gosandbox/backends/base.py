@@ -26,6 +26,7 @@ class BuildJob:
     cover: bool = False
     fuzz: str | None = None  # Tool.TEST: the fuzz target pattern to instrument for
     go_version: str | None = None  # None: the backend's default toolchain
+    assembly: bool = True  # Tool.EXPLAIN: list the assembly too
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class BuildOutcome:
     output: str
     binary: bytes | None
     duration_s: float
-    files: dict[str, str] | None = None  # the package after Tool.FMT
+    #: the package after Tool.FMT; the compiler's -json records (path under their directory -> text) after EXPLAIN
+    files: dict[str, str] | None = None
 
 
 #: Receives the program's output as it is written: ("stdout" | "stderr", bytes kept within the cap).

@@ -30,12 +30,23 @@ from gosandbox.backends.docker.options import SandboxShape, container_options
 from gosandbox.errors import SandboxFailure
 from gosandbox.gotest import module_path
 from gosandbox.policy import BUILDER_UID, Policy
-from gosandbox.toolchain import ELF_MAGIC, Tool, go_command, not_a_main_package
+from gosandbox.toolchain import (
+    ELF_MAGIC,
+    EXPLAIN_OUTPUT_BYTES,
+    EXPLAIN_RECORDS,
+    OUTPUT_CUT,
+    Tool,
+    go_command,
+    not_a_main_package,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_COMPILE_OUTPUT_BYTES = 64 * 1024
 MAX_BINARY_BYTES = 256 * 1024 * 1024
+#: The most -json record bytes an EXPLAIN build returns (the records of a 10 000-line program take a few MB).
+MAX_RECORD_BYTES = 32 * 1024 * 1024
+MAX_RECORD_FILES = 1024
 #: 128 + SIGKILL: what an exec reports for a process the kernel or we killed.
 KILLED_EXIT = 137
 
@@ -168,16 +179,22 @@ class Builder:
     def _run_tool(self, build_id: str, host_dir: Path, job: BuildJob) -> BuildOutcome:
         container_id = self.container_id()
         inside = f"/builds/{build_id}"
-        tool = go_command(job.tool, f"{inside}/out/prog", cover=job.cover, fuzz=job.fuzz)
+        tool = go_command(job.tool, f"{inside}/out/prog", cover=job.cover, fuzz=job.fuzz, assembly=job.assembly)
         command = [AGENT, "build", str(int(job.timeout_s * 1000)), *tool]
+        cap = EXPLAIN_OUTPUT_BYTES if job.tool is Tool.EXPLAIN else MAX_COMPILE_OUTPUT_BYTES
         started = time.monotonic()
         with docker_errors("running the toolchain in the builder sandbox"):
             exec_id = self.client.api.exec_create(container_id, command, workdir=f"{inside}/src", user=f"{BUILDER_UID}")
-            output = _read_capped(self.client.api.exec_start(exec_id, stream=True), MAX_COMPILE_OUTPUT_BYTES)
+            output = _read_capped(self.client.api.exec_start(exec_id, stream=True), cap)
             exit_code = self.client.api.exec_inspect(exec_id)["ExitCode"]
         duration = time.monotonic() - started
         text = _BUILD_SOURCES.sub("", output.decode("utf-8", errors="replace")).replace(inside, ".")
         text += "".join(f"\n{note}\n" for note in self._notes(text, exit_code, job))
+        if job.tool is Tool.EXPLAIN:
+            records, records_cut = _read_records(host_dir / "out" / EXPLAIN_RECORDS)
+            cut = len(output) >= cap or records_cut
+            return BuildOutcome(exit_code == 0, text + (f"\n{OUTPUT_CUT} its cap\n" if cut else ""), None, duration,
+                                files=records)  # fmt: skip
         succeeded = exit_code == 0
         binary_path = host_dir / "out" / "prog"
         # `go test -c` writes nothing for a package without tests.
@@ -224,6 +241,26 @@ def _read_back(src: Path, files: dict[str, str]) -> dict[str, str]:
             data = _read_inside(src, name, 2 * len(original.encode()) + 64 * 1024)
             formatted[name] = data.decode("utf-8", errors="replace")
     return formatted
+
+
+def _read_records(root: Path) -> tuple[dict[str, str], bool]:
+    """The compiler's -json records under ``root`` (path -> text), and whether some were left for the caps."""
+    records: dict[str, str] = {}
+    budget, cut = MAX_RECORD_BYTES, False
+    if root.is_symlink() or not root.is_dir():
+        return records, cut
+    for directory, _subdirectories, names in os.walk(root):  # never into a symlinked directory
+        for name in sorted(names):
+            relative = os.path.relpath(os.path.join(directory, name), root)
+            if not name.endswith(".json"):
+                continue
+            if len(records) >= MAX_RECORD_FILES or os.lstat(os.path.join(directory, name)).st_size > budget:
+                cut = True
+                continue
+            data = _read_inside(root, relative, budget)
+            budget -= len(data)
+            records[relative] = data.decode("utf-8", errors="replace")
+    return records, cut
 
 
 def _read_binary(path: Path) -> bytes:

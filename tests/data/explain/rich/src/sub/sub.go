@@ -1,0 +1,3 @@
+package sub
+
+func Double(x int) int { return x * 2 }
