@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import docker
@@ -22,7 +22,7 @@ from gosandbox.backends.docker.builder import KILLED_EXIT, Builder
 from gosandbox.backends.docker.builds import Builds, BuildsConfig, empty, own_directory
 from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.errors import docker_errors
-from gosandbox.backends.docker.gvisor import program_usage, starts_program_itself, usage_after_death
+from gosandbox.backends.docker.gvisor import builder_policy, program_usage, starts_program_itself, usage_after_death
 from gosandbox.backends.docker.images import AGENT, ImageNames
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
@@ -71,7 +71,7 @@ class DockerConfig(BuildsConfig):
 class DockerBackend:
     def __init__(self, config: DockerConfig, client: docker.DockerClient | None = None) -> None:
         self.config = config
-        self.builds = Builds(config, client)
+        self.builds = Builds(replace(config, policy=builder_policy(config.policy)), client)
         self.client = self.builds.client
         self.images: ImageNames = self.builds.images
         self.labels = self.builds.labels

@@ -19,7 +19,6 @@ from gosandbox.backends.base import BuildJob, BuildOutcome
 from gosandbox.backends.docker.builder import Builder, BuilderConfig
 from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.errors import docker_errors
-from gosandbox.backends.docker.gvisor import builder_policy
 from gosandbox.backends.docker.images import ImageNames, build_cache_volume, image_names, require_images
 from gosandbox.backends.docker.reaper import labels_for, reap
 from gosandbox.errors import SandboxFailure, UnknownToolchain
@@ -30,12 +29,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BuildsConfig:
-    """What the builders need; the run sandboxes' own settings extend it (``DockerConfig``, ``OciConfig``)."""
+    """What the builders need: ``DockerConfig`` extends it, ``OciConfig`` holds one."""
 
     state_dir: Path
     instance: str = "default"
     base_image: str | None = None
-    #: the run sandboxes' policy; the builders take it on runc (:func:`gvisor.builder_policy`)
+    #: The run sandboxes' policy in ``DockerConfig`` and ``OciConfig``; :class:`Builds` applies it to the builders
+    #: as it is given, so each engine hands it a copy on runc (the builder runs the toolchain, never user code).
     policy: Policy = field(default_factory=Policy)
     builder_memory_mb: int = 2048
     builder_cpus: float = 2.0
@@ -66,7 +66,7 @@ class Builds:
         # Per instance, so that start() can sweep what a crash left of its own.
         self.builds_dir = own_directory(config.state_dir / "builds" / config.instance)
         self.builders = {
-            name: Builder(self.client, self._builder_config(names), builder_policy(config.policy))
+            name: Builder(self.client, self._builder_config(names), config.policy)
             for name, names in self.toolchain_images.items()
         }
 
