@@ -2,7 +2,7 @@
 
 The rule, from the issue that brought the OCI backend: the strongest isolation that is at least as fast
 as the Docker backend with runc. ``python -m gosandbox.bench --backends-only`` measured the four
-combinations side by side (README, "Backends and runtimes compared"); :data:`PREFERRED` is what it chose.
+combinations side by side (docs/speed.md, "Backends and runtimes compared"); :data:`PREFERRED` is what it chose.
 The OCI backend needs root and the runtime's binary; where either is missing, Docker with runc.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 
-#: The measured choice where the OCI backend can run (see the module's docstring and the README).
+#: The measured choice where the OCI backend can run (see the module's docstring and docs/speed.md).
 PREFERRED = ("oci", "runsc")
 FALLBACK = ("docker", "runc")
 AUTO = "auto"
