@@ -18,7 +18,8 @@ os.environ.setdefault("GOSANDBOX_BACKEND", "docker")
 
 from gosandbox.app import create_app
 from gosandbox.backends.base import Backend
-from gosandbox.backends.docker.backend import DockerBackend, connect
+from gosandbox.backends.docker.backend import DockerBackend
+from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.images import build_images, image_names
 from gosandbox.backends.oci.backend import OciBackend
 from gosandbox.errors import GosandboxError

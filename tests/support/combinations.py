@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 
 from gosandbox.app import create_app
 from gosandbox.backends.base import Backend
-from gosandbox.backends.docker.backend import DockerBackend, connect
+from gosandbox.backends.docker.backend import DockerBackend
+from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.backends.oci.backend import OciBackend
 from gosandbox.defaults import AUTO, choose

@@ -17,7 +17,7 @@ import docker.errors
 import httpx
 from fastapi.testclient import TestClient
 
-from gosandbox.backends.docker.backend import connect
+from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.reaper import list_sandboxes, reap
 from gosandbox.policy import PROGRAM_UID
 from gosandbox.settings import Settings
