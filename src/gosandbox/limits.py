@@ -1,8 +1,16 @@
-"""Resource limits of one run, and the server caps they are checked against."""
+"""Resource limits of one run, and the bounds they are checked against: the one place both are decided.
+
+What a run gets when it asks nothing (:data:`DEFAULTS`), the most a server lets it ask unless its
+settings say otherwise (:data:`DEFAULT_CAPS`), the least (:data:`MINIMUMS`), and how a request's
+values are resolved within them (:class:`Bounds`). The settings (``GOSANDBOX_DEFAULT_*``,
+``GOSANDBOX_MAX_*``) start from these values; an API key's caps lower a server's bounds through
+:meth:`Bounds.lowered`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import os
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from gosandbox.errors import LimitOutOfRange
@@ -19,8 +27,11 @@ class Limits:
     output_bytes: int = 64 * 1024
 
 
-#: The largest values a server accepts unless its settings say otherwise.
-DEFAULT_CAPS = Limits(wall_s=30.0, memory_mb=1024, cpus=2.0, pids=256, output_bytes=1024 * 1024)
+#: What a run gets when it asks nothing, unless the server's settings say otherwise.
+DEFAULTS = Limits()
+
+#: The largest values a server accepts unless its settings say otherwise: as many CPUs as the machine has.
+DEFAULT_CAPS = Limits(wall_s=30.0, memory_mb=1024, cpus=float(os.cpu_count() or 1), pids=256, output_bytes=1024 * 1024)
 
 #: Below these a Go program cannot even start, so smaller requests are refused.
 MINIMUMS = Limits(wall_s=0.1, memory_mb=16, cpus=0.1, pids=8, output_bytes=1)
@@ -29,7 +40,7 @@ MINIMUMS = Limits(wall_s=0.1, memory_mb=16, cpus=0.1, pids=8, output_bytes=1)
 def resolve_limits(requested: dict[str, float | int], defaults: Limits, caps: Limits) -> Limits:
     """Apply a request's limit overrides to the defaults, refusing values outside [minimum, cap].
 
-    >>> resolve_limits({"wall_s": 2}, Limits(), DEFAULT_CAPS).wall_s
+    >>> resolve_limits({"wall_s": 2}, DEFAULTS, DEFAULT_CAPS).wall_s
     2
     """
     known = {f.name for f in fields(Limits)}
@@ -49,3 +60,34 @@ def resolve_limits(requested: dict[str, float | int], defaults: Limits, caps: Li
 def clamp_to_caps(limits: Limits, caps: Limits) -> Limits:
     """Lower any default that exceeds a cap (a server configured with defaults above its caps)."""
     return Limits(**{f.name: min(getattr(limits, f.name), getattr(caps, f.name)) for f in fields(Limits)})
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a request may ask: the limits of one that asks none, and the most it may ask (defaults within caps).
+
+    >>> Bounds.of(Limits(wall_s=60.0), DEFAULT_CAPS).defaults.wall_s  # a default above its cap is lowered
+    30.0
+    >>> Bounds.of(DEFAULTS, DEFAULT_CAPS).lowered(wall_s=2.0).resolve({}).wall_s
+    2.0
+    """
+
+    defaults: Limits
+    caps: Limits
+
+    @classmethod
+    def of(cls, defaults: Limits, caps: Limits) -> Bounds:
+        return cls(clamp_to_caps(defaults, caps), caps)
+
+    def resolve(self, requested: dict[str, float | int]) -> Limits:
+        """A request's limit overrides over the defaults, each within [minimum, cap] (see :func:`resolve_limits`)."""
+        return resolve_limits(requested, self.defaults, self.caps)
+
+    def lowered(self, *, wall_s: float | None = None, memory_mb: int | None = None) -> Bounds:
+        """These bounds under more caps (an API key's; None: no cap of its own): the defaults follow them down."""
+        caps = replace(
+            self.caps,
+            wall_s=self.caps.wall_s if wall_s is None else min(self.caps.wall_s, wall_s),
+            memory_mb=self.caps.memory_mb if memory_mb is None else min(self.caps.memory_mb, memory_mb),
+        )
+        return Bounds.of(self.defaults, caps)

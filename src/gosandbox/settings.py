@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gosandbox.defaults import AUTO, choose
-from gosandbox.limits import Limits, resolve_limits
+from gosandbox.limits import DEFAULT_CAPS, DEFAULTS, Bounds, Limits
 from gosandbox.policy import Policy
 
 _TOOLCHAIN_NAME = re.compile(r"go[0-9][0-9A-Za-z.\-]{0,30}")
@@ -145,17 +145,18 @@ class Settings(BaseSettings):
         5, ge=1, description="identical warnings logged per minute; the rest are counted, then summed up"
     )
 
-    default_wall_s: float = 5.0
-    default_memory_mb: int = 128
-    default_cpus: float = 1.0
-    default_pids: int = 64
-    default_output_bytes: int = 64 * 1024
+    # The limits of a run that asks none, and the most one may ask: their defaults are gosandbox.limits'.
+    default_wall_s: float = DEFAULTS.wall_s
+    default_memory_mb: int = DEFAULTS.memory_mb
+    default_cpus: float = DEFAULTS.cpus
+    default_pids: int = DEFAULTS.pids
+    default_output_bytes: int = DEFAULTS.output_bytes
 
-    max_wall_s: float = 30.0
-    max_memory_mb: int = 1024
-    max_cpus: float = Field(default_factory=lambda: float(os.cpu_count() or 1))
-    max_pids: int = 256
-    max_output_bytes: int = 1024 * 1024
+    max_wall_s: float = DEFAULT_CAPS.wall_s
+    max_memory_mb: int = DEFAULT_CAPS.memory_mb
+    max_cpus: float = DEFAULT_CAPS.cpus
+    max_pids: int = DEFAULT_CAPS.pids
+    max_output_bytes: int = DEFAULT_CAPS.output_bytes
 
     @model_validator(mode="before")
     @classmethod
@@ -212,17 +213,22 @@ class Settings(BaseSettings):
         """Request bodies read and validated at once."""
         return self.max_parsing or max(1, os.cpu_count() or 1)
 
+    def limit_bounds(self) -> Bounds:
+        """This server's defaults (lowered to its caps where set above them) and caps."""
+        defaults = Limits(self.default_wall_s, self.default_memory_mb, self.default_cpus, self.default_pids,
+                          self.default_output_bytes)  # fmt: skip
+        caps = Limits(self.max_wall_s, self.max_memory_mb, self.max_cpus, self.max_pids, self.max_output_bytes)
+        return Bounds.of(defaults, caps)
+
     def default_limits(self) -> Limits:
-        return Limits(
-            self.default_wall_s, self.default_memory_mb, self.default_cpus, self.default_pids, self.default_output_bytes
-        )
+        return self.limit_bounds().defaults
 
     def limit_caps(self) -> Limits:
-        return Limits(self.max_wall_s, self.max_memory_mb, self.max_cpus, self.max_pids, self.max_output_bytes)
+        return self.limit_bounds().caps
 
     def limits_for(self, requested: dict[str, float | int]) -> Limits:
         """A request's limit overrides over this server's defaults, within its caps."""
-        return resolve_limits(requested, self.default_limits(), self.limit_caps())
+        return self.limit_bounds().resolve(requested)
 
     def policy(self) -> Policy:
         """The hardening policy; the seccomp profile's JSON text is read here, once."""
