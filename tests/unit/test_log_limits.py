@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from gosandbox.edge.log_limits import RepeatLimiter
+from gosandbox.logs import RepeatLimiter
 
 
 def _record(msg: str, level: int = logging.WARNING) -> logging.LogRecord:

@@ -26,7 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gosandbox.edge.guard import EdgeLimits, guarded_protocol
-from gosandbox.edge.log_limits import limit_repeats
+from gosandbox.logs import limit_repeats
 from gosandbox.settings import Settings
 
 logger = logging.getLogger(__name__)
