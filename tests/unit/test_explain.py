@@ -11,20 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gosandbox import assembly
-from gosandbox.assembly import AsmSelection, Instruction, names_function, parse_assembly, select
-from gosandbox.explain import (
-    Decision,
-    DecisionKind,
-    ExplainOptions,
-    SourceNames,
-    compile_errors,
-    m_kind,
-    merge,
-    parse_json_records,
-    parse_m_lines,
-    read_report,
-)
+from gosandbox.explain import Decision, DecisionKind, ExplainOptions, SourceNames, assembly, compile_errors, read_report
+from gosandbox.explain.assembly import AsmSelection, Instruction, names_function, parse_assembly, select
+from gosandbox.explain.decisions import m_kind, merge, parse_json_records, parse_m_lines
 from gosandbox.toolchain import OUTPUT_CUT, Tool, go_command
 
 RICH = Path(__file__).parent.parent / "data" / "explain" / "rich"
