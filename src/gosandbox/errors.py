@@ -10,7 +10,8 @@ Exception tree::
     │   ├── UnknownToolchain       the requested Go version is not installed here
     │   ├── CallbackNotAllowed     a callback_url whose host the server does not allow
     │   ├── IdempotencyKeyReused   an Idempotency-Key sent again with a different request
-    │   └── PayloadTooLarge        body, source or stdin over its size cap
+    │   ├── PayloadTooLarge        body, source or stdin over its size cap
+    │   └── UnsupportedMediaType   a body that is neither JSON nor plain text, or compressed
     ├── SubmissionNotFound         no submission has this id (HTTP 404)
     ├── SubmissionFinished         the submission already finished; it cannot be cancelled (HTTP 409)
     ├── Unauthorized               no API key, or an unknown or revoked one, where one is required (HTTP 401)
@@ -72,6 +73,10 @@ class IdempotencyKeyReused(InvalidRequest):
 
 class PayloadTooLarge(InvalidRequest):
     """A body, a source or stdin is bigger than its cap."""
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """The body is neither JSON nor plain text (or it is compressed)."""
 
 
 class SubmissionNotFound(GosandboxError):

@@ -1,6 +1,8 @@
 """Service errors as RFC 9457 problem documents: the one table from error class to status code.
 
-The HTTP edge renders these; the job layer stores them as a failed submission's ``error``.
+The HTTP edge renders these (:mod:`gosandbox.edge.problems`), with the headers :func:`problem_headers`
+gives; the compatibility layers and MCP translate them into their own shapes; the job layer stores
+them as a failed submission's ``error``. No other module maps an error class to a status.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from gosandbox import errors
 # Most specific first: the first matching class decides.
 _STATUS: list[tuple[type[errors.GosandboxError], int, str]] = [
     (errors.PayloadTooLarge, 413, "payload-too-large"),
+    (errors.UnsupportedMediaType, 415, "unsupported-media-type"),
     (errors.InvalidSource, 422, "invalid-source"),
     (errors.AboveKeyCap, 422, "above-key-cap"),
     (errors.LimitOutOfRange, 422, "limit-out-of-range"),
@@ -47,8 +50,20 @@ def problem_of(exc: errors.GosandboxError) -> dict[str, Any] | None:
     return None
 
 
+def problem_headers(exc: errors.GosandboxError) -> dict[str, str]:
+    """The headers that go with an error's problem document: ``Retry-After`` (seconds) when it says when to retry."""
+    if isinstance(exc, errors.Overloaded):
+        return {"Retry-After": str(exc.retry_after_s)}
+    return {}
+
+
 def internal_error() -> dict[str, Any]:
     return problem_document(500, "internal-error", "the service failed; see its log", "Internal error")
+
+
+def share_not_found() -> dict[str, Any]:
+    """A shared program's link (``/p/{id}``, ``/embed?p=``) that names none."""
+    return problem_document(404, "share-not-found", "no program is shared under this id; see /docs", "Not found")
 
 
 def server_stopped() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from gosandbox import metrics
 from gosandbox.backends.base import Backend
 from gosandbox.binary_cache import BinaryCache
+from gosandbox.compat.judge0.render import CALLBACK_SHAPES as judge0_callbacks
 from gosandbox.errors import BackendUnavailable
 from gosandbox.jobs.dispatch import Dispatcher, LocalDispatcher
 from gosandbox.jobs.events import EventLog, MemoryEventLog
@@ -80,10 +81,14 @@ def event_log(settings: Settings) -> EventLog:
     return RedisEventLog(settings.queue_url)
 
 
+#: The callbacks the compatibility layers send (Judge0's ``PUT``), by the name their requests give.
+CALLBACK_SHAPES = {**judge0_callbacks}
+
+
 def job_end(settings: Settings, store: Store, events: EventLog) -> JobEnd:
-    return JobEnd(
-        store, events, Webhooks(settings.allowed_callback_hosts(), settings.callback_secret, store.set_callback)
-    )
+    webhooks = Webhooks(settings.allowed_callback_hosts(), settings.callback_secret, store.set_callback,
+                        CALLBACK_SHAPES)  # fmt: skip
+    return JobEnd(store, events, webhooks)
 
 
 def job_service(settings: Settings, store: Store, runner: Runner | None, backend: Backend | None) -> JobService:
@@ -107,9 +112,16 @@ def job_service(settings: Settings, store: Store, runner: Runner | None, backend
     return JobService(settings, store, events, dispatcher, end)
 
 
+def local_service(settings: Settings) -> tuple[JobService, Backend]:
+    """The embedded job service of a process that serves alone (``gosandbox mcp``), and its backend, started."""
+    backend = make_backend(settings)
+    service = job_service(settings, open_store(settings), make_runner(settings, backend), backend)
+    start_backend(backend)
+    return service, backend
+
+
 def run_worker(settings: Settings, concurrency: int) -> None:
     """``gosandbox worker``: serve jobs from the queue on this host's Docker engine until SIGTERM."""
-    from gosandbox.compat.judge0 import render as judge0_render  # noqa: F401, PLC0415 - registers Judge0's callback shape (PUT)
     from gosandbox.jobs.worker import JobWorker  # noqa: PLC0415
 
     store = open_store(settings)
@@ -123,6 +135,7 @@ def run_worker(settings: Settings, concurrency: int) -> None:
         end.webhooks.close()
         events.close()
         backend.close()
+
 
 def _builds_values(settings: Settings) -> dict[str, Any]:
     """The settings every backend's builders take (``BuildsConfig``'s fields)."""

@@ -112,7 +112,7 @@ def _post_in_thread(url: str, body: dict[str, Any]) -> tuple[threading.Thread, l
 
 def test_bodies_beyond_the_slots_wait_their_turn_then_get_429(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     held = HeldParse()
-    monkeypatch.setattr("gosandbox.app.run_job", held)
+    monkeypatch.setattr("gosandbox.api.programs.run_job", held)
     with serving(tmp_path, max_parsing=1) as (app, url, _):
         gate: ParsingGate = app.state.parsing
         gate.wait_s = 0.5

@@ -140,7 +140,7 @@ def test_a_client_gone_before_its_job_is_stored_submits_nothing(
         parsed.set()
         return job
 
-    monkeypatch.setattr("gosandbox.app.run_job", slow_run_job)
+    monkeypatch.setattr("gosandbox.api.programs.run_job", slow_run_job)
     backend = FakeBackend()
     caplog.set_level(logging.INFO)
     with one_slot_server(tmp_path, backend) as (app, url):

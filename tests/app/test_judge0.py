@@ -29,6 +29,7 @@ from gosandbox.backends.fake import FakeBackend
 from gosandbox.compat.judge0.info import GO, extra_language_id, languages
 from gosandbox.compat.judge0.render import (
     ATTRIBUTES,
+    CALLBACK_SHAPES,
     DEFAULT_FIELDS,
     decimal,
     from_token,
@@ -470,17 +471,21 @@ def _recorded_outcome(client: TestClient, token: str) -> dict[str, Any]:
     raise AssertionError("no callback outcome recorded")
 
 
-def test_a_shape_not_registered_falls_back_to_our_post_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_shape_not_known_falls_back_to_our_post_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     submission = Submission("a" * 32, Kind.RUN, State.DONE, {"compat": {"callback_shape": "nobody"}}, 0.0)
     with caplog.at_level(logging.WARNING, logger="gosandbox.jobs.webhooks"):
-        assert callback_of(submission) == ("POST", submission.public())
-    assert "'nobody' is not registered" in caplog.text
+        assert callback_of(submission, CALLBACK_SHAPES) == ("POST", submission.public())
+    assert "'nobody' is not known" in caplog.text
 
 
-def test_the_worker_import_registers_the_shape_in_a_fresh_process() -> None:
-    """``gosandbox worker`` imports the renderer alone (no API): that must load, and register Judge0's shape."""
-    probe = ("from gosandbox.compat.judge0 import render as judge0_render\n"
-             "from gosandbox.jobs import webhooks\n"
-             "print(webhooks._SHAPES['judge0'].method)")  # fmt: skip
-    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
-    assert (ran.returncode, ran.stdout.strip()) == (0, "PUT"), ran.stderr
+def test_the_workers_webhooks_carry_judge0s_shape_in_a_fresh_process(tmp_path: Path) -> None:
+    """``gosandbox worker`` ends jobs without the API loaded: the webhooks the assembly gives it know Judge0's PUT."""
+    probe = ("import sys\n"
+             "from gosandbox.settings import Settings\n"
+             "from gosandbox.wiring import job_end, open_store, event_log\n"
+             "settings = Settings(state_dir=sys.argv[1])\n"
+             "end = job_end(settings, open_store(settings), event_log(settings))\n"
+             "print(end.webhooks.shapes['judge0'].method, 'gosandbox.app' in sys.modules)")  # fmt: skip
+    ran = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                         check=False)  # fmt: skip
+    assert (ran.returncode, ran.stdout.strip()) == (0, "PUT False"), ran.stderr

@@ -26,7 +26,7 @@ from gosandbox.compat.playground.routes import compile_request, is_test_program,
 from gosandbox.jobs.migrate import upgrade
 from gosandbox.jobs.shares import ShareStore, share_id
 from gosandbox.jobs.store import make_engine
-from gosandbox.jobs.submission import Kind
+from gosandbox.jobs.submission import KEYLESS, Kind
 from gosandbox.toolchain import Tool
 from support.app_helpers import make_settings, problem_of
 
@@ -284,13 +284,13 @@ def test_share_ids_are_stable_and_a_collision_gets_a_longer_id(tmp_path: Path) -
     engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
     upgrade(engine)
     shares = ShareStore(engine)
-    assert shares.put(b"one") == share_id(b"one")
+    assert shares.put(b"one", KEYLESS) == share_id(b"one")
     assert len(share_id(b"one")) >= 10
     with engine.begin() as connection:  # another program already holds "two"'s id
         connection.exec_driver_sql(
             "INSERT INTO shares (id, body, created_at) VALUES (?, ?, 0)", (share_id(b"two"), b"other")
         )
-    assert shares.put(b"two") == share_id(b"two", 13)
+    assert shares.put(b"two", KEYLESS) == share_id(b"two", 13)
     assert (shares.get(share_id(b"two", 13)), shares.get(share_id(b"two"))) == (b"two", b"other")
 
 

@@ -19,9 +19,9 @@ from sqlalchemy import event, text
 
 from gosandbox.app import create_app
 from gosandbox.backends.fake import FakeBackend
+from gosandbox.edge.headers import EMBED_POLICY, IMMUTABLE, PAGE_POLICY, inline_script_hashes
 from gosandbox.jobs.shares import share_id
 from gosandbox.web.assets import PACKAGED, BundleMissing, content_type, load_bundle
-from gosandbox.web.headers import EMBED_POLICY, IMMUTABLE, PAGE_POLICY, inline_script_hashes
 from gosandbox.web.pages import page_html
 from support.app_helpers import make_settings, problem_of
 from support.web_bundle import SCRIPT, SCRIPT_TEXT, STYLE, write_bundle

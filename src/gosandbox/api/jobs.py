@@ -1,4 +1,4 @@
-"""Routes of jobs: /submissions (submit, batch, get, list, cancel, live events), and submit-and-wait."""
+"""Routes of jobs: /submissions (submit, batch, get, list, cancel, live events)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,21 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from gosandbox.edge.parsing import ParsingGate
-from gosandbox.edge.problems import problem_response
+from gosandbox.auth.context import batch_charge, current_owner
+from gosandbox.edge.context import RouteContext
 from gosandbox.edge.requests import media_type, parse_json, submission_job
 from gosandbox.edge.schemas import BatchOut, BatchRequest, SubmissionList, SubmissionOut, problem_responses
 from gosandbox.edge.shutdown import Shutdown, StoppingNow
-from gosandbox.errors import InvalidRequest, JobFailed, SubmissionFinished, SubmissionNotFound
+from gosandbox.errors import InvalidRequest, SubmissionNotFound
 from gosandbox.jobs.events import Event
 from gosandbox.jobs.service import JobService
-from gosandbox.jobs.submission import JobRequest, State, Submission
-from gosandbox.problems import problem_document, shutting_down
+from gosandbox.jobs.submission import JobRequest, Submission
 from gosandbox.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_SHUTDOWN_POLL_S = 0.1
 MAX_WAIT_S = 60.0
 
 
@@ -38,76 +36,14 @@ def _checked_id(submission_id: str) -> str:
     return submission_id
 
 
-async def submit_and_wait(request: Request, service: JobService, job: JobRequest,
-                          shutdown: Shutdown) -> JSONResponse:  # fmt: skip
-    """The synchronous endpoints: submit, then answer with the result the moment it exists.
-
-    A client that hung up before its job is stored submits nothing. One that hangs up while its
-    job waits or runs is seen at once (a task waits for uvicorn's disconnect message): the job is
-    cancelled before it can start (see :meth:`JobService.abandon`), its sandbox killed if it runs.
-    When the server stops now, the job is cancelled and the client told so (503).
-    """
-    if await request.is_disconnected():
-        logger.info("client went away before its job was stored; nothing submitted")
-        return problem_response(_gone())
-    submission, _ = await asyncio.to_thread(lambda: service.submit(job, sync=True))
-    gone = asyncio.create_task(_until_disconnected(request))
-    waiting = asyncio.create_task(service.wait(submission.id, None))
-    try:
-        while not waiting.done():
-            await asyncio.wait({waiting, gone}, timeout=_SHUTDOWN_POLL_S, return_when=asyncio.FIRST_COMPLETED)
-            if shutdown.now:
-                return await _stopped_now(service, submission.id)
-            if gone.done() and not waiting.done():
-                logger.info("client went away; cancelling submission %s", submission.id)
-                await service.abandon(submission.id)
-                break
-        final = await waiting
-    finally:
-        waiting.cancel()
-        gone.cancel()
-    return result_response(final)
-
-
-async def _until_disconnected(request: Request) -> None:
-    """Returns when the client hangs up (the body was read: the next ASGI message is the disconnect)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-def _gone() -> dict[str, Any]:
-    return problem_document(400, "client-disconnected", "the client hung up before its job was submitted")
-
-
-async def _stopped_now(service: JobService, submission_id: str) -> JSONResponse:
-    """The server stops now: cancel the job (if it ended this moment, its result stands) and say so."""
-    try:
-        await asyncio.to_thread(service.cancel, submission_id)
-    except SubmissionFinished:
-        return result_response(await asyncio.to_thread(service.get, submission_id))
-    logger.info("stopping now; submission %s cancelled, its client answered 503", submission_id)
-    return problem_response(shutting_down(), {"X-Submission-Id": submission_id, "Connection": "close"})
-
-
-def result_response(final: Submission) -> JSONResponse:
-    if final.state is State.FAILED:
-        raise JobFailed(final.error or {})
-    headers = {"X-Submission-Id": final.id}
-    if final.state is State.CANCELLED or final.result is None:
-        detail = f"the job was cancelled before it finished (DELETE /submissions/{final.id}); submit it again to run it"
-        return problem_response(problem_document(409, "cancelled", detail), headers)
-    return JSONResponse(final.result, headers=headers)
-
-
 def _sse(event_id: str, name: str, data: dict[str, Any]) -> bytes:
     payload = json.dumps(data, separators=(",", ":"))
     return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
 
 
-def add_job_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
-                   parsing: ParsingGate) -> None:  # fmt: skip
-    _add_submit_routes(app, settings, service, shutdown, parsing)
-    _add_read_routes(app, service, shutdown)
+def add_job_routes(app: FastAPI, routes: RouteContext) -> None:
+    _add_submit_routes(app, routes)
+    _add_read_routes(app, routes.service, routes.shutdown)
 
 
 def _batch_jobs(body: bytes, settings: Settings) -> list[tuple[JobRequest, str | None]]:
@@ -121,8 +57,8 @@ def _batch_jobs(body: bytes, settings: Settings) -> list[tuple[JobRequest, str |
     return parsed
 
 
-def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
-                       parsing: ParsingGate) -> None:  # fmt: skip
+def _add_submit_routes(app: FastAPI, routes: RouteContext) -> None:
+    settings, service, shutdown, parsing = routes.settings, routes.service, routes.shutdown, routes.parsing
     errors = problem_responses(400, 413, 415, 422, 429, 503)
     replay = "an Idempotency-Key seen before: that submission, unchanged"
     replayed: dict[int | str, dict[str, Any]] = {200: {"description": replay, "model": SubmissionOut}}
@@ -137,8 +73,9 @@ def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService, sh
         kind = media_type(request)
         job, callback_url = await parsing.parse(request, settings.max_body_bytes,
                                                 lambda body: submission_job(body, kind, settings))  # fmt: skip
+        owner = current_owner()
         submission, created = await asyncio.to_thread(
-            lambda: service.submit(job, callback_url=callback_url, idempotency_key=key)
+            lambda: service.submit(job, owner=owner, callback_url=callback_url, idempotency_key=key)
         )
         if wait > 0:
             submission = await _wait_unless_stopping(service, submission.id, wait, shutdown)
@@ -151,7 +88,8 @@ def _add_submit_routes(app: FastAPI, settings: Settings, service: JobService, sh
     async def submit_batch(request: Request) -> dict[str, list[str]]:
         """Store up to 100 jobs at once: all are checked (and room for all asked) before any is stored."""
         requests = await parsing.parse(request, settings.max_body_bytes, lambda body: _batch_jobs(body, settings))
-        submissions = await asyncio.to_thread(service.submit_many, requests)
+        owner, charge = current_owner(), batch_charge()
+        submissions = await asyncio.to_thread(lambda: service.submit_many(requests, owner=owner, charge=charge))
         return {"ids": [s.id for s in submissions]}
 
 

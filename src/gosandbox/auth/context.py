@@ -1,23 +1,27 @@
-"""The API key of the request being served, for the layers below the HTTP edge.
+"""The API key of the request being served, for the edges (routes, request parsers, ``/mcp``).
 
 The middleware (:mod:`gosandbox.auth.middleware`) sets it for the duration of one request; it
-follows the request into ``asyncio.to_thread`` (which copies the context), so the request parsers,
-the job service and any mounted app (``/mcp``) see it without a parameter threaded through each
-call. Outside a request, or with ``GOSANDBOX_AUTH=off``, there is none and nothing changes.
+follows the request into ``asyncio.to_thread`` (which copies the context), so the request parsers
+and any mounted app (``/mcp``) see it without a parameter threaded through each call. Outside a
+request, or with ``GOSANDBOX_AUTH=off``, there is none and nothing changes.
+
+The job layer never reads it: an edge passes what the job service needs of the caller, its
+:func:`current_owner` and its :func:`batch_charge`, as arguments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from gosandbox import metrics
 from gosandbox.auth.keys import ApiKey
 from gosandbox.auth.ratelimit import Decision, Limiter, retry_after_s
 from gosandbox.errors import AboveKeyCap, RateLimited
-from gosandbox.limits import Limits, clamp_to_caps, resolve_limits
+from gosandbox.jobs.submission import KEYLESS, Owner
+from gosandbox.limits import Bounds, Limits
 from gosandbox.settings import Settings
 
 
@@ -56,9 +60,10 @@ def current() -> Principal | None:
     return _CURRENT.get()
 
 
-def current_key_name() -> str | None:
+def current_owner() -> Owner:
+    """Whom what the request stores belongs to: its API key, or the keyless tenant."""
     principal = _CURRENT.get()
-    return principal.key.name if principal is not None else None
+    return Owner(principal.key.name) if principal is not None else KEYLESS
 
 
 def take_or_refuse(limiter: Limiter, key: ApiKey, cost: int) -> Decision:
@@ -86,17 +91,19 @@ def refusal(key: ApiKey, decision: Decision, cost: int) -> RateLimited:
 # --- the key's limit caps -------------------------------------------------------------------------
 
 
-def _key_caps(key: ApiKey, caps: Limits) -> Limits:
-    wall_s = caps.wall_s if key.max_wall_s is None else min(caps.wall_s, key.max_wall_s)
-    memory_mb = caps.memory_mb if key.max_memory_mb is None else min(caps.memory_mb, key.max_memory_mb)
-    return replace(caps, wall_s=wall_s, memory_mb=memory_mb)
-
-
 def _check_key_caps(key: ApiKey, requested: dict[str, float | int]) -> None:
     for name, cap in (("wall_s", key.max_wall_s), ("memory_mb", key.max_memory_mb)):
         value = requested.get(name)
         if cap is not None and isinstance(value, (int, float)) and value > cap:
             raise AboveKeyCap(f"limits.{name}={value:g} is above the cap of API key {key.name!r}: max_{name}={cap:g}")
+
+
+def request_bounds(settings: Settings) -> Bounds:
+    """The server's limit bounds, lowered to the current key's caps (see :mod:`gosandbox.limits`)."""
+    principal = _CURRENT.get()
+    if principal is None:
+        return settings.limit_bounds()
+    return settings.limit_bounds().lowered(wall_s=principal.key.max_wall_s, memory_mb=principal.key.max_memory_mb)
 
 
 def request_limits(settings: Settings, requested: dict[str, float | int]) -> Limits:
@@ -106,34 +113,33 @@ def request_limits(settings: Settings, requested: dict[str, float | int]) -> Lim
     gets the server's default, or the key's cap where that is lower.
     """
     principal = _CURRENT.get()
-    if principal is None:
-        return settings.limits_for(requested)
-    _check_key_caps(principal.key, requested)
-    caps = _key_caps(principal.key, settings.limit_caps())
-    return resolve_limits(requested, settings.default_limits(), caps)
+    if principal is not None:
+        _check_key_caps(principal.key, requested)
+    return request_bounds(settings).resolve(requested)
 
 
 def request_defaults(settings: Settings) -> Limits:
     """The limits of a request that asks none (plain text, an empty body), under the current key's caps."""
-    principal = _CURRENT.get()
-    if principal is None:
-        return settings.default_limits()
-    return clamp_to_caps(settings.default_limits(), _key_caps(principal.key, settings.limit_caps()))
+    return request_bounds(settings).defaults
 
 
 def request_caps(settings: Settings) -> Limits:
     """The most a request may ask: the server's caps, lowered to the current key's."""
-    principal = _CURRENT.get()
-    if principal is None:
-        return settings.limit_caps()
-    return _key_caps(principal.key, settings.limit_caps())
+    return request_bounds(settings).caps
 
 
-def charge_batch(items: int) -> None:
-    """A batch of ``items`` jobs counts ``items`` units; the middleware took one already."""
+def batch_charge() -> Callable[[int], None]:
+    """What a batch of the request being served costs, for :meth:`gosandbox.jobs.service.JobService.submit_many`:
+    ``items`` jobs count ``items`` units of its key (the middleware took one already); free without a key."""
     principal = _CURRENT.get()
-    if principal is None:
-        return
+    return _free if principal is None else lambda items: _charge_batch(principal, items)
+
+
+def _free(items: int) -> None:
+    del items
+
+
+def _charge_batch(principal: Principal, items: int) -> None:
     key = principal.key
     most = min(key.burst, key.daily) if key.daily else key.burst
     if items > most:  # it would wait for ever: a bucket never holds more than its burst

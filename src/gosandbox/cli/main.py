@@ -241,9 +241,10 @@ def mcp_command() -> None:
     The HTTP server (gosandbox serve) offers the same tools at /mcp.
     """
     from gosandbox.mcp.stdio import serve_stdio  # noqa: PLC0415 - the MCP SDK loads only for this command
+    from gosandbox.wiring import local_service  # noqa: PLC0415
 
     try:
-        serve_stdio(_settings())
+        serve_stdio(_settings(), local_service)
     except GosandboxError as exc:
         _fail(exc)
 

@@ -11,7 +11,7 @@ Codapi's statuses: 404 for an unknown sandbox or command, 400 for a bad request,
 defaults (Codapi's request has none). CORS is on for ``/v1/exec``
 (``GOSANDBOX_CORS_ORIGINS``). The job runs as every other (queue, limits, API keys).
 
-Mounted by ``add_codapi_routes(app, settings, service, shutdown, parsing)`` in the app factory.
+Mounted by ``add_codapi_routes(app, routes)`` in the app factory.
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gosandbox.auth.context import request_defaults
-from gosandbox.compat.finish import Unfinished, run_to_end
+from gosandbox.compat.finish import run_to_end
+from gosandbox.edge.context import RouteContext
 from gosandbox.edge.cors import allow_cors
-from gosandbox.edge.parsing import ParsingGate
 from gosandbox.edge.requests import check_json_size
-from gosandbox.edge.shutdown import Shutdown
+from gosandbox.edge.waiting import Unfinished
 from gosandbox.errors import GosandboxError, InvalidRequest
 from gosandbox.gotest import TestOptions
-from gosandbox.jobs.service import JobService
 from gosandbox.jobs.submission import JobRequest, Kind
 from gosandbox.settings import Settings
 from gosandbox.source import make_spec
@@ -148,8 +147,8 @@ def _refused(exc: GosandboxError) -> JSONResponse:
     return failure("-", unfinished.status, unfinished.detail, unfinished.headers)
 
 
-def add_codapi_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
-                      parsing: ParsingGate) -> None:  # fmt: skip
+def add_codapi_routes(app: FastAPI, routes: RouteContext) -> None:
+    settings, service, shutdown, parsing = routes.settings, routes.service, routes.shutdown, routes.parsing
     allow_cors(app, settings, "/v1/exec")  # the widget runs in pages on other origins, as Codapi's server allows
 
     @app.post("/v1/exec", tags=["Codapi"])

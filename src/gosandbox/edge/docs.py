@@ -3,20 +3,32 @@
 FastAPI's own pages load their JavaScript and CSS from a CDN, and so are blank on a machine
 without internet. Here they come from the ``fastapi-offline`` package (pinned in
 ``pyproject.toml``), which ships Swagger UI's and ReDoc's files; they are served under
-:data:`ASSETS`. Each page has a Content-Security-Policy of its own: see :mod:`gosandbox.web.headers`.
+:data:`ASSETS`. Each page has a Content-Security-Policy of its own: see :mod:`gosandbox.edge.headers`.
 """
 
 from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from gosandbox.web.headers import documentation_policy
+from gosandbox.edge.headers import documentation_policy
+from gosandbox.edge.schemas import (
+    FmtSubmission,
+    Problem,
+    RunRequest,
+    RunSubmission,
+    SourceRequest,
+    TestRequest,
+    TestSubmission,
+    VetSubmission,
+)
 
 #: Where the pages' JavaScript, CSS and icon are served.
 ASSETS = "/docs/assets"
@@ -30,7 +42,12 @@ def assets_directory() -> Path:
 
 
 def add_doc_routes(app: FastAPI) -> None:
-    """GET /docs and /redoc, and their assets; ``app`` must be made with ``docs_url=None, redoc_url=None``."""
+    """GET /docs and /redoc, and their assets; ``app`` must be made with ``docs_url=None, redoc_url=None``.
+
+    The OpenAPI document (``/openapi.json``) gets the request bodies the routes read by hand (their
+    ``openapi_extra`` names them): :data:`DOCUMENTED`.
+    """
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.mount(ASSETS, StaticFiles(directory=assets_directory(), check_dir=True), name="docs-assets")
 
     def root(request: Request) -> str:
@@ -63,7 +80,24 @@ def add_doc_routes(app: FastAPI) -> None:
 
 
 def _with_policy(page: HTMLResponse) -> HTMLResponse:
-    """The page's own Content-Security-Policy (its inline script by hash, see :mod:`gosandbox.web.headers`)."""
+    """The page's own Content-Security-Policy (its inline script by hash, see :mod:`gosandbox.edge.headers`)."""
     page.headers["Content-Security-Policy"] = documentation_policy(bytes(page.body))
     page.headers["Referrer-Policy"] = "no-referrer"
     return page
+
+
+#: The schemas the routes' ``openapi_extra`` refers to by name (they parse their bodies themselves).
+DOCUMENTED = (RunRequest, TestRequest, SourceRequest, Problem, RunSubmission, TestSubmission, VetSubmission,
+              FmtSubmission)  # fmt: skip
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in DOCUMENTED:
+            definitions = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(definitions.pop("$defs", {}))
+            components[model.__name__] = definitions
+        app.openapi_schema = schema
+    return app.openapi_schema

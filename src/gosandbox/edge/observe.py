@@ -2,7 +2,7 @@
 
 Pure ASGI, not Starlette's ``BaseHTTPMiddleware``: that one runs the app in a task of its own
 and copies the response through a stream, which breaks the disconnect detection of
-:func:`gosandbox.api.jobs.submit_and_wait` and the live event streams. Here the app gets the
+:func:`gosandbox.edge.waiting.wait_for_end` and the live event streams. Here the app gets the
 request's own ``receive`` and ``send``; ``send`` is wrapped only to read the status and add one
 header. It wraps even Starlette's error middleware, so a 500 carries its request id too.
 

@@ -1,4 +1,8 @@
-"""Service errors as RFC 9457 problem documents; the one place that maps errors to status codes."""
+"""Problem documents (RFC 9457) as HTTP answers, and the app's exception handlers.
+
+Which error class gets which status is decided in one table, :mod:`gosandbox.problems`; this module
+only renders its documents (and the framework's own 404, 405 and validation errors) as responses.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from gosandbox import errors
-from gosandbox.problems import internal_error, problem_document, problem_of
+from gosandbox.problems import internal_error, problem_document, problem_headers, problem_of
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-
-
-class UnsupportedMediaType(errors.InvalidRequest):
-    """The body is neither JSON nor plain text."""
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -33,16 +33,12 @@ def problem_response(document: dict[str, Any], headers: dict[str, str] | None = 
 
 
 def error_response(exc: errors.GosandboxError) -> JSONResponse:
-    if isinstance(exc, UnsupportedMediaType):
-        return problem(415, "unsupported-media-type", "Unsupported media type", str(exc))
+    """A service error as its problem document, with its headers (``Retry-After``)."""
     document = problem_of(exc)
     if document is None:
         logger.error("unmapped service error: %r", exc)
         document = internal_error()
-    response = problem_response(document)
-    if isinstance(exc, errors.Overloaded):
-        response.headers["Retry-After"] = str(exc.retry_after_s)
-    return response
+    return problem_response(document, problem_headers(exc) or None)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -84,7 +80,7 @@ def install_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "internal-error", "Internal error", "the service failed; see its log")
+        return problem_response(internal_error())
 
     app.add_exception_handler(errors.GosandboxError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -9,7 +9,6 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from gosandbox.auth.context import request_defaults, request_limits
-from gosandbox.edge.problems import UnsupportedMediaType
 from gosandbox.edge.schemas import (
     FmtSubmission,
     RunRequest,
@@ -20,7 +19,7 @@ from gosandbox.edge.schemas import (
     TestSubmission,
     VetSubmission,
 )
-from gosandbox.errors import InvalidRequest, InvalidSource, PayloadTooLarge
+from gosandbox.errors import InvalidRequest, InvalidSource, PayloadTooLarge, UnsupportedMediaType
 from gosandbox.gotest import TestOptions
 from gosandbox.jobs.submission import JobRequest, Kind
 from gosandbox.models import RunSpec
@@ -88,9 +87,22 @@ def _plain_text_files(body: bytes) -> dict[str, str]:
     return parse_txtar(source) if looks_like_txtar(source) else {"main.go": source}
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def content_type(request: Request) -> str:
+    """The request's media type, lower-case, without its parameters ('' when it names none)."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def is_form(request: Request) -> bool:
+    """An HTML form's body (the Go Playground's front end posts /compile and /fmt so)."""
+    return content_type(request) == FORM
+
+
 def media_type(request: Request) -> str:
     """``application/json``, ``text/plain`` (an absent type counts as JSON), or 415."""
-    value = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    value = content_type(request)
     if value in ("application/json", ""):
         return "application/json"
     if value == "text/plain":

@@ -1,6 +1,6 @@
 """Running one job, the same way wherever it runs (the server's own slots, or a queue worker).
 
-claim → ``state: running`` → the tool (run, test, vet, fmt) with live ``compile`` and output
+claim → ``state: running`` → the tool (run, test, vet, fmt, explain) with live ``compile`` and output
 events → finish (compare-and-set: a cancelled or re-run job is never finished twice) →
 ``state`` and ``result`` events, the events stored with the submission, the callback sent.
 """
@@ -18,11 +18,11 @@ from typing import Any
 from gosandbox import metrics
 from gosandbox.backends.base import BuildOutcome, Observers
 from gosandbox.errors import GosandboxError, StoreUnavailable
-from gosandbox.go_tools import format_files, run_tests, vet
+from gosandbox.go_tools import explain, format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
 from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
-from gosandbox.jobs.webhooks import Webhooks, callback_of
+from gosandbox.jobs.webhooks import Webhooks
 from gosandbox.logs import log_context
 from gosandbox.problems import internal_error, problem_of
 from gosandbox.runner import Runner
@@ -40,6 +40,8 @@ def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observ
         result = run_tests(runner, spec, request.test_options, cancel, observers)
     elif request.kind is Kind.VET:
         result = vet(runner, spec)
+    elif request.kind is Kind.EXPLAIN:
+        result = explain(runner, spec, request.explain_options)
     else:
         result = format_files(runner, spec, request.sent_files)
     return asdict(result)
@@ -104,7 +106,7 @@ class JobEnd:
         self.events.retire(submission.id)
         if submission.callback_url:
             # Read in full: a compat layer's shape renders from the request and the events just stored.
-            method, body = callback_of(self.store.get(submission.id) or submission)
+            method, body = self.webhooks.callback_of(self.store.get(submission.id) or submission)
             self.webhooks.send(submission.id, submission.callback_url, body, method)
 
 

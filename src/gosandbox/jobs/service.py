@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
-from gosandbox.auth.context import charge_batch, current_key_name
 from gosandbox.errors import (
     BackendUnavailable,
     GosandboxError,
@@ -23,7 +22,7 @@ from gosandbox.jobs.dispatch import Dispatcher, LocalDispatcher
 from gosandbox.jobs.events import RESULT, Event, EventLog, events_after
 from gosandbox.jobs.execution import JobEnd
 from gosandbox.jobs.store import Store
-from gosandbox.jobs.submission import JobRequest, State, Submission
+from gosandbox.jobs.submission import JobRequest, Owner, State, Submission
 from gosandbox.jobs.webhooks import check_callback_url
 from gosandbox.settings import Settings
 
@@ -34,6 +33,11 @@ KEEPALIVE_S = 15.0
 MAX_STREAM_S = 600.0
 _SWEEP_EVERY_S = 5.0
 _ANNOUNCE_WAIT_S = 1.0  # a finished job's events not stored yet: how long to wait for them
+
+#: Takes a batch's ``N`` jobs from the caller's rate and quota (the edge already took one unit for the
+#: request); raises :class:`~gosandbox.errors.RateLimited` or ``AboveKeyCap`` when they are not there.
+#: The edge that knows the caller makes it (:func:`gosandbox.auth.context.batch_charge`).
+Charge = Callable[[int], None]
 
 
 class JobService:
@@ -64,11 +68,12 @@ class JobService:
         self,
         request: JobRequest,
         *,
+        owner: Owner,
         sync: bool = False,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[Submission, bool]:
-        """Store the job and hand it on; an ``idempotency_key`` seen before returns that submission.
+        """Store the job as ``owner``'s and hand it on; an ``idempotency_key`` seen before returns that submission.
 
         ``sync``: a client waits for it on this node (a synchronous endpoint).
         """
@@ -78,7 +83,7 @@ class JobService:
         self.dispatcher.admit()
         submission, created = self.store.create(request, origin=self.settings.instance, sync=sync,
                                                 callback_url=callback_url, idempotency_key=idempotency_key,
-                                                api_key_name=current_key_name())  # fmt: skip
+                                                owner=owner)  # fmt: skip
         if created:
             self._hand_on(submission)
         elif idempotency_key is not None:  # the same key, sent twice at once: the other request won
@@ -93,20 +98,22 @@ class JobService:
             )
         return existing
 
-    def submit_many(self, requests: Sequence[tuple[JobRequest, str | None]]) -> list[Submission]:
-        """A batch: every request is checked and room for all is asked before any is stored."""
+    def submit_many(
+        self, requests: Sequence[tuple[JobRequest, str | None]], *, owner: Owner, charge: Charge
+    ) -> list[Submission]:
+        """A batch of ``owner``'s: every request is checked, ``charge``d and room for all asked before any is stored."""
         for index, (request, callback_url) in enumerate(requests):
             try:
                 self.check(request, callback_url)
             except InvalidRequest as exc:  # name the item, as the parsing of the batch does
                 raise type(exc)(f"submissions[{index}]: {exc}") from None
-        charge_batch(len(requests))  # N jobs count N against the API key's rate and quota
+        charge(len(requests))  # N jobs count N against the API key's rate and quota
         self.dispatcher.admit(len(requests))
         submissions: list[Submission] = []
         try:
             for request, callback_url in requests:
                 submission, _ = self.store.create(
-                    request, origin=self.settings.instance, callback_url=callback_url, api_key_name=current_key_name()
+                    request, origin=self.settings.instance, callback_url=callback_url, owner=owner
                 )
                 self._hand_on(submission)
                 submissions.append(submission)

@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager
 from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from gosandbox.auth.context import current_key_name
 from gosandbox.errors import StoreUnavailable
 from gosandbox.jobs.store import transaction
+from gosandbox.jobs.submission import Owner
 from gosandbox.jobs.tables import ShareRow
 
 #: The length of a new id; a collision (never seen) takes one more character, up to :data:`MAX_ID_CHARS`.
@@ -59,22 +59,22 @@ class ShareStore:
     def _transaction(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, "the database of shared programs")
 
-    def put(self, body: bytes) -> str:
-        """Store ``body`` (if it is not already) and return its id; the first sharer's key name is kept."""
+    def put(self, body: bytes, owner: Owner) -> str:
+        """Store ``body`` (if it is not already) and return its id; the first sharer is kept as its owner."""
         for length in range(ID_CHARS, MAX_ID_CHARS + 1):
             candidate = share_id(body, length)
             stored = self.get(candidate)
-            if stored is None and self._insert(candidate, body):
+            if stored is None and self._insert(candidate, body, owner):
                 return candidate
             if stored == body or (stored is None and self.get(candidate) == body):
                 return candidate  # shared before (or just now, by another node)
         raise StoreUnavailable(f"no free id of up to {MAX_ID_CHARS} characters for this program")
 
-    def _insert(self, candidate: str, body: bytes) -> bool:
+    def _insert(self, candidate: str, body: bytes, owner: Owner) -> bool:
         """True when this call stored it; False when the id was taken meanwhile."""
         try:
             with self._transaction() as connection:
-                row = {"id": candidate, "body": body, "created_at": time.time(), "api_key_name": current_key_name()}
+                row = {"id": candidate, "body": body, "created_at": time.time(), "api_key_name": owner.key_name}
                 connection.execute(insert(_T).values(**row))
         except IntegrityError:
             return False

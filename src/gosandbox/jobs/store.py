@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gosandbox.errors import StoreUnavailable
-from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
+from gosandbox.jobs.submission import KEYLESS, JobRequest, Kind, Owner, State, Submission
 from gosandbox.jobs.tables import SubmissionRow
 from gosandbox.problems import server_stopped, worker_lost
 
@@ -128,7 +128,7 @@ class Store:
         sync: bool = False,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
-        api_key_name: str | None = None,
+        owner: Owner = KEYLESS,
     ) -> tuple[Submission, bool]:
         """Store a queued submission; with a known ``idempotency_key``, return that one instead.
 
@@ -140,7 +140,7 @@ class Store:
             "id": new_id(), "kind": request.kind.value, "state": State.QUEUED.value, "request": request.to_json(),
             "created_at": now, "enqueued_at": now, "attempts": 0, "go_version": request.spec.go_version,
             "callback_url": callback_url, "idempotency_key": idempotency_key, "origin": origin, "sync": sync,
-            "api_key_name": api_key_name,
+            "api_key_name": owner.key_name,
         }  # fmt: skip
         try:
             with self._transaction() as connection:

@@ -1,4 +1,4 @@
-"""A submission: one request (run, test, vet or fmt) turned into a job with an id, a state and a result.
+"""A submission: one request (run, test, vet, fmt or explain) turned into a job with an id, a state and a result.
 
 ``state`` is the job's (``queued`` → ``running`` → ``done`` | ``failed`` | ``cancelled``); the
 program's verdict stays in ``result["status"]``.
@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from gosandbox.explain import ExplainOptions
 from gosandbox.gotest import TestOptions
 from gosandbox.limits import Limits
 from gosandbox.models import RunSpec
@@ -30,11 +31,32 @@ class State(StrEnum):
         return self in (State.DONE, State.FAILED, State.CANCELLED)
 
 
+@dataclass(frozen=True)
+class Owner:
+    """Whom a submission or a shared program belongs to: an API key, by its name (never the key), or,
+    with ``key_name`` None, the keyless tenant (every request of a server without ``GOSANDBOX_AUTH``).
+
+    The edges (HTTP routes, MCP) say who the caller is and pass it into the job layer, which stores
+    it and never asks the HTTP layer itself. Stored in the ``api_key_name`` column.
+    """
+
+    key_name: str | None = None
+
+    @property
+    def keyless(self) -> bool:
+        return self.key_name is None
+
+
+#: The owner of every request of a server without API keys.
+KEYLESS = Owner()
+
+
 class Kind(StrEnum):
     RUN = "run"
     TEST = "test"
     VET = "vet"
     FMT = "fmt"
+    EXPLAIN = "explain"
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,7 @@ class JobRequest:
     #: limits as sent), by layer name; the job never reads it (its end reads ``callback_shape``:
     #: see :func:`gosandbox.jobs.webhooks.callback_of`)
     compat: dict[str, Any] | None = None
+    explain_options: ExplainOptions = field(default_factory=ExplainOptions)  # which assembly an explain lists
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec
@@ -64,6 +87,7 @@ class JobRequest:
             "sent_files": list(self.sent_files),
             "default_program": self.default_program,
             **({"compat": self.compat} if self.compat is not None else {}),
+            **({"explain_options": asdict(self.explain_options)} if self.kind is Kind.EXPLAIN else {}),
         }
 
     @classmethod
@@ -77,8 +101,9 @@ class JobRequest:
             go_version=data["go_version"],
         )
         options = TestOptions(**data["test_options"])
+        explain = ExplainOptions.from_json(data.get("explain_options") or {})
         return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]), bool(data.get("default_program")),
-                   data.get("compat"))  # fmt: skip
+                   data.get("compat"), explain)  # fmt: skip
 
 
 def iso(epoch_s: float | None) -> str | None:
@@ -107,6 +132,10 @@ class Submission:
     callback: dict[str, Any] | None = None  # the webhook's delivery outcome
     events: list[dict[str, Any]] | None = None  # every event, stored when the job finished
     api_key_name: str | None = None  # the name of the API key that submitted it (never the key)
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(self.api_key_name)
 
     def public(self) -> dict[str, Any]:
         """The submission as the API shows it (the source is not echoed back)."""

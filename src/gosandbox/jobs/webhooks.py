@@ -3,9 +3,9 @@
 A callback is an outbound request a stranger picks, so the host must be listed in
 ``GOSANDBOX_CALLBACK_HOSTS``; redirects are not followed (they could lead anywhere).
 Ours is a ``POST`` of the submission as ``GET /submissions/{id}`` shows it. A compatibility layer
-whose clients expect another (Judge0's ``PUT`` of its own JSON) registers a :class:`CallbackShape`
-under a name and puts that name in the request's ``compat["callback_shape"]``: the compat layer
-imports this module, never the other way round.
+whose clients expect another (Judge0's ``PUT`` of its own JSON) names a :class:`CallbackShape` in the
+request's ``compat["callback_shape"]``; the assembly (:mod:`gosandbox.wiring`) hands every layer's
+shapes, by name, to :class:`Webhooks`. This module imports no compatibility layer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -43,21 +43,13 @@ class CallbackShape:
     body: Callable[[Submission], dict[str, Any]]  # given the submission read in full (request, events)
 
 
-#: Shapes by name, filled by the compat modules when imported (a process that ends jobs imports them).
-_SHAPES: dict[str, CallbackShape] = {}
-
-
-def register_shape(name: str, shape: CallbackShape) -> None:
-    _SHAPES[name] = shape
-
-
-def callback_of(submission: Submission) -> tuple[str, dict[str, Any]]:
-    """The method and body of ``submission``'s callback: the shape its request names, else our ``POST``."""
+def callback_of(submission: Submission, shapes: Mapping[str, CallbackShape]) -> tuple[str, dict[str, Any]]:
+    """The method and body of ``submission``'s callback: the one of ``shapes`` its request names, else our ``POST``."""
     name = (submission.request.get("compat") or {}).get("callback_shape")
-    shape = _SHAPES.get(name) if name else None
+    shape = shapes.get(name) if name else None
     if shape is None:
         if name:
-            logger.warning("callback of %s: shape %r is not registered in this process; sending our POST instead",
+            logger.warning("callback of %s: shape %r is not known to this process; sending our POST instead",
                            submission.id, name)  # fmt: skip
         return "POST", submission.public()
     try:
@@ -132,17 +124,29 @@ _BACKLOG = 256
 class Webhooks:
     """Delivers callbacks off the job's thread; ``record`` stores each outcome.
 
+    ``shapes``: the callbacks the compatibility layers send, by the name a request gives in
+    ``compat["callback_shape"]`` (see :func:`callback_of`).
+
     The URL is checked again here, against this process's own allowlist: in distributed mode
     the worker that ends a job sends its callback, and a worker not configured for callbacks
     records a refusal instead of calling anything.
     """
 
     def __init__(
-        self, allowed_hosts: frozenset[str], secret: str, record: Callable[[str, dict[str, Any]], None]
+        self,
+        allowed_hosts: frozenset[str],
+        secret: str,
+        record: Callable[[str, dict[str, Any]], None],
+        shapes: Mapping[str, CallbackShape] | None = None,
     ) -> None:
         self.allowed_hosts, self.secret, self._record = allowed_hosts, secret, record
+        self.shapes: Mapping[str, CallbackShape] = dict(shapes or {})
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook")
         self._room = threading.BoundedSemaphore(_BACKLOG)
+
+    def callback_of(self, submission: Submission) -> tuple[str, dict[str, Any]]:
+        """The method and body of ``submission``'s callback (its request's shape, else our ``POST``)."""
+        return callback_of(submission, self.shapes)
 
     def send(self, submission_id: str, url: str, payload: dict[str, Any], method: str = "POST") -> None:
         try:

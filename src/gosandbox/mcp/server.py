@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 import anyio
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -34,7 +33,8 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 
 from gosandbox._version import __version__
-from gosandbox.auth.context import request_caps, request_defaults
+from gosandbox.auth.context import current_owner, request_caps, request_defaults
+from gosandbox.edge.problems import problem_response
 from gosandbox.edge.requests import fmt_job, go_test_job, run_job, vet_job
 from gosandbox.errors import GosandboxError, InvalidRequest, JobFailed, Overloaded
 from gosandbox.jobs.events import RESULT, Event
@@ -134,9 +134,7 @@ class McpEndpoint:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if self._app is None:
             detail = "the MCP endpoint is not running: the server is starting or stopping; call again"
-            document = problem_document(503, "mcp-not-running", detail)
-            response = JSONResponse(document, status_code=503, media_type="application/problem+json")
-            await response(scope, receive, send)
+            await problem_response(problem_document(503, "mcp-not-running", detail))(scope, receive, send)
             return
         await self._app(scope, receive, send)
 
@@ -193,7 +191,8 @@ class _Calls:
 
         A call cancelled by its client (or a lost connection) cancels the job: its sandbox is killed.
         """
-        submission = await _service_call(lambda: self.service.submit(job, sync=True)[0])
+        owner = current_owner()  # the /mcp request's API key; keyless on stdio
+        submission = await _service_call(lambda: self.service.submit(job, owner=owner, sync=True)[0])
         try:
             await _follow(self.service, submission.id, _Progress(ctx))
             final = await self.service.wait(submission.id, None)

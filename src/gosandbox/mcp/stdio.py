@@ -1,7 +1,8 @@
 """``gosandbox mcp``: the MCP tools over stdio, for desktop agents, running jobs on the local Docker engine.
 
-The process builds the same embedded job service as ``gosandbox serve`` (backend, runner, store,
-dispatcher; started and closed in the same order) and serves :func:`gosandbox.mcp.server.build_mcp_server`
+The process runs the same embedded job service as ``gosandbox serve`` (backend, runner, store,
+dispatcher; started and closed in the same order), which the caller assembles
+(:func:`gosandbox.wiring.local_service`), and serves :func:`gosandbox.mcp.server.build_mcp_server`
 on stdin/stdout. stdout is the protocol: logs go to stderr (the CLI configures them so).
 
 An agent may start several of these at once (one per conversation). Each takes the first free
@@ -22,7 +23,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -33,12 +34,14 @@ from gosandbox.jobs.dispatch import LocalDispatcher
 from gosandbox.jobs.service import JobService
 from gosandbox.mcp.server import build_mcp_server
 from gosandbox.settings import Settings
-from gosandbox.wiring import job_service, make_backend, make_runner, open_store, start_backend
 
 logger = logging.getLogger(__name__)
 
 #: At most this many ``gosandbox mcp`` processes of one instance run at once.
 MAX_SLOTS = 16
+
+#: Builds the embedded job service and its backend from a slot's settings, the backend started.
+Assemble = Callable[[Settings], tuple[JobService, Backend]]
 
 
 @contextlib.contextmanager
@@ -71,17 +74,15 @@ def _locked(path: Path) -> Iterator[bool]:
         yield True
 
 
-def serve_stdio(settings: Settings) -> None:
-    """Serve MCP on stdin/stdout until stdin closes or a stop signal arrives."""
+def serve_stdio(settings: Settings, assemble: Assemble) -> None:
+    """Serve MCP on stdin/stdout until stdin closes or a stop signal arrives, on the service ``assemble`` builds."""
     with claimed_slot(settings) as slot:
-        backend = make_backend(slot)
-        service = job_service(slot, open_store(slot), make_runner(slot, backend), backend)
+        service, backend = assemble(slot)
         logger.info("gosandbox mcp: serving on stdio; sandboxes labelled gosandbox.instance=%s", slot.instance)
         anyio.run(_serve, slot, service, backend)
 
 
 async def _serve(settings: Settings, service: JobService, backend: Backend) -> None:
-    await asyncio.to_thread(start_backend, backend)
     await asyncio.to_thread(service.dispatcher.start)
     sweeper = asyncio.create_task(service.sweep_forever())
     closer = _Closer(service, backend)

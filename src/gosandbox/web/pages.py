@@ -18,15 +18,16 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import Engine
 
+from gosandbox.edge.headers import page_headers, static_headers
+from gosandbox.edge.problems import problem, problem_response
 from gosandbox.jobs.shares import ShareStore, looks_like_share_id
-from gosandbox.problems import problem_document
+from gosandbox.problems import share_not_found
 from gosandbox.settings import Settings
 from gosandbox.web.assets import PACKAGED, Bundle, BundleMissing, content_type, load_bundle
 from gosandbox.web.compressed import GzipCopies, accepts_gzip, compressible
-from gosandbox.web.headers import page_headers, static_headers
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +54,12 @@ def page_html(bundle: Bundle, mode: str, share_id: str = "", root: str = "") -> 
     return _PAGE.format(**{key: html.escape(value, quote=True) for key, value in quoted.items()})
 
 
-def problem(status: int, slug: str, title: str, detail: str) -> JSONResponse:
-    """As :func:`gosandbox.edge.problems.problem` (not imported: :mod:`gosandbox.api` imports this package)."""
-    return JSONResponse(problem_document(status, slug, detail, title), status_code=status,
-                        media_type="application/problem+json")  # fmt: skip
-
-
 def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")  # behind a proxy that strips a prefix
 
 
 def _not_shared() -> Response:
-    return problem(404, "share-not-found", "Not found", "no program is shared under this id; see /docs")
+    return problem_response(share_not_found())
 
 
 class Playground:

@@ -27,7 +27,7 @@ MAX_BATCH = 20  # Judge0's default max_submission_batch_size; the SDK sends batc
 MAX_CPU_EXTRA_TIME_S = 5.0  # accepted (and not used: the run ends at its time limit)
 STACK_LIMIT_KB, MAX_STACK_LIMIT_KB = 64000, 128000  # accepted, not enforced: goroutine stacks live in the heap
 CALLBACK_TIMEOUT_S = 5.0  # that of gosandbox.jobs.webhooks
-#: The name Judge0 submissions give their callback's shape (registered by :mod:`.judge0_render`).
+#: The name Judge0 submissions give their callback's shape (:data:`gosandbox.compat.judge0.render.CALLBACK_SHAPES`).
 CALLBACK_SHAPE = "judge0"
 
 

@@ -8,7 +8,7 @@ Ruby's layout (lines of 60 characters). ``time`` is the program's CPU time (``cp
 ``wall_time`` its run's wall time, ``memory`` the sandbox's peak (``peak_memory_kb``).
 
 A Judge0 submission's callback is Judge0's too (``IsolateJob#call_callback``): ``PUT`` of the
-default fields, Base64 forced; this module registers that shape when imported.
+default fields, Base64 forced: :data:`CALLBACK`, which the assembly hands to the webhooks.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import uuid
 from typing import Any
 
 from gosandbox.compat.judge0.info import CALLBACK_SHAPE, GO, STACK_LIMIT_KB, language_name
+from gosandbox.compat.judge0.schemas import bad_request
 from gosandbox.compat.judge0.status import COMPILATION_ERROR, signal_number, status_document, submission_status
 from gosandbox.compat.order import ordered_chunks, stored_chunks
 from gosandbox.jobs.submission import State, Submission, iso
-from gosandbox.jobs.webhooks import CallbackShape, register_shape
+from gosandbox.jobs.webhooks import CallbackShape
 
 #: Every attribute of a Judge0 1.13.1 submission, in its serializer's order (``fields=*``).
 ATTRIBUTES = (
@@ -52,10 +53,6 @@ def from_token(token: str) -> str | None:
 
 def requested_fields(raw: str | None) -> tuple[str, ...]:
     """``fields=a,b`` → those, ``*`` → every attribute, nothing → the defaults; unknown ones are a 400."""
-    # Here, not at the top: the schemas import the API, which imports this module, and `gosandbox worker`
-    # imports this module first (for the callback shape), without the API.
-    from gosandbox.compat.judge0.schemas import bad_request  # noqa: PLC0415
-
     names = [name.strip() for name in (raw or "").split(",") if name.strip()]
     unknown = [name for name in names if name != "*" and name not in ATTRIBUTES]
     if unknown:
@@ -192,4 +189,5 @@ def callback_body(submission: Submission) -> dict[str, Any]:
     return render(submission, DEFAULT_FIELDS, True)
 
 
-register_shape(CALLBACK_SHAPE, CallbackShape("PUT", callback_body))
+#: Judge0's callback, by the name its submissions give (:data:`~gosandbox.compat.judge0.info.CALLBACK_SHAPE`).
+CALLBACK_SHAPES = {CALLBACK_SHAPE: CallbackShape("PUT", callback_body)}

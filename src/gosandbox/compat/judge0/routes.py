@@ -21,10 +21,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from gosandbox.auth.context import batch_charge, current_owner
 from gosandbox.compat.judge0 import info
 from gosandbox.compat.judge0.render import from_token, render, requested_fields, to_token
 from gosandbox.compat.judge0.schemas import Judge0Rejected, batch_items, invalid, read_body, submission_job
 from gosandbox.compat.judge0.status import STATUSES, status_document
+from gosandbox.edge.context import RouteContext
 from gosandbox.edge.parsing import ParsingGate
 from gosandbox.edge.shutdown import Shutdown, StoppingNow
 from gosandbox.errors import (
@@ -42,13 +44,12 @@ _FIELD_OF = {CallbackNotAllowed: "callback_url", UnknownToolchain: "language_id"
 Item = tuple[JobRequest, str | None]
 
 
-def add_judge0_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
-                      parsing: ParsingGate) -> None:  # fmt: skip
+def add_judge0_routes(app: FastAPI, routes: RouteContext) -> None:
     """Mount the Judge0 API at ``/judge0`` (one call from :func:`gosandbox.app.create_app`)."""
     router = APIRouter(prefix="/judge0", tags=["Judge0 compatibility"])
-    _add_info_routes(router, settings)
-    _add_language_routes(router, service)
-    _add_submission_routes(router, Judge0Api(settings, service, shutdown, parsing))
+    _add_info_routes(router, routes.settings)
+    _add_language_routes(router, routes.service)
+    _add_submission_routes(router, Judge0Api(routes.settings, routes.service, routes.shutdown, routes.parsing))
     app.include_router(router)
     app.add_exception_handler(Judge0Rejected, _rejected)  # type: ignore[arg-type]
 
@@ -122,8 +123,11 @@ class Judge0Api:
     async def create(self, request: Request, encoded: bool, wait: bool, fields: tuple[str, ...]) -> JSONResponse:
         offered = await _languages(self.service)
         job, callback = await self._parsed(request, lambda raw: submission_job(raw, encoded, self.settings, offered))
+        owner = current_owner()
         try:
-            submission, _ = await asyncio.to_thread(lambda: self.service.submit(job, callback_url=callback))
+            submission, _ = await asyncio.to_thread(
+                lambda: self.service.submit(job, owner=owner, callback_url=callback)
+            )
         except (CallbackNotAllowed, UnknownToolchain) as exc:
             raise invalid({_FIELD_OF[type(exc)]: [str(exc)]}) from None
         if not wait:
@@ -151,9 +155,13 @@ class Judge0Api:
         )
         checked = await asyncio.to_thread(lambda: [self._checked(item) for item in items])
         accepted = [item for item in checked if isinstance(item, tuple)]
-        submissions = iter(await asyncio.to_thread(self.service.submit_many, accepted) if accepted else [])
+        submissions = iter(await self._submit_many(accepted) if accepted else [])
         answer = [{"token": to_token(next(submissions).id)} if isinstance(item, tuple) else item for item in checked]
         return JSONResponse(answer, status_code=201 if accepted else 422)
+
+    async def _submit_many(self, accepted: list[Item]) -> list[Submission]:
+        owner, charge = current_owner(), batch_charge()
+        return await asyncio.to_thread(lambda: self.service.submit_many(accepted, owner=owner, charge=charge))
 
     def _checked(self, item: Item | dict[str, Any]) -> Item | dict[str, Any]:
         """A parsed item the service would take, or Judge0's errors for it (what ``submit`` would refuse)."""

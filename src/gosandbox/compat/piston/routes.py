@@ -7,7 +7,7 @@ anything wrong in the request (Piston's one code for it) and our status otherwis
 The body is read as JSON whatever its ``Content-Type``: the ``piston-client`` npm package sends
 JSON as ``text/plain`` (it sets no type, so its fetch picks that one).
 
-Mounted by ``add_piston_routes(app, settings, service, shutdown, parsing)`` in the app factory.
+Mounted by ``add_piston_routes(app, routes)`` in the app factory.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from gosandbox.compat.finish import Unfinished, run_to_end
+from gosandbox.compat.finish import run_to_end
 from gosandbox.compat.piston.request import PistonJob, execute_job, runtimes
 from gosandbox.compat.piston.result import execute_answer, failed_answer
-from gosandbox.edge.parsing import ParsingGate
+from gosandbox.edge.context import RouteContext
 from gosandbox.edge.shutdown import Shutdown
+from gosandbox.edge.waiting import Unfinished
 from gosandbox.errors import GosandboxError, JobFailed
 from gosandbox.jobs.service import JobService
-from gosandbox.settings import Settings
 
 #: Statuses that keep their code; every other 4xx is a 400, as Piston answers any invalid request.
 _KEPT = (401, 403, 413, 429)
@@ -40,8 +40,8 @@ def piston_error(unfinished: Unfinished) -> JSONResponse:
     return JSONResponse({"message": unfinished.detail}, status_code=status, headers=unfinished.headers)
 
 
-def add_piston_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
-                      parsing: ParsingGate) -> None:  # fmt: skip
+def add_piston_routes(app: FastAPI, routes: RouteContext) -> None:
+    settings, service, shutdown, parsing = routes.settings, routes.service, routes.shutdown, routes.parsing
     tags: list[str | Enum] = ["Piston v2"]
 
     def prepare(body: bytes) -> PistonJob:

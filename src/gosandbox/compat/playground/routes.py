@@ -19,14 +19,15 @@ import asyncio
 import json
 import re
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from gosandbox.auth.context import request_defaults
-from gosandbox.compat.finish import Unfinished, run_to_end
+from gosandbox.auth.context import current_owner, request_defaults
+from gosandbox.compat.finish import run_to_end
 from gosandbox.compat.playground.results import (
     PROG,
     PROG_TEST,
@@ -37,21 +38,19 @@ from gosandbox.compat.playground.results import (
     test_response,
     vet_fields,
 )
+from gosandbox.edge.context import RouteContext
 from gosandbox.edge.cors import allow_cors
-from gosandbox.edge.parsing import ParsingGate
-from gosandbox.edge.problems import problem, problem_response
-from gosandbox.edge.requests import check_json_size
-from gosandbox.edge.shutdown import Shutdown
+from gosandbox.edge.problems import problem_response
+from gosandbox.edge.requests import FORM, check_json_size, content_type
+from gosandbox.edge.waiting import Unfinished
 from gosandbox.errors import InvalidRequest, InvalidSource
-from gosandbox.jobs.service import JobService
 from gosandbox.jobs.shares import ShareStore
 from gosandbox.jobs.submission import JobRequest, Kind
+from gosandbox.problems import share_not_found
 from gosandbox.settings import Settings
 from gosandbox.source import make_spec
 from gosandbox.txtar import looks_like_txtar, parse_txtar
-from gosandbox.web.pages import share_page
 
-FORM = "application/x-www-form-urlencoded"
 #: What Go's strconv.ParseBool reads as true (the form's ``withVet``).
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _MAX_FORM_FIELDS = 100
@@ -61,15 +60,6 @@ _MAIN_FUNC = re.compile(r"(?m)^func\s+main\s*\(")
 _TEST_FUNC = re.compile(r"(?m)^func\s+(?:Test|Fuzz)(?![a-z])\w*\s*\(\s*(?:\w+\s+)?\*(?:\w+\.)?[TFM]\s*\)")
 _EXAMPLE_FUNC = re.compile(r"(?m)^func\s+Example(?![a-z])\w*\s*\(\s*\)")
 _SHARE_PATH = re.compile(r"^(?P<id>[0-9A-Za-z]{1,64})(?P<ext>\.go|\.txtar)?$")
-
-
-def content_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-def is_form(request: Request) -> bool:
-    """An HTML form's body (the Playground's front end posts /compile and /fmt so)."""
-    return content_type(request) == FORM
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -164,15 +154,7 @@ def plan_fmt(body: bytes) -> tuple[JobRequest, dict[str, str], bool]:
 # --- routes ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlaygroundContext:
-    settings: Settings
-    service: JobService
-    shutdown: Shutdown
-    parsing: ParsingGate
-
-
-async def compile_program(request: Request, context: PlaygroundContext) -> Response:
+async def compile_program(request: Request, context: RouteContext) -> Response:
     """POST /compile: build and run (or test) prog.go, vet it if asked; the Playground's response."""
     kind = content_type(request)
     try:
@@ -191,7 +173,7 @@ async def compile_program(request: Request, context: PlaygroundContext) -> Respo
     return JSONResponse(answer)
 
 
-async def playground_fmt(request: Request, context: PlaygroundContext) -> Response:
+async def playground_fmt(request: Request, context: RouteContext) -> Response:
     """POST /fmt as a form (``body``, ``imports``): ``{Body, Error}``. The JSON /fmt is the native one."""
     try:
         job, files, implicit = await context.parsing.parse(request, context.settings.max_body_bytes, plan_fmt)
@@ -205,14 +187,20 @@ async def playground_fmt(request: Request, context: PlaygroundContext) -> Respon
 
 
 def _not_shared() -> Response:
-    return problem(404, "share-not-found", "Not found", "no program is shared under this id; see /docs")
+    return problem_response(share_not_found())
 
 
-def add_playground_routes(app: FastAPI, settings: Settings, service: JobService, shutdown: Shutdown,
-                          parsing: ParsingGate) -> None:  # fmt: skip
-    """The Playground's routes, with CORS (``/fmt``'s form is dispatched by the native /fmt: :func:`playground_fmt`)."""
-    context = PlaygroundContext(settings, service, shutdown, parsing)
-    shares = ShareStore(service.store.engine)
+#: The web page that shows a shared program (``/p/{id}`` with no extension), given the request and the id.
+SharePage = Callable[[Request, str], Awaitable[Response]]
+
+
+def add_playground_routes(app: FastAPI, context: RouteContext, share_page: SharePage) -> None:
+    """The Playground's routes, with CORS; ``/p/{id}`` (no extension) answers with ``share_page``.
+
+    ``/fmt``'s form is answered by :func:`playground_fmt`, which the native ``/fmt`` dispatches to.
+    """
+    settings, parsing = context.settings, context.parsing
+    shares = ShareStore(context.service.store.engine)
     allow_cors(app, settings, "/compile", "/fmt", "/share", "/p/", "/version")
 
     @app.post("/compile", tags=["Go Playground"])
@@ -224,7 +212,7 @@ def add_playground_routes(app: FastAPI, settings: Settings, service: JobService,
     async def share(request: Request) -> Response:
         """Store the body (the program, raw) and answer its id as text; the same program gives the same id."""
         body = await parsing.parse(request, settings.max_body_bytes, bytes)
-        return PlainTextResponse(await asyncio.to_thread(shares.put, body))
+        return PlainTextResponse(await asyncio.to_thread(shares.put, body, current_owner()))
 
     @app.get("/share", tags=["Go Playground"], response_class=PlainTextResponse)
     async def shared_by_query(share_id: str = Query(alias="id", max_length=64)) -> Response:

@@ -1,4 +1,5 @@
-"""The security and cache headers of the playground's pages, its static files and the documentation pages.
+"""The security and cache headers of every answer: the playground's pages and static files (:mod:`gosandbox.web`),
+the documentation pages (:mod:`gosandbox.edge.docs`), and ``nosniff`` on all of them.
 
 The playground's page runs no inline script and loads everything from this server, so its
 ``Content-Security-Policy`` allows only ``'self'``: a program's output that slipped into the page as
