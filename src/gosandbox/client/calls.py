@@ -17,6 +17,7 @@ import httpx
 from gosandbox._version import __version__
 from gosandbox.client.errors import ApiError, ClientError, Problem, RequestTimedOut, Unreachable, api_error
 from gosandbox.client.types import Event, Submission, from_json, request_body
+from gosandbox.explain import ExplainResult
 from gosandbox.jobs.submission import Kind
 from gosandbox.models import FmtResult, RunResult, TestResult, VetResult
 
@@ -97,6 +98,10 @@ def vet(code: str | None, fields: Mapping[str, Any]) -> Call[VetResult]:
 
 def fmt(code: str | None, fields: Mapping[str, Any]) -> Call[FmtResult]:
     return Call("POST", "/fmt", _parser(FmtResult), request_body(code, fields))
+
+
+def explain(code: str | None, fields: Mapping[str, Any]) -> Call[ExplainResult]:
+    return Call("POST", "/explain", _parser(ExplainResult), request_body(code, fields))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ import httpx
 
 from gosandbox.client import calls as core
 from gosandbox.client.calls import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Call, Retries, SubmitOptions
-from gosandbox.client.types import Event, GoTestInput, RunInput, SourceInput, Submission, SubmitInput
+from gosandbox.client.types import Event, ExplainInput, GoTestInput, RunInput, SourceInput, Submission, SubmitInput
+from gosandbox.explain import ExplainResult
 from gosandbox.jobs.submission import Kind
 from gosandbox.models import FmtResult, RunResult, TestResult, VetResult
 
@@ -86,6 +87,17 @@ class Client:
     def fmt(self, code: str | None = None, **fields: Unpack[SourceInput]) -> FmtResult:
         """``POST /fmt``: the gofmt'd files (``result.files``) and which of them changed."""
         return self._call(core.fmt(code, fields))
+
+    def explain(self, code: str | None = None, **fields: Unpack[ExplainInput]) -> ExplainResult:
+        """``POST /explain``: the compiler's decisions (``result.decisions``: escapes, inlining, bounds and nil
+        checks, each with its position and kind) and the assembly (``result.assembly``); nothing runs.
+
+        >>> with Client("http://127.0.0.1:8000") as client:  # doctest: +SKIP
+        ...     result = client.explain(code, function="main.add")
+        ...     [d.message for d in result.decisions if d.kind == "escapes"]
+        ['&T{...} escapes to heap']
+        """
+        return self._call(core.explain(code, fields))
 
     def submit(
         self,
@@ -196,6 +208,10 @@ class AsyncClient:
     async def fmt(self, code: str | None = None, **fields: Unpack[SourceInput]) -> FmtResult:
         """As :meth:`Client.fmt`."""
         return await self._call(core.fmt(code, fields))
+
+    async def explain(self, code: str | None = None, **fields: Unpack[ExplainInput]) -> ExplainResult:
+        """As :meth:`Client.explain`."""
+        return await self._call(core.explain(code, fields))
 
     async def submit(
         self,

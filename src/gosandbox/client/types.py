@@ -18,18 +18,20 @@ from enum import Enum
 from typing import Any, TypedDict, TypeVar, Union
 
 from gosandbox.client.errors import Problem
+from gosandbox.explain import ExplainResult
 from gosandbox.jobs.submission import Kind, State
 from gosandbox.models import FmtResult, RunResult, TestResult, VetResult
 
 T = TypeVar("T")
 
 #: What a finished submission's ``result`` is, by its kind.
-Result = RunResult | TestResult | VetResult | FmtResult
+Result = RunResult | TestResult | VetResult | FmtResult | ExplainResult
 RESULT_TYPES: dict[Kind, type[Result]] = {
     Kind.RUN: RunResult,
     Kind.TEST: TestResult,
     Kind.VET: VetResult,
     Kind.FMT: FmtResult,
+    Kind.EXPLAIN: ExplainResult,
 }
 
 
@@ -72,6 +74,18 @@ class GoTestInput(SourceInput, total=False):
     benchtime: str
     fuzz: str
     fuzztime: str
+
+
+class ExplainInput(SourceInput, total=False):
+    """``POST /explain``: the package, and which part of its assembly to list (all of it by default):
+    ``assembly=False`` for none, one ``function`` (``"main.add"`` or ``"add"``), the ``lines`` (first, last)
+    of ``file`` (default: any file)."""
+
+    limits: LimitsInput
+    assembly: bool
+    function: str
+    lines: tuple[int, int]
+    file: str
 
 
 class SubmitInput(RunInput, GoTestInput, total=False):

@@ -132,7 +132,7 @@ class SubmissionOut(BaseModel):
     """A job: its state (queued, running, done, failed, cancelled) and, once done, the endpoint's result."""
 
     id: str
-    kind: Literal["run", "test", "vet", "fmt"]
+    kind: Literal["run", "test", "vet", "fmt", "explain"]  # explain: POST /explain's jobs (not submittable here)
     state: Literal["queued", "running", "done", "failed", "cancelled"]
     result: dict[str, Any] | None = Field(description="what the synchronous endpoint returns (state done)")
     error: dict[str, Any] | None = Field(description="a problem document when the service failed (state failed)")

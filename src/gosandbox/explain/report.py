@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gosandbox.diagnostics import Diagnostic, parse_positions
 from gosandbox.explain.assembly import AsmFunction, AsmSelection, is_listing_line, parse_assembly, select
@@ -34,6 +35,13 @@ class ExplainOptions:
 
     def selection(self) -> AsmSelection:
         return AsmSelection(self.function, self.file, self.lines)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExplainOptions:
+        """The options ``dataclasses.asdict`` stored (``lines`` a JSON list)."""
+        lines = data.get("lines")
+        first_last = (int(lines[0]), int(lines[1])) if lines else None
+        return cls(bool(data.get("assembly", True)), data.get("function"), data.get("file"), first_last)
 
 
 @dataclass(frozen=True)
