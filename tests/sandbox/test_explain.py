@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from mcp import Client
 
+from gosandbox.mcp.server import build_mcp_server
 from support.docker_helpers import run
 
 GO_MOD = "module example.com/explain\n\ngo 1.27\n"
@@ -163,3 +166,21 @@ def test_hostile_input_is_a_clear_4xx(live: TestClient, body: dict[str, Any], st
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"]
+
+
+def test_the_mcp_tool_on_the_real_builder(live: TestClient) -> None:
+    app: Any = live.app
+    server = build_mcp_server(app.state.settings, app.state.jobs)
+
+    async def call() -> dict[str, Any] | None:
+        async with Client(server) as client:
+            result = await client.call_tool("explain_go", {"files": FILES, "function": "add"})
+        content: dict[str, Any] | None = result.structured_content
+        return content
+
+    out = asyncio.run(call())
+    assert out is not None
+    assert {"file": "main.go", "line": line_of("return &T{1, 2}"), "column": 9, "kind": "escapes",
+            "message": "&T{...} escapes to heap"} in out["decisions"]  # fmt: skip
+    [add] = out["assembly"]
+    assert {"line": line_of("func add("), "text": "ADDQ BX, AX"} in add["instructions"]

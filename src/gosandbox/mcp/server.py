@@ -1,4 +1,5 @@
-"""The MCP server: ``run_go``, ``test_go``, ``vet_go``, ``format_go``, ``list_toolchains``, over a job service.
+"""The MCP server: ``run_go``, ``test_go``, ``vet_go``, ``format_go``, ``explain_go``, ``list_toolchains``, over a
+job service.
 
 Both transports serve this one server: stdio (``gosandbox mcp``, see :mod:`gosandbox.mcp.stdio`) and
 streamable HTTP at ``/mcp`` of the HTTP app (:func:`mount_mcp`). A call is a job like any other: its
@@ -33,6 +34,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 
 from gosandbox._version import __version__
+from gosandbox.api.explain import explain_job
 from gosandbox.auth.context import current_owner, request_caps, request_defaults
 from gosandbox.edge.problems import problem_response
 from gosandbox.edge.requests import fmt_job, go_test_job, run_job, vet_job
@@ -41,6 +43,7 @@ from gosandbox.jobs.events import RESULT, Event
 from gosandbox.jobs.service import JobService
 from gosandbox.jobs.submission import JobRequest, State, Submission
 from gosandbox.limits import Limits
+from gosandbox.mcp.explain import EXPLAIN_DESCRIPTION, ExplainArgs, ExplainOutput, explain_body, explain_output
 from gosandbox.mcp.schemas import (
     FormatOutput,
     LimitValues,
@@ -72,7 +75,8 @@ _READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_w
 
 INSTRUCTIONS = (
     "gosandbox compiles and runs Go code in hardened, throwaway Docker sandboxes with no network. "
-    "Use run_go to run a program, test_go for go test, vet_go for go vet, format_go for gofmt, and "
+    "Use run_go to run a program, test_go for go test, vet_go for go vet, format_go for gofmt, explain_go for the "
+    "compiler's decisions (heap escapes, inlining, bounds checks) and a function's assembly, and "
     "list_toolchains for the Go versions and the limits. A compile error, a failing test or a timeout is a "
     "normal result (see status and diagnostics); a tool error means the arguments or the service need a fix."
 )
@@ -90,6 +94,7 @@ def build_mcp_server(settings: Settings, service: JobService) -> MCPServer[Any]:
         _tool("test_go", calls.test_go, TestArgs, TestOutput, _test_description(settings)),
         _tool("vet_go", calls.vet_go, SourceArgs, VetOutput, _VET),
         _tool("format_go", calls.format_go, SourceArgs, FormatOutput, _FORMAT),
+        _tool("explain_go", calls.explain_go, ExplainArgs, ExplainOutput, EXPLAIN_DESCRIPTION),
         _tool("list_toolchains", calls.list_toolchains, NoArgs, ToolchainsOutput, _TOOLCHAINS),
     ]
     # log_level: the SDK configures logging only where nobody did (the CLI does, to stderr, before this).
@@ -178,6 +183,10 @@ class _Calls:
     async def format_go(self, ctx: Context[Any, Any], **arguments: Any) -> FormatOutput:
         job = await _parse(lambda body: fmt_job(body, _JSON), arguments)
         return format_output(await self._execute(job, ctx))
+
+    async def explain_go(self, ctx: Context[Any, Any], **arguments: Any) -> ExplainOutput:
+        job = await _parse(lambda body: explain_job(body, _JSON, self.settings), explain_body(arguments))
+        return explain_output(await self._execute(job, ctx))
 
     async def list_toolchains(self, ctx: Context[Any, Any]) -> ToolchainsOutput:
         del ctx
