@@ -24,6 +24,7 @@ from gosandbox.auth.ratelimit import seconds_to_utc_midnight
 from gosandbox.backends.fake import FakeBackend
 from gosandbox.cli.main import main
 from gosandbox.errors import InvalidRequest
+from gosandbox.jobs.submission import KEYLESS
 from gosandbox.jobs.tables import ApiKeyRow, ShareRow, SubmissionRow
 from gosandbox.wiring import open_store
 from support.app_helpers import MAIN, PROBLEM, make_settings
@@ -170,6 +171,37 @@ def test_submissions_record_the_keys_name_not_the_key(client: TestClient, store:
     with store.engine.connect() as connection:
         names = connection.scalars(select(SubmissionRow.api_key_name)).all()
     assert names == ["frank"]
+
+
+#: One request per surface that stores jobs: (method path, JSON body, jobs it stores).
+SURFACES = {
+    "run": ("/run", RUN, 1),
+    "submissions/batch": ("/submissions/batch", {"submissions": [RUN, RUN]}, 2),
+    "judge0": ("/judge0/submissions?wait=true", {"source_code": MAIN, "language_id": 60}, 1),
+    "judge0/batch": ("/judge0/submissions/batch", {"submissions": [{"source_code": MAIN, "language_id": 60}] * 2}, 2),
+    "piston": ("/api/v2/execute", {"language": "go", "version": "0.0-fake", "files": [{"content": MAIN}]}, 1),
+    "codapi": ("/v1/exec", {"sandbox": "go", "command": "run", "files": {"": MAIN}}, 1),
+    "playground": ("/compile", {"Body": MAIN, "WithVet": True}, 2),
+}
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_every_surface_stores_its_jobs_as_the_keys(client: TestClient, store: KeyStore, surface: str) -> None:
+    """The edges pass the owner into the job service (jobs/ never reads the request's key itself)."""
+    path, body, jobs = SURFACES[surface]
+    answered = client.post(path, json=body, headers=bearer(make_key(store, "olga")))
+    assert answered.status_code in (200, 201), answered.text
+    with store.engine.connect() as connection:
+        assert connection.scalars(select(SubmissionRow.api_key_name)).all() == ["olga"] * jobs
+
+
+def test_without_keys_the_jobs_are_the_keyless_tenants(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path), backend=FakeBackend())) as client:
+        assert client.post("/run", json=RUN).status_code == 200
+        submission = client.app.state.jobs.store.get_many([client.post("/submissions", json=RUN).json()["id"]])[0]
+    assert submission.owner == KEYLESS
+    with open_store(make_settings(tmp_path)).engine.connect() as connection:
+        assert connection.scalars(select(SubmissionRow.api_key_name)).all() == [None, None]
 
 
 # --- rate, quota, headers -----------------------------------------------------------------------

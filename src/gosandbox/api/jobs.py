@@ -20,18 +20,17 @@ from gosandbox.edge.shutdown import Shutdown, StoppingNow
 from gosandbox.errors import InvalidRequest, SubmissionNotFound
 from gosandbox.jobs.events import Event
 from gosandbox.jobs.service import JobService
-from gosandbox.jobs.submission import JobRequest, Submission
+from gosandbox.jobs.submission import JobRequest, Submission, is_submission_id
 from gosandbox.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_ID = re.compile(r"^[0-9a-f]{32}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 MAX_WAIT_S = 60.0
 
 
 def _checked_id(submission_id: str) -> str:
-    if not _ID.match(submission_id):
+    if not is_submission_id(submission_id):
         raise SubmissionNotFound("no submission has this id (ids are 32 hexadecimal digits)")
     return submission_id
 
@@ -109,7 +108,7 @@ def _add_read_routes(app: FastAPI, service: JobService, shutdown: Shutdown) -> N
         """The submissions with these ids, in that order (unknown ones are left out)."""
         asked = [i.strip() for i in ids.split(",") if i.strip()]
         wanted = list(dict.fromkeys(asked))  # each once
-        if not wanted or len(asked) > 100 or not all(_ID.match(i) for i in wanted):
+        if not wanted or len(asked) > 100 or not all(is_submission_id(i) for i in wanted):
             raise InvalidRequest("ids must be 1-100 comma-separated submission ids (32 hexadecimal digits each)")
         found = await asyncio.to_thread(service.store.get_many, wanted)
         return {"submissions": [s.public() for s in found]}

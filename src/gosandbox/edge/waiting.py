@@ -70,7 +70,7 @@ async def wait_for_end(request: Request, service: JobService, job: JobRequest, s
         while not waiting.done():
             await asyncio.wait({waiting, gone}, timeout=_SHUTDOWN_POLL_S, return_when=asyncio.FIRST_COMPLETED)
             if shutdown.now:
-                return done(await _stopped_now(service, submission.id))
+                return _with_result(await _stopped_now(service, submission.id))
             if gone.done() and not waiting.done():
                 logger.info("client went away; cancelling submission %s", submission.id)
                 await service.abandon(submission.id)
@@ -79,7 +79,7 @@ async def wait_for_end(request: Request, service: JobService, job: JobRequest, s
     finally:
         waiting.cancel()
         gone.cancel()
-    return done(final)
+    return _with_result(final)
 
 
 async def submit_and_wait(request: Request, service: JobService, job: JobRequest,
@@ -92,7 +92,7 @@ async def submit_and_wait(request: Request, service: JobService, job: JobRequest
     return JSONResponse(final.result, headers={"X-Submission-Id": final.id})
 
 
-def done(final: Submission) -> Submission:
+def _with_result(final: Submission) -> Submission:
     """``final`` if it has a result; ``JobFailed`` if the service failed it, :class:`Unfinished` if it was cancelled."""
     if final.state is State.FAILED:
         raise JobFailed(final.error or {})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gosandbox.errors import StoreUnavailable
-from gosandbox.jobs.submission import KEYLESS, JobRequest, Kind, Owner, State, Submission
+from gosandbox.jobs.submission import KEYLESS, JobRequest, Kind, Owner, State, Submission, new_id
 from gosandbox.jobs.tables import SubmissionRow
 from gosandbox.problems import server_stopped, worker_lost
 
@@ -34,10 +33,6 @@ _T: Table = SubmissionRow.__table__  # type: ignore[assignment]
 _C = _T.c
 #: What a listing or a poll reads: not the request (the source) nor the stored events.
 _LIGHT = [column for column in _T.c if column.name not in ("request", "events")]
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 def make_engine(url: str) -> Engine:

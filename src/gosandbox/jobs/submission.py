@@ -7,6 +7,8 @@ program's verdict stays in ``result["status"]``.
 from __future__ import annotations
 
 import base64
+import re
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,6 +31,19 @@ class State(StrEnum):
     @property
     def finished(self) -> bool:
         return self in (State.DONE, State.FAILED, State.CANCELLED)
+
+
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def new_id() -> str:
+    """A new submission's id: 32 hexadecimal digits (a random UUID's)."""
+    return uuid.uuid4().hex
+
+
+def is_submission_id(text: str) -> bool:
+    """Whether ``text`` has the form of a submission's id (the edges check it before asking the store)."""
+    return _ID.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ default fields, Base64 forced: :data:`CALLBACK`, which the assembly hands to the
 from __future__ import annotations
 
 import base64
-import re
 import uuid
 from typing import Any
 
@@ -22,7 +21,7 @@ from gosandbox.compat.judge0.info import CALLBACK_SHAPE, GO, STACK_LIMIT_KB, lan
 from gosandbox.compat.judge0.schemas import bad_request
 from gosandbox.compat.judge0.status import COMPILATION_ERROR, signal_number, status_document, submission_status
 from gosandbox.compat.order import ordered_chunks, stored_chunks
-from gosandbox.jobs.submission import State, Submission, iso
+from gosandbox.jobs.submission import State, Submission, is_submission_id, iso
 from gosandbox.jobs.webhooks import CallbackShape
 
 #: Every attribute of a Judge0 1.13.1 submission, in its serializer's order (``fields=*``).
@@ -36,7 +35,6 @@ ATTRIBUTES = (
 )  # fmt: skip
 DEFAULT_FIELDS = ("token", "time", "memory", "stdout", "stderr", "compile_output", "message", "status")
 ENCODED = frozenset({"source_code", "stdin", "expected_output", "stdout", "stderr", "compile_output", "message"})
-_HEX_ID = re.compile(r"[0-9a-f]{32}")
 _CANCELLED = "cancelled (DELETE /submissions/{token}) before it finished"
 
 
@@ -48,7 +46,7 @@ def to_token(submission_id: str) -> str:
 def from_token(token: str) -> str | None:
     """The submission id in a token (dashed or not); None when it cannot be one."""
     digits = token.strip().replace("-", "").lower()
-    return digits if _HEX_ID.fullmatch(digits) else None
+    return digits if is_submission_id(digits) else None
 
 
 def requested_fields(raw: str | None) -> tuple[str, ...]:
