@@ -12,21 +12,20 @@ from typing import TYPE_CHECKING, Any
 from gosandbox import metrics
 from gosandbox.backends.base import Backend
 from gosandbox.binary_cache import BinaryCache
-from gosandbox.compat.judge0.render import CALLBACK_SHAPES as judge0_callbacks
 from gosandbox.errors import BackendUnavailable
-from gosandbox.jobs.dispatch import Dispatcher, LocalDispatcher
-from gosandbox.jobs.events import EventLog, MemoryEventLog
-from gosandbox.jobs.execution import JobEnd, JobExecutor
-from gosandbox.jobs.migrate import upgrade
-from gosandbox.jobs.service import JobService
-from gosandbox.jobs.store import Store, make_engine
-from gosandbox.jobs.webhooks import Webhooks
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
 
+# The job stack (SQLAlchemy, Alembic) and the compatibility layers (FastAPI) load in the functions that assemble
+# them: `gosandbox run` needs only a backend and a runner, and answers in well under a second without them.
 if TYPE_CHECKING:
     from gosandbox.backends.docker.backend import DockerConfig
     from gosandbox.backends.oci.backend import OciConfig
+    from gosandbox.jobs.dispatch import Dispatcher
+    from gosandbox.jobs.events import EventLog
+    from gosandbox.jobs.execution import JobEnd
+    from gosandbox.jobs.service import JobService
+    from gosandbox.jobs.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +41,20 @@ def make_runner(settings: Settings, backend: Backend) -> Runner:
     return Runner(backend, build_timeout_s=settings.build_timeout_s, cache=cache)
 
 
-def make_backend(settings: Settings) -> Backend:
+def make_backend(settings: Settings, **overrides: Any) -> Backend:
     """The backend ``settings.backend`` names: ``docker``, or ``oci`` (runc/runsc driven directly, as root).
 
-    Raises :class:`BackendUnavailable` with a hint when the OCI backend cannot run here (not root, no runtime).
+    ``overrides`` set fields of its builders' configuration (``BuildsConfig``) beyond the settings, as the
+    command line's ``keep_builders``. Raises :class:`BackendUnavailable` with a hint when the OCI backend cannot
+    run here (not root, no runtime).
     """
     if settings.backend == "oci":
         from gosandbox.backends.oci.backend import OciBackend  # noqa: PLC0415
 
-        return OciBackend(oci_config_from_settings(settings))
+        return OciBackend(oci_config_from_settings(settings, **overrides))
     from gosandbox.backends.docker.backend import DockerBackend  # noqa: PLC0415 - SDK stays optional
 
-    return DockerBackend(config_from_settings(settings))
+    return DockerBackend(config_from_settings(settings, **overrides))
 
 
 def start_backend(backend: Backend) -> None:
@@ -65,6 +66,9 @@ def start_backend(backend: Backend) -> None:
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     """The store at ``settings.store_url()``, its schema brought up to date first."""
+    from gosandbox.jobs.migrate import upgrade  # noqa: PLC0415
+    from gosandbox.jobs.store import Store, make_engine  # noqa: PLC0415
+
     if settings.database_url is None:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.store_url())
@@ -74,6 +78,8 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
 
 
 def event_log(settings: Settings) -> EventLog:
+    from gosandbox.jobs.events import MemoryEventLog  # noqa: PLC0415
+
     if settings.queue_url is None:
         return MemoryEventLog()
     from gosandbox.jobs.redis_events import RedisEventLog  # noqa: PLC0415 - Redis only when configured
@@ -81,18 +87,23 @@ def event_log(settings: Settings) -> EventLog:
     return RedisEventLog(settings.queue_url)
 
 
-#: The callbacks the compatibility layers send (Judge0's ``PUT``), by the name their requests give.
-CALLBACK_SHAPES = {**judge0_callbacks}
-
-
 def job_end(settings: Settings, store: Store, events: EventLog) -> JobEnd:
+    from gosandbox.compat.judge0.render import CALLBACK_SHAPES as judge0_callbacks  # noqa: PLC0415
+    from gosandbox.jobs.execution import JobEnd  # noqa: PLC0415
+    from gosandbox.jobs.webhooks import Webhooks  # noqa: PLC0415
+
+    # The callbacks the compatibility layers send (Judge0's ``PUT``), by the name their requests give.
     webhooks = Webhooks(settings.allowed_callback_hosts(), settings.callback_secret, store.set_callback,
-                        CALLBACK_SHAPES)  # fmt: skip
+                        {**judge0_callbacks})  # fmt: skip
     return JobEnd(store, events, webhooks)
 
 
 def job_service(settings: Settings, store: Store, runner: Runner | None, backend: Backend | None) -> JobService:
     """Embedded without ``GOSANDBOX_QUEUE_URL`` (``runner`` and ``backend`` required), else through Redis."""
+    from gosandbox.jobs.dispatch import LocalDispatcher  # noqa: PLC0415
+    from gosandbox.jobs.execution import JobExecutor  # noqa: PLC0415
+    from gosandbox.jobs.service import JobService  # noqa: PLC0415
+
     events = event_log(settings)
     end = job_end(settings, store, events)
     dispatcher: Dispatcher

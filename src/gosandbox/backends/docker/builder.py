@@ -8,6 +8,8 @@ so a hello world compiles in about 0.1 s.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 import re
@@ -49,6 +51,9 @@ MAX_RECORD_BYTES = 32 * 1024 * 1024
 MAX_RECORD_FILES = 1024
 #: 128 + SIGKILL: what an exec reports for a process the kernel or we killed.
 KILLED_EXIT = 137
+#: A digest of the builder's container options: a builder kept for the next process is adopted only by one that
+#: would start the very same builder (image name, limits, mounts, environment, labels, policy).
+CONFIG_LABEL = "gosandbox.builder-config"
 
 # A build's package directory, absolute or (as go vet shortens it) from the package directory of this build: the
 # go command may replay output it cached for the same sources built in another directory (go vet -trimpath).
@@ -134,6 +139,32 @@ class Builder:
             environment=c.environment(),
         )
 
+    def _options(self) -> dict[str, Any]:
+        """The builder's container options, labelled with their own digest (:data:`CONFIG_LABEL`)."""
+        options = container_options(self._shape(), self.policy)
+        digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return options | {"labels": {**options["labels"], CONFIG_LABEL: digest}}
+
+    @property
+    def current_id(self) -> str | None:
+        """The builder's container id, once it has one (started or adopted)."""
+        return self._container_id
+
+    def adopt(self, container: dict[str, Any]) -> bool:
+        """Take over ``container`` (as the engine lists it) if it is this builder as this process would start it,
+        running, on the image the name stands for now; whether it did."""
+        labels = container.get("Labels") or {}
+        if self._container_id is not None or container.get("State") != "running":
+            return False
+        if labels.get(CONFIG_LABEL) != self._options()["labels"][CONFIG_LABEL]:
+            return False
+        with docker_errors("inspecting the builder image"):
+            if container.get("ImageID") != self.client.api.inspect_image(self.config.image)["Id"]:
+                return False  # the same name, rebuilt since
+        self._container_id = str(container["Id"])
+        logger.info("builder sandbox %s adopted", self._container_id[:12])
+        return True
+
     def container_id(self) -> str:
         """The running builder's id; (re)start it when it is absent or stopped."""
         with self._lock:
@@ -143,7 +174,7 @@ class Builder:
                 metrics.builder_restarted()  # it stopped (killed, the engine restarted): a new one takes over
             self.stop()
             with docker_errors("starting the builder sandbox"):
-                container = self.client.containers.run(**container_options(self._shape(), self.policy))
+                container = self.client.containers.run(**self._options())
             self._container_id = str(container.id)
             metrics.sandbox_created("builder")
             logger.info("builder sandbox %s started", container.short_id)

@@ -20,7 +20,7 @@ from gosandbox.backends.docker.builder import Builder, BuilderConfig
 from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.images import ImageNames, build_cache_volume, image_names, require_images
-from gosandbox.backends.docker.reaper import labels_for, reap
+from gosandbox.backends.docker.reaper import INSTANCE_LABEL, labels_for, reap
 from gosandbox.errors import SandboxFailure, UnknownToolchain
 from gosandbox.policy import Policy
 
@@ -42,6 +42,9 @@ class BuildsConfig:
     module_proxy_dir: Path | None = None
     #: More toolchains beside the pinned one: name (e.g. "go1.26") -> an image with Go at /usr/local/go.
     toolchains: dict[str, str] = field(default_factory=dict)
+    #: Leave the builders running at close for the next process of this instance, which adopts each one that is
+    #: the builder it would start (the command line's warm builder); ``gosandbox reap`` removes them.
+    keep_builders: bool = False
 
 
 def own_directory(directory: Path) -> Path:
@@ -99,13 +102,27 @@ class Builds:
     def reap(self) -> None:
         """Remove every container of this instance a crashed predecessor left, and its builds' directories.
 
-        Every container: the Docker backend's run sandboxes carry the same instance label.
+        Every container: the Docker backend's run sandboxes carry the same instance label. With ``keep_builders``,
+        the builders the last process kept are adopted instead where they are the ones this process would start.
         """
-        removed = reap(self.client, self.config.instance)
+        kept, passed_over = self._adopt() if self.config.keep_builders else (set(), set())
+        # A kept builder of another configuration is replaced, not a leftover of a crash.
+        removed = max(0, reap(self.client, self.config.instance, spare=kept) - len(passed_over))
         metrics.sandboxes_reaped(removed)
         if removed:
             logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
         empty(own_directory(self.builds_dir))  # their containers are gone now (close() may have removed it)
+
+    def _adopt(self) -> tuple[set[str], set[str]]:
+        """The ids of the kept builders some builder of this process took over, and of those none did."""
+        filters = {"label": [f"{INSTANCE_LABEL}={self.config.instance}", "gosandbox.role=builder"]}
+        with docker_errors("listing the builders an earlier process kept"):
+            found = self.client.api.containers(all=True, filters=filters)
+        adopted = {c["Id"] for c in found if any(builder.adopt(c) for builder in self.builders.values())}
+        passed_over = {c["Id"] for c in found} - adopted
+        if passed_over:
+            logger.info("replacing %d kept builder(s) of another image or configuration", len(passed_over))
+        return adopted, passed_over
 
     def check_ready(self) -> None:
         with docker_errors("pinging the Docker engine"):
@@ -124,7 +141,15 @@ class Builds:
         return self.builder_for(job.go_version).build(job)
 
     def close(self) -> None:
-        """Stop the builders, remove every container of this instance left, and the builds' directory."""
+        """Stop the builders, remove every container of this instance left, and the builds' directory.
+
+        With ``keep_builders`` the builders stay, and so does the directory: it is their ``/builds``.
+        """
+        if self.config.keep_builders:
+            kept = {kept_id for builder in self.builders.values() if (kept_id := builder.current_id) is not None}
+            reap(self.client, self.config.instance, spare=kept)
+            empty(self.builds_dir)
+            return
         for builder in self.builders.values():
             try:
                 builder.stop()

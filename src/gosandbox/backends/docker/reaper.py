@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import docker
 
 from gosandbox.backends.docker.errors import docker_errors
@@ -21,10 +23,13 @@ def list_sandboxes(client: docker.DockerClient, instance: str | None) -> list[st
         return [c["Id"] for c in client.api.containers(all=True, filters={"label": label})]
 
 
-def reap(client: docker.DockerClient, instance: str | None) -> int:
-    """Remove every labelled container of ``instance`` (all instances when None); return the count."""
+def reap(client: docker.DockerClient, instance: str | None, *, spare: Collection[str] = ()) -> int:
+    """Remove every labelled container of ``instance`` (all instances when None) but those in ``spare``;
+    return the count."""
     removed = 0
     for container_id in list_sandboxes(client, instance):
+        if container_id in spare:
+            continue
         with docker_errors("removing a leftover sandbox"):
             try:
                 client.api.remove_container(container_id, force=True, v=True)
