@@ -1,10 +1,13 @@
-"""The command line against the real engine: exit codes and output as documented."""
+"""The command line against the real engine, on the Docker backend: exit codes and output as documented.
+
+(tests/sandbox/test_cli_commands.py runs the commands on the default backend, and on a server.)"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,10 +33,20 @@ def gosandbox_bytes(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[b
 
 
 def _cli_sandboxes() -> list[str]:
-    """Containers of any CLI process of this test run (their instance label ends in the CLI's pid)."""
+    """Run sandboxes of any CLI process of this test run (the builder stays warm for the next command)."""
     containers = connect().api.containers(all=True, filters={"label": LABEL})
     prefix = f"{TEST_INSTANCE}-cli"
-    return [c["Id"] for c in containers if c["Labels"].get(INSTANCE_LABEL, "").startswith(prefix)]
+    return [c["Id"] for c in containers if c["Labels"].get(INSTANCE_LABEL, "").startswith(prefix)
+            and c["Labels"].get("gosandbox.role") != "builder"]  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _reap_the_kept_builder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    yield
+    done = gosandbox(tmp_path_factory.mktemp("reap"), "reap")
+    assert done.returncode == 0, done.stderr
+    containers = connect().api.containers(all=True, filters={"label": LABEL})
+    assert not [c for c in containers if c["Labels"].get(INSTANCE_LABEL, "").startswith(f"{TEST_INSTANCE}-cli")]
 
 
 @pytest.fixture

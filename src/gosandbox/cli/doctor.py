@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gosandbox.cli.checks import Check
+from gosandbox.cli.runtimes import docker_runtime_checks, oci_runtime_checks, runtime_in_force
 from gosandbox.errors import GosandboxError
 from gosandbox.settings import Settings
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-
-
 def _engine_info() -> tuple[Any, dict[str, Any]]:
-    from gosandbox.backends.docker.backend import connect  # noqa: PLC0415
+    from gosandbox.backends.docker.engine import connect  # noqa: PLC0415
     from gosandbox.backends.docker.errors import docker_errors  # noqa: PLC0415
 
     client = connect(timeout_s=10)
@@ -86,8 +79,7 @@ def _job_checks(settings: Settings) -> Iterator[Check]:
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:
-    from gosandbox.cli.runtimes import docker_runtime_checks, oci_runtime_checks, runtime_in_force  # noqa: PLC0415
-
+    """Every check, in the order ``gosandbox doctor`` prints them: host, jobs, runtimes, engine, images."""
     yield from _host_checks(settings)
     yield from _job_checks(settings)
     yield Check("in force", True, f"{runtime_in_force(settings)} (GOSANDBOX_BACKEND, GOSANDBOX_RUNTIME)")

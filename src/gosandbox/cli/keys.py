@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gosandbox.cli.exits import SERVICE_FAILED
 from gosandbox.errors import GosandboxError, InvalidRequest
 from gosandbox.settings import Settings
 
@@ -27,7 +28,7 @@ def _key_store() -> KeyStore:
 
 def _fail(exc: GosandboxError) -> None:
     click.echo(f"gosandbox: {exc}", err=True)
-    sys.exit(2 if isinstance(exc, InvalidRequest) else 125)
+    sys.exit(2 if isinstance(exc, InvalidRequest) else SERVICE_FAILED)
 
 
 def _when(epoch_s: float | None) -> str:

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from gosandbox.cli.doctor import Check
+from gosandbox.cli.checks import Check
 from gosandbox.settings import Settings
 
 RUNTIMES = ("runc", "runsc")

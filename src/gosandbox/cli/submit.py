@@ -1,84 +1,79 @@
-"""``gosandbox submit``: send a package to a running server as a job; wait for it, or follow it live."""
+"""``gosandbox submit``: send a package to a running server as a job; wait for it, or follow it live.
+
+Built on :class:`gosandbox.Client`: its retries after a ``429``/``503``, its typed errors, and its event
+stream, which resumes after the last event seen when the server closes it early.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
-import httpx
-
-from gosandbox.errors import GosandboxError
-
-
-class ServerError(GosandboxError):
-    """The server refused the submission or could not be reached."""
-
-
-def _check(response: httpx.Response) -> dict[str, Any]:
-    if response.is_success:
-        body: dict[str, Any] = response.json()
-        return body
-    try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
-        detail = response.text[:300]
-    raise ServerError(f"the server answered {response.status_code}: {detail}")
+from gosandbox.cli.exits import SERVICE_FAILED, exit_code_for
+from gosandbox.cli.remote import follow
+from gosandbox.cli.tools import Live
+from gosandbox.client.errors import Problem
+from gosandbox.client.http import Client
+from gosandbox.client.types import Submission
+from gosandbox.jobs.submission import State
+from gosandbox.models import FmtResult, RunResult, TestResult, VetResult
 
 
-def submit(url: str, body: dict[str, Any], *, wait_s: float = 0) -> dict[str, Any]:
-    try:
-        with httpx.Client(base_url=url, timeout=wait_s + 30, trust_env=False) as client:
-            return _check(client.post("/submissions", json=body, params={"wait": wait_s} if wait_s else None))
-    except httpx.HTTPError as exc:
-        raise ServerError(f"cannot reach the server at {url}: {exc}", hint="start it with `gosandbox serve`") from exc
+def follow_output(client: Client, submission_id: str, rewrite: Callable[[str], str]) -> Submission:
+    """Print the compiler's messages (positions through ``rewrite``) and the program's output as they are
+    written; return the final submission."""
+    return follow(client, submission_id, Live(compiled=lambda text: _write("stderr", rewrite(text).encode()),
+                                              output=_write))  # fmt: skip
 
 
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(event name, data) pairs from the lines of a text/event-stream."""
-    name, data = "message", list[str]()
-    for line in lines:
-        if not line:
-            if data:
-                yield name, json.loads("\n".join(data))
-            name, data = "message", []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
+def _write(stream: str, data: bytes) -> None:
+    out = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
+    out.write(data)
+    out.flush()
 
 
-def follow_events(url: str, submission_id: str) -> dict[str, Any]:
-    """Print the program's output as it is written; return the final submission."""
-    streams = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
-    try:
-        with httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=None), trust_env=False) as client, \
-                client.stream("GET", f"/submissions/{submission_id}/events") as response:  # fmt: skip
-            if not response.is_success:
-                response.read()
-                _check(response)
-            for name, data in sse_events(response.iter_lines()):
-                if name in streams:
-                    streams[name].write(str(data.get("text", "")).encode())
-                    streams[name].flush()
-                elif name == "result":
-                    return data
-    except httpx.HTTPError as exc:
-        raise ServerError(f"lost the event stream of {submission_id}: {exc}") from exc
-    raise ServerError(f"the event stream of {submission_id} ended before its result")
-
-
-def exit_code_of(submission: dict[str, Any]) -> int:
+def exit_code_of(submission: Submission) -> int:
     """As `gosandbox run` exits for a run; 0/1 for test, vet, fmt; 125 when the service failed the job."""
-    from gosandbox.cli.main import SERVICE_FAILED  # noqa: PLC0415 - cli imports this module lazily
-
-    if submission.get("state") != "done":
+    result = submission.result
+    if submission.state is not State.DONE or result is None:
         return SERVICE_FAILED
-    result = submission.get("result") or {}
-    if submission.get("kind") == "run":
-        from gosandbox.cli.run import exit_code_for  # noqa: PLC0415
-        from gosandbox.models import Status  # noqa: PLC0415
+    if isinstance(result, RunResult):
+        return exit_code_for(result.status, result.exit_code)
+    if isinstance(result, TestResult):
+        return 0 if result.passed or result.status == "ok" else 1
+    if isinstance(result, FmtResult):
+        return 0 if result.ok else 1
+    return 0 if isinstance(result, VetResult) and result.status == "ok" else 1
 
-        return exit_code_for(Status(result.get("status", "ok")), result.get("exit_code"))
-    return 0 if result.get("passed") or result.get("ok") or result.get("status") == "ok" else 1
+
+def submission_document(submission: Submission) -> dict[str, Any]:
+    """The submission as JSON, in the server's own order of fields (``GET /submissions/{id}``)."""
+    s = submission
+    return {
+        "id": s.id,
+        "kind": s.kind.value,
+        "state": s.state.value,
+        "result": None if s.result is None else asdict(s.result),
+        "error": None if s.error is None else _problem_document(s.error),
+        "created_at": _iso(s.created_at),
+        "started_at": _iso(s.started_at),
+        "finished_at": _iso(s.finished_at),
+        "attempts": s.attempts,
+        "worker": s.worker,
+        "go_version": s.go_version,
+        "callback_url": s.callback_url,
+        "callback": s.callback,
+    }
+
+
+def _problem_document(problem: Problem) -> dict[str, Any]:
+    return {"type": problem.type, "title": problem.title, "status": problem.status, "detail": problem.detail,
+            **problem.extra}  # fmt: skip
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """As the server writes times: UTC, milliseconds, ``Z``."""
+    return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
