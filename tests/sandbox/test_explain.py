@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ from fastapi.testclient import TestClient
 from mcp import Client
 
 from gosandbox.mcp.server import build_mcp_server
-from support.docker_helpers import run
+from support.cli_runs import Cli
+from support.docker_helpers import TEST_INSTANCE, run
 
 GO_MOD = "module example.com/explain\n\ngo 1.27\n"
 PROGRAM = """package main
@@ -184,3 +186,19 @@ def test_the_mcp_tool_on_the_real_builder(live: TestClient) -> None:
             "message": "&T{...} escapes to heap"} in out["decisions"]  # fmt: skip
     [add] = out["assembly"]
     assert {"line": line_of("func add("), "text": "ADDQ BX, AX"} in add["instructions"]
+
+
+def test_the_command_on_this_host(tmp_path: Path) -> None:
+    package = tmp_path / "explain"
+    for name, text in FILES.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(text)
+    cli = Cli(tmp_path / "state", f"{TEST_INSTANCE}-explain")
+    try:
+        done = cli("explain", "explain", "-f", "add", cwd=tmp_path)
+    finally:
+        cli.reap()
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    assert f"explain/main.go:{line_of('return &T{1, 2}')}:9: escapes: &T{{...}} escapes to heap" in lines
+    assert f"{line_of('func add('):>6}  ADDQ BX, AX" in lines
