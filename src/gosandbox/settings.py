@@ -68,6 +68,14 @@ class Settings(BaseSettings):
         pattern=r"^(auto|runc|runsc)$",
         description="OCI runtime of the run sandboxes: runc, or runsc (gVisor) where installed; auto: as backend",
     )
+    runsc_path: str | None = Field(
+        None, description="the OCI backend's runsc binary (default: runsc on PATH, /usr/bin/runsc from Debian)"
+    )
+    runsc_platform: str = Field(
+        "auto",
+        pattern=r"^(auto|systrap|ptrace|kvm)$",
+        description="gVisor's platform under the OCI backend; auto: systrap where runsc has it, else its default",
+    )
     seccomp_profile: str = Field(
         "bundled",
         description="seccomp profile of every sandbox: 'bundled' (ours), 'engine-default', or a JSON file path",

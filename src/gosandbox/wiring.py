@@ -178,4 +178,6 @@ def oci_config_from_settings(settings: Settings, **overrides: Any) -> OciConfig:
     from gosandbox.backends.docker.builds import BuildsConfig  # noqa: PLC0415 - SDK stays optional
     from gosandbox.backends.oci.backend import OciConfig  # noqa: PLC0415
 
-    return OciConfig(BuildsConfig(**(_builds_values(settings) | overrides)), runtime=settings.runtime)
+    builds = BuildsConfig(**(_builds_values(settings) | overrides))
+    return OciConfig(builds, runtime=settings.runtime, runsc_binary=settings.runsc_path,
+                     runsc_platform=settings.runsc_platform)  # fmt: skip

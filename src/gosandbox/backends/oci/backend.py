@@ -53,6 +53,9 @@ class OciConfig:
     #: the builders' configuration, and the state directory, instance and policy of every run
     builds: BuildsConfig
     runtime: str = "runc"
+    #: runsc only: its binary (None: found on PATH) and gVisor platform (runtime.RUNSC_PLATFORMS)
+    runsc_binary: str | None = None
+    runsc_platform: str = "auto"
     state_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +83,9 @@ class OciBackend:
             )
         self.config = config
         instance = _own_segment(config.builds.instance)
-        self.runtime = find_runtime(config.runtime, config.state_dir / "state" / config.runtime / instance)
+        binary = config.runsc_binary if config.runtime == "runsc" else None
+        root = config.state_dir / "state" / config.runtime / instance
+        self.runtime = find_runtime(config.runtime, root, binary, config.runsc_platform)
         # The builder runs under the engine's runc whatever the run runtime is: it never runs user code.
         builder_policy = replace(config.builds.policy, runtime="runc")
         self.builds = Builds(replace(config.builds, policy=builder_policy), client)

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 #: The runtimes this backend knows how to drive.
 KNOWN_RUNTIMES = ("runc", "runsc")
+#: gVisor's platforms (how the Sentry intercepts the program's system calls); ``auto``: systrap where the binary
+#: has it (0.0~2023 on), else the binary's own default (ptrace in Debian bookworm's 0.0~20221219).
+RUNSC_PLATFORMS = ("auto", "systrap", "ptrace", "kvm")
 _CONTROL_TIMEOUT_S = 30.0
 _READ_BYTES = 64 * 1024
 
@@ -37,6 +40,8 @@ class OciRuntime:
     name: str
     binary: str
     root: Path
+    #: runsc's ``--platform`` (None: the binary's own default); runc has none
+    platform: str | None = None
 
     def _command(self, *args: str, log: Path | None = None) -> list[str]:
         flags = ["--root", str(self.root)]
@@ -44,6 +49,7 @@ class OciRuntime:
             # No network stack at all, not just an empty namespace; and config.json's seccomp filter
             # applied to the program inside gVisor too (runsc ignores it otherwise).
             flags += ["--network=none", "--oci-seccomp"]
+            flags += [f"--platform={self.platform}"] if self.platform else []
         if log is not None:
             flags += ["--log", str(log), "--log-format", "json"]
         return [self.binary, *flags, *args]
@@ -93,22 +99,37 @@ class OciRuntime:
             logger.debug("%s %s: %s", self.name, " ".join(args), result.stderr.decode(errors="replace")[:300])
 
 
-def find_runtime(name: str, root: Path) -> OciRuntime:
-    """The runtime ``name`` on PATH (or /usr/sbin, /usr/bin), or :class:`BackendUnavailable` with a hint."""
+def find_runtime(name: str, root: Path, binary: str | None = None, platform: str = "auto") -> OciRuntime:
+    """The runtime ``name``: ``binary`` if given, else on PATH (or /usr/sbin, /usr/bin); runsc on ``platform``.
+
+    Raises :class:`BackendUnavailable` with a hint when it is not there or the platform is unknown.
+    """
     if name not in KNOWN_RUNTIMES:
         raise BackendUnavailable(
             f"the OCI backend knows the runtimes {', '.join(KNOWN_RUNTIMES)}, not {name!r}",
             hint="set GOSANDBOX_RUNTIME=runc or GOSANDBOX_RUNTIME=runsc",
         )
     search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/usr/bin", "/sbin"])
-    binary = shutil.which(name, path=search)
-    if binary is None:
+    found = shutil.which(binary) if binary is not None else shutil.which(name, path=search)
+    if found is None:
         package = "runsc" if name == "runsc" else "runc"
         raise BackendUnavailable(
-            f"the OCI runtime {name} is not installed",
+            f"the OCI runtime {name} is not installed" + (f" at {binary}" if binary else ""),
             hint=f"apt-get install {package} (make setup does), or set GOSANDBOX_BACKEND=docker",
         )
-    return OciRuntime(name, binary, root)
+    return OciRuntime(name, found, root, _runsc_platform(found, platform) if name == "runsc" else None)
+
+
+def _runsc_platform(binary: str, wanted: str) -> str | None:
+    """``wanted``, or for ``auto`` systrap where this runsc has it (None: its own default, ptrace before 2023)."""
+    if wanted not in RUNSC_PLATFORMS:
+        raise BackendUnavailable(f"runsc has no platform {wanted!r}", hint="set GOSANDBOX_RUNSC_PLATFORM=auto")
+    if wanted != "auto":
+        return wanted
+    listing = subprocess.run(  # noqa: S603 - our runtime binary: its flags name the platforms it has
+        [binary, "flags"], capture_output=True, timeout=_CONTROL_TIMEOUT_S, check=False
+    )
+    return "systrap" if b"systrap" in listing.stdout + listing.stderr else None
 
 
 def runtime_failure(log: Path) -> str | None:
