@@ -45,6 +45,8 @@ export const api = {
   fmt: (body) => request("POST", "/fmt", body),
   /** @param {Record<string, unknown>} body */
   vet: (body) => request("POST", "/vet", body),
+  /** @param {Record<string, unknown>} body a package, go_version, assembly: the compiler's decisions and assembly */
+  explain: (body) => request("POST", "/explain", body),
   /** @param {string} text the bare program or a txtar archive; answers the bare id */
   share: async (text) => String(await request("POST", "/share", text)).trim(),
   /** @param {string} id */

@@ -1,5 +1,5 @@
 // The CodeMirror 6 editor: one view, one EditorState per file (each tab keeps its own undo history),
-// Go highlighting for .go files, diagnostics through @codemirror/lint.
+// Go highlighting for .go files, diagnostics through @codemirror/lint, the compiler's decisions as hints.
 
 import { basicSetup } from "codemirror";
 import { indentWithTab } from "@codemirror/commands";
@@ -9,6 +9,7 @@ import { lintGutter, setDiagnostics } from "@codemirror/lint";
 import { EditorSelection, EditorState, Prec } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
 import { tags } from "@lezer/highlight";
+import { hintTheme, hints, setHints } from "./hints.js";
 
 // Colours are CSS variables of app.css, so the editor follows prefers-color-scheme with the page.
 const highlight = HighlightStyle.define([
@@ -45,7 +46,7 @@ const theme = EditorView.theme({
 export class Editor {
   /**
    * @param {HTMLElement} parent
-   * @param {{onRun: () => void, onChange: () => void, onPasteTxtar: (text: string) => boolean}} hooks
+   * @param {{onRun: () => void, onChange: () => void, onPasteTxtar: (text: string) => boolean, onCursor?: (line: number) => void}} hooks
    */
   constructor(parent, hooks) {
     this.hooks = hooks;
@@ -70,6 +71,9 @@ export class Editor {
       lintGutter(),
       EditorView.contentAttributes.of({ "aria-label": `Editor: ${name}` }),
       EditorView.updateListener.of((update) => update.docChanged && hooks.onChange()),
+      EditorView.updateListener.of((update) => (update.selectionSet || update.docChanged) && hooks.onCursor?.(cursorLine(update.state))),
+      hints,
+      hintTheme,
       EditorView.domEventHandlers({
         paste(event) {
           const text = event.clipboardData?.getData("text/plain") || "";
@@ -110,16 +114,36 @@ export class Editor {
     this.view.dispatch(setDiagnostics(this.view.state, diagnostics));
   }
 
+  /** The shown file's decisions as hints at the ends of their lines. @param {import("./hints.js").Decision[]} decisions */
+  hint(decisions) {
+    this.view.dispatch({ effects: setHints.of(decisions) });
+  }
+
   /** Put the cursor at line:column, scroll to it and focus the editor. */
   jump(line, column) {
+    this.reveal(line, column);
+    this.view.focus();
+  }
+
+  /** Put the cursor at line:column and scroll to it, leaving the focus where it is. */
+  reveal(line, column = 1) {
     const at = position(this.view.state.doc, line, column);
     this.view.dispatch({ selection: EditorSelection.cursor(at), scrollIntoView: true });
-    this.view.focus();
+  }
+
+  /** The 1-based line of the cursor in the shown file. */
+  get line() {
+    return cursorLine(this.view.state);
   }
 
   focus() {
     this.view.focus();
   }
+}
+
+/** @param {EditorState} state */
+function cursorLine(state) {
+  return state.doc.lineAt(state.selection.main.head).number;
 }
 
 /** @param {import("@codemirror/state").Text} doc */

@@ -1,6 +1,7 @@
 // The page's elements: toolbar, editor column, side controls (full page only), results. Built once;
 // the controller (playground.js) fills and wires them. Accessible names are the contract the
-// browser tests use: buttons Run, Stop, Format, Vet, Test, Share; the Output log; the status verdict.
+// browser tests use: buttons Run, Stop, Format, Vet, Test, Share; the toggle buttons Optimizations and
+// Assembly; the Output log; the status verdict.
 
 import { h } from "./dom.js";
 import { EXAMPLES } from "./examples.js";
@@ -17,17 +18,23 @@ export function buildLayout(full) {
     share: button("Share", "Store the files and get a link"),
   };
   buttons.stop.disabled = true;
+  const toggle = (label, title) => h("button", { type: "button", class: "toggle", "aria-pressed": "false", title }, label);
+  const toggles = {
+    optimizations: toggle("Optimizations", "Show the compiler's decisions on their lines: heap escapes, inlining, bounds and nil checks (hover a hint for its message)"),
+    assembly: toggle("Assembly", "Show each function's assembly beside the editor; it follows the cursor, and picking a row moves the cursor"),
+  };
   const examples = h("select", { "aria-label": "Examples", class: "examples" },
     h("option", { value: "" }, "Examples…"), EXAMPLES.map((example, i) => h("option", { value: String(i) }, example.title)));
   const version = h("select", { "aria-label": "Go version", class: "go-version" });
   const toolbar = h("header", { class: "toolbar" },
     h("span", { class: "brand" }, "gosandbox"),
     h("div", { class: "buttons" }, full ? Object.values(buttons) : [buttons.run, buttons.stop]),
+    full ? h("div", { class: "buttons toggles", role: "group", "aria-label": "Compiler" }, Object.values(toggles)) : null,
     full ? h("div", { class: "pickers" }, examples, version) : null);
   const editorHost = h("div", { class: "editor" });
   const hint = h("p", { class: "hint" }, "Ctrl/Cmd+Enter runs · Tab indents; Esc then Tab leaves the editor · paste a txtar archive to get its files as tabs");
   const side = full ? buildSide() : null;
-  return { toolbar, buttons, examples, version, editorHost, hint, side };
+  return { toolbar, buttons, toggles, examples, version, editorHost, hint, side };
 }
 
 function field(label, control) {

@@ -7,6 +7,7 @@ import { h } from "./dom.js";
 import { loadDraft, saveDraft } from "./draft.js";
 import { Editor } from "./editor.js";
 import { EXAMPLES } from "./examples.js";
+import { Insight } from "./insight.js";
 import { buildLayout } from "./layout.js";
 import { Output, Problems, TestList, Verdict, runVerdict } from "./results.js";
 import { Tabs } from "./tabs.js";
@@ -36,8 +37,12 @@ export class Playground {
       onRun: () => this.submit("run"),
       onChange: () => this.changed(),
       onPasteTxtar: (text) => this.pasteTxtar(text),
+      onCursor: (line) => this.insight?.cursor(line),
     });
     this.workspace = new Workspace(this.editor);
+    this.insight = this.full ? new Insight(this.workspace, this.layout.toggles, { body: () => this.packageBody(),
+      say: (text) => this.say(text) }) : null;
+    this.workspace.onShow = () => this.insight?.draw();
     this.tabs = new Tabs(this.workspace, { editable: this.full, onChange: () => this.changed(), say: (t) => this.say(t) });
     /** @type {{id: string, kind: string, close: () => void, compileShown: boolean} | null} */
     this.job = null;
@@ -46,7 +51,8 @@ export class Playground {
   }
 
   mount(root) {
-    const column = h("div", { class: "editor-column" }, this.tabs.element, this.layout.editorHost, this.layout.hint);
+    const pair = h("div", { class: "editor-pair" }, this.layout.editorHost, this.insight ? this.insight.pane.element : null);
+    const column = h("div", { class: "editor-column" }, this.tabs.element, pair, this.layout.hint);
     const results = h("section", { class: "results", "aria-label": "Results" }, this.verdict.element,
       this.problems.element, this.tests.element, h("h2", { class: "output-title" }, "Output"), this.output.element);
     const open = this.full ? null : h("a", { class: "open-full", href: this.shareId ? `/p/${this.shareId}` : "/", target: "_blank", rel: "noopener" }, "Open in the playground");
@@ -133,11 +139,20 @@ export class Playground {
   }
 
   changed() {
+    this.insight?.changed();
     if (this.side) this.side.link.value = "";
     if (!this.full) return;
     clearTimeout(this.saving);
     this.saving = setTimeout(() => saveDraft({ files: this.workspace.files(), active: this.workspace.active,
       stdin: this.side.stdin.value, args: this.side.args.value }), 300);
+  }
+
+  /** The package and the Go version (the body of /vet, /fmt, /explain). */
+  packageBody() {
+    /** @type {Record<string, unknown>} */
+    const body = { files: this.workspace.fileMap() };
+    if (this.layout.version.value) body.go_version = this.layout.version.value;
+    return body;
   }
 
   /** The body of a run or test job: the package, the Go version, the side controls' values. */

@@ -1,5 +1,6 @@
 // The files of the package: names in tab order, one editor state each, the shown one, and the
-// findings (compile errors, vet) per file. State as data; the tabs and the editor draw from it.
+// findings (compile errors, vet) and the compiler's decisions per file. State as data; the tabs and the
+// editor draw from it.
 
 /** A name the server accepts: relative, letters, digits, _ - . and /, no .. and no hidden part. */
 const NAME = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,7}$/;
@@ -19,7 +20,11 @@ export class Workspace {
     this.states = new Map();
     /** @type {Map<string, import("./editor.js").Finding[]>} */
     this.findings = new Map();
+    /** @type {Map<string, import("./hints.js").Decision[]>} */
+    this.decisions = new Map();
     this.active = "";
+    /** @type {((name: string) => void) | null} told after another file is shown */
+    this.onShow = null;
   }
 
   names() {
@@ -46,6 +51,7 @@ export class Workspace {
     this.states = new Map(files.map(([name, text]) => [name, this.editor.create(name, text)]));
     if (this.states.size === 0) this.states.set("main.go", this.editor.create("main.go", ""));
     this.findings = new Map();
+    this.decisions = new Map();
     this.active = "";
     this.show(active && this.states.has(active) ? active : this.names()[0]);
   }
@@ -63,6 +69,8 @@ export class Workspace {
     this.active = name;
     this.editor.show(this.states.get(name));
     this.editor.mark(this.findings.get(name) || []);
+    this.editor.hint(this.decisions.get(name) || []);
+    this.onShow?.(name);
   }
 
   add(name, text = "") {
@@ -76,6 +84,7 @@ export class Workspace {
     const text = this.states.get(from).doc.toString();
     this.states = new Map([...this.states].map(([n, s]) => (n === from ? [to, this.editor.create(to, text)] : [n, s])));
     this.findings.delete(from);
+    this.decisions.delete(from);
     this.active = "";
     this.show(to);
   }
@@ -84,6 +93,7 @@ export class Workspace {
     const index = this.names().indexOf(name);
     this.states.delete(name);
     this.findings.delete(name);
+    this.decisions.delete(name);
     this.active = "";
     const names = this.names();
     this.show(names[Math.min(index, names.length - 1)]);
@@ -99,6 +109,17 @@ export class Workspace {
       this.findings.set(file, list);
     }
     this.editor.mark(this.findings.get(this.active) || []);
+  }
+
+  /** Set the compiler's decisions of every file (an empty list clears them). @param {import("./hints.js").Decision[]} found */
+  setDecisions(found) {
+    this.decisions = new Map();
+    for (const decision of found) {
+      const list = this.decisions.get(decision.file) || [];
+      list.push(decision);
+      this.decisions.set(decision.file, list);
+    }
+    this.editor.hint(this.decisions.get(this.active) || []);
   }
 
   /** Replace the texts of some files (Format), each as an undoable change. @param {Record<string, string>} texts */
