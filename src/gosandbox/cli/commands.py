@@ -21,6 +21,7 @@ from gosandbox.errors import GosandboxError
 from gosandbox.settings import Settings
 
 if TYPE_CHECKING:
+    from gosandbox.cli.package import LocalPackage
     from gosandbox.cli.tools import Request, Tools
 
 
@@ -77,12 +78,13 @@ def tools(server: str | None, api_key: str | None) -> Iterator[Tools]:
             yield local
 
 
-def _request(path: Path, limits: dict[str, Any], *, stdin: bytes = b"", args: tuple[str, ...] = ()) -> Request:
-    from gosandbox.cli.package import read_package  # noqa: PLC0415
+def _request(package: LocalPackage, limits: dict[str, Any], *, stdin: bytes = b"",
+             args: tuple[str, ...] = ()) -> Request:  # fmt: skip
+    """The package and what the limit flags (``limits``, as click gives them) asked for."""
     from gosandbox.cli.tools import Request  # noqa: PLC0415
 
     overrides = {name: value for name, value in limits.items() if value is not None and name != "go_version"}
-    return Request(read_package(path).files, stdin, args, overrides, limits.get("go_version"))
+    return Request(package.files, stdin, args, overrides, limits.get("go_version"))
 
 
 def _stdin_of(stdin_file: IO[bytes] | None, no_stdin: bool) -> bytes:
@@ -128,9 +130,10 @@ def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdi
     from gosandbox.cli.run import run_once  # noqa: PLC0415
 
     def run_it() -> int:
-        request = _request(path, limits, stdin=_stdin_of(stdin_file, no_stdin), args=args)
+        package = read_package(path)
+        request = _request(package, limits, stdin=_stdin_of(stdin_file, no_stdin), args=args)
         with tools(server, api_key) as where:
-            return run_once(where, read_package(path), request)
+            return run_once(where, package, request)
 
     _exit_with(run_it)
 
@@ -158,8 +161,9 @@ def test_command(path: Path, run_pattern: str | None, cover: bool, bench: str | 
 
     def test() -> int:
         options = TestOptions(run=run_pattern, cover=cover, bench=bench, fuzz=fuzz, fuzztime=fuzztime)
+        package = read_package(path)  # a package we cannot read starts no sandbox
         with tools(server, api_key) as where:
-            return go_test_once(where, read_package(path), _request(path, limits), options, verbose=verbose)
+            return go_test_once(where, package, _request(package, limits), options, verbose=verbose)
 
     _exit_with(test)
 
@@ -173,8 +177,9 @@ def vet_command(path: Path, server: str | None, api_key: str | None) -> None:
     from gosandbox.cli.run import vet_once  # noqa: PLC0415
 
     def vet() -> int:
+        package = read_package(path)
         with tools(server, api_key) as where:
-            return vet_once(where, read_package(path))
+            return vet_once(where, package)
 
     _exit_with(vet)
 
@@ -192,8 +197,9 @@ def fmt_command(path: Path, write: bool, server: str | None, api_key: str | None
     from gosandbox.cli.run import fmt_once  # noqa: PLC0415
 
     def fmt() -> int:
+        package = read_package(path)
         with tools(server, api_key) as where:
-            return fmt_once(where, read_package(path), write=write)
+            return fmt_once(where, package, write=write)
 
     _exit_with(fmt)
 
