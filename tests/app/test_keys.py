@@ -196,9 +196,10 @@ def test_every_surface_stores_its_jobs_as_the_keys(client: TestClient, store: Ke
 
 
 def test_without_keys_the_jobs_are_the_keyless_tenants(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path), backend=FakeBackend())) as client:
+    app = create_app(make_settings(tmp_path), backend=FakeBackend())
+    with TestClient(app) as client:
         assert client.post("/run", json=RUN).status_code == 200
-        submission = client.app.state.jobs.store.get_many([client.post("/submissions", json=RUN).json()["id"]])[0]
+        submission = app.state.jobs.store.get_many([client.post("/submissions", json=RUN).json()["id"]])[0]
     assert submission.owner == KEYLESS
     with open_store(make_settings(tmp_path)).engine.connect() as connection:
         assert connection.scalars(select(SubmissionRow.api_key_name)).all() == [None, None]
