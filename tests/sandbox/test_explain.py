@@ -154,6 +154,16 @@ def test_a_go_mod_the_go_command_cannot_parse_is_a_compile_error(live: TestClien
     assert "go.mod" in result["compile_output"]
 
 
+def test_a_listing_past_its_cap_is_cut_and_says_so(live: TestClient) -> None:
+    body = "".join(f"\tx = use(x*{i % 7 + 2} + {i})\n" for i in range(6000))
+    use = "//go:noinline\nfunc use(x int) int { return x ^ 5 }\n"
+    code = f'package main\n\nimport "os"\n\n{use}\nfunc main() {{\n\tx := len(os.Args)\n{body}\tos.Exit(x & 1)\n}}\n'
+    result = explain(live, files={"main.go": code})
+    assert result["status"] == "ok", result["compile_output"]
+    assert result["truncated"]
+    assert sum(len(f["instructions"]) for f in result["assembly"]) == 20_000
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [

@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 _SYMBOL = re.compile(r"^(?P<name>\S+) (?P<kind>S[A-Z]+)\b")
 _INSTRUCTION = re.compile(r"^\t0x[0-9a-f]+ \d+ \((?P<file>[^()]*?):(?P<line>\d{1,9})\)\t(?P<text>.*)$")
 _TABLES = ("FUNCDATA", "PCDATA")
-#: The most instructions a listing keeps (a generated function can hold millions); past it, it is cut.
-MAX_INSTRUCTIONS = 50_000
+#: The most instructions a listing keeps (a 200-line program has ~4 000; a generated function can hold millions).
+#: Past it the listing is cut (``truncated``): the answer, stored with its job, stays within a few MB.
+MAX_INSTRUCTIONS = 20_000
 
 
 @dataclass(frozen=True)
