@@ -10,6 +10,11 @@
 //	gosandbox-agent exec DEADLINE_MS STDIN PROG [ARGS...]
 //	                                             have init arm the deadline (from now), stdin from a file
 //	                                             (or "-" for /dev/null), then execve PROG
+//	gosandbox-agent supervise UID CPU_MS REPORT STDIN PROG [ARGS...]
+//	                                             the first process of a run sandbox under gVisor (see runSupervise):
+//	                                             start PROG as UID with no capabilities and stdin from a file, stop it
+//	                                             at CPU_MS of CPU time (0: no limit), and report its end and CPU time
+//	                                             to the backend on our own stdin (REPORT "-") or in the file REPORT.
 //	gosandbox-agent build TIMEOUT_MS CMD [ARGS...] [--then|--and CMD [ARGS...]]...
 //	                                             run each CMD in its own process group, one after another,
 //	                                             all within one deadline; the exit code is the first non-zero one.
@@ -43,7 +48,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: gosandbox-agent init|exec|run|build ...")
+		fail("usage: gosandbox-agent init|exec|run|supervise|build ...")
 	}
 	switch os.Args[1] {
 	case "init":
@@ -52,6 +57,8 @@ func main() {
 		runExec(os.Args[2:])
 	case "run":
 		runProgram(os.Args[2:])
+	case "supervise":
+		runSupervise(os.Args[2:])
 	case "build":
 		runBuild(os.Args[2:])
 	default:

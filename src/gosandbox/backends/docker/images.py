@@ -75,8 +75,16 @@ def pinned_go_version() -> str:
     return (toolchain_root() / "VERSION").read_text().splitlines()[0].strip()
 
 
+#: The agent's Go files (one program): their text is part of every image's identity.
+_AGENT_FILES = ("agent.go", "supervise.go")
+
+
+def _agent_file(name: str) -> bytes:
+    return resources.files("gosandbox.images").joinpath(name).read_bytes()
+
+
 def _agent_source() -> bytes:
-    return resources.files("gosandbox.images").joinpath("agent.go").read_bytes()
+    return b"".join(_agent_file(name) for name in _AGENT_FILES)
 
 
 def _builder_dockerfile(base_image: str | None) -> str:
@@ -133,7 +141,8 @@ def image_names(base_image: str | None = None, go_version: str | None = None) ->
 def compile_agent(work: Path) -> Path:
     """Compile the trusted agent with the pinned toolchain on the host (static, no cgo)."""
     root = toolchain_root()
-    (work / "agent.go").write_bytes(_agent_source())
+    for name in _AGENT_FILES:
+        (work / name).write_bytes(_agent_file(name))
     (work / "go.mod").write_text("module gosandbox-agent\n\ngo 1.27\n")
     env = {
         **{k: v for k, v in os.environ.items() if k in ("PATH", "TMPDIR")},

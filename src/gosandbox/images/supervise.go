@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	prSetDumpable = 4
+	prCapbsetDrop = 24
+	// A supervisor waits this long for the backend's answer, and at the end for it to hang up.
+	backendTimeout = 10 * time.Second
+	// A supervisor checks the program's CPU time against its limit this often, and reports it every
+	// progressEvery-th check (then counted afresh from /proc for every process).
+	checkEvery    = 10 * time.Millisecond
+	progressEvery = 10
+	// clockTicks is USER_HZ, the unit of the CPU times in /proc/PID/stat.
+	clockTicks = 100
+)
+
+// runSupervise is the first process of a run sandbox under gVisor, as another uid than the program: the program
+// can neither signal, trace nor read it (gVisor, unlike Linux, lets a process signal its own PID 1). It talks to
+// the backend over its stdin, a socket only it holds, and writes to REPORT ("-": that socket):
+//
+//	-> "ready"            set up, the program not started: the backend notes the sandbox's counters
+//	<- "go"
+//	-> "cpu_us=N"         every 100 ms while the program runs
+//	-> "end exit=N|signal=N cpu_us=N cpu_limit=0|1"
+//	                      every process of the program is dead; the sandbox lives on (and its counters with it)
+//	                      until the backend closes the socket
+//
+// cpu_us is the CPU time of every process of the program, from wait4's rusage: gVisor's own accounting of the
+// program's tasks, without the Sentry's and the Gofer's work that the sandbox's cgroup counts beside it. At CPU_MS
+// of it (0: no limit) the program is killed. Our exit code is the program's (128 + its signal).
+func runSupervise(args []string) {
+	if len(args) < 5 {
+		fail("usage: supervise UID CPU_MS REPORT STDIN PROG [ARGS...]")
+	}
+	// The bounding set dropped below is this thread's, and the program is forked from this thread.
+	runtime.LockOSThread()
+	uid := parseID(args[0])
+	cpuLimit := time.Duration(0)
+	if args[1] != "0" {
+		cpuLimit = parseMs(args[1], "CPU limit")
+	}
+	// Not dumpable: nothing in the sandbox may open /proc/1/mem, /proc/1/fd or /proc/1/environ.
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
+		fail("prctl: " + errno.Error())
+	}
+	dropBoundingSet()
+	backend := openChannel(args[2])
+	stdin := openStdin(args[3])
+	backend.send("ready")
+	backend.await("go")
+	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
+	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{uintptr(stdin), 1, 2}, Sys: &syscall.SysProcAttr{Credential: credential}}
+	pid, err := syscall.ForkExec(args[4], args[4:], attr)
+	if err != nil {
+		fail("start the program: " + err.Error())
+	}
+	_ = syscall.Close(stdin)
+	exits := make(chan reaped, 16)
+	go reapAll(exits)
+	s := supervision{pid: pid, cpuLimit: cpuLimit, backend: backend}
+	status := s.untilExit(exits)
+	_ = syscall.Kill(-1, syscall.SIGKILL) // what the program left running ends with it, as when it was PID 1
+	for r := range exits {
+		s.reapedCPU += r.cpu
+	}
+	backend.send(fmt.Sprintf("end %s cpu_us=%d cpu_limit=%d", describeStatus(status), s.reapedCPU.Microseconds(), boolDigit(s.overLimit)))
+	backend.awaitClose()
+	os.Exit(shellStatus(status))
+}
+
+// channel is the supervisor's line protocol with the backend: lines in on stdin, lines out to stdin or a file.
+type channel struct {
+	in  *bufio.Reader
+	out *os.File
+}
+
+// openChannel moves stdin to a close-on-exec descriptor (the program gets the stdin file instead).
+func openChannel(report string) channel {
+	fd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, 0, syscall.F_DUPFD_CLOEXEC, 3)
+	if errno != 0 {
+		fail("take the backend's channel: " + errno.Error())
+	}
+	_ = syscall.Close(0)
+	in := os.NewFile(fd, "backend")
+	if report == "-" {
+		return channel{bufio.NewReader(in), in}
+	}
+	out, err := os.OpenFile(report, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		fail("open the report: " + err.Error())
+	}
+	return channel{bufio.NewReader(in), out}
+}
+
+func (c channel) send(line string) {
+	if _, err := c.out.WriteString(line + "\n"); err != nil {
+		fail("tell the backend: " + err.Error())
+	}
+}
+
+// await reads one line, which must be want, within the handshake's time.
+func (c channel) await(want string) {
+	got := make(chan string, 1)
+	go func() {
+		line, _ := c.in.ReadString('\n')
+		got <- strings.TrimSuffix(line, "\n")
+	}()
+	select {
+	case line := <-got:
+		if line != want {
+			fail(fmt.Sprintf("the backend said %q, not %q", line, want))
+		}
+	case <-time.After(backendTimeout):
+		fail("the backend did not say " + want)
+	}
+}
+
+// awaitClose waits until the backend closes the channel (it has read the sandbox's counters), or gives up.
+func (c channel) awaitClose() {
+	closed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, c.in)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(backendTimeout):
+	}
+}
+
+// supervision is what the supervisor knows of the program while it runs.
+type supervision struct {
+	pid       int
+	cpuLimit  time.Duration
+	backend   channel
+	reapedCPU time.Duration // of every process of the program that was reaped: by us, or by one we reaped
+	overLimit bool
+}
+
+// reaped is one process of the program that ended, and its rusage's CPU time (its own and its reaped children's).
+type reaped struct {
+	pid    int
+	status syscall.WaitStatus
+	cpu    time.Duration
+}
+
+// untilExit checks the CPU limit and reports progress until the program's first process ends; its wait status.
+func (s *supervision) untilExit(exits <-chan reaped) syscall.WaitStatus {
+	ticker := time.NewTicker(checkEvery)
+	defer ticker.Stop()
+	for tick := 1; ; tick++ {
+		select {
+		case r := <-exits:
+			s.reapedCPU += r.cpu
+			if r.pid == s.pid {
+				return r.status
+			}
+		case <-ticker.C:
+			if tick%progressEvery == 0 {
+				used := s.reapedCPU + liveCPU()
+				s.checkCPU(used)
+				s.backend.send(fmt.Sprintf("cpu_us=%d", used.Microseconds()))
+			} else if s.cpuLimit > 0 {
+				s.checkCPU(s.reapedCPU + processCPU(s.pid))
+			}
+		}
+	}
+}
+
+// checkCPU kills every process of the program once its CPU time reached the limit.
+func (s *supervision) checkCPU(used time.Duration) {
+	if s.cpuLimit > 0 && used >= s.cpuLimit && !s.overLimit {
+		s.overLimit = true
+		_ = syscall.Kill(-1, syscall.SIGKILL)
+	}
+}
+
+// reapAll waits for every process that becomes our child (the program, and its orphans) until none is left.
+func reapAll(exits chan<- reaped) {
+	defer close(exits)
+	for {
+		var status syscall.WaitStatus
+		var usage syscall.Rusage
+		pid, err := syscall.Wait4(-1, &status, 0, &usage)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return // ECHILD: no process of the program is left
+		}
+		cpu := time.Duration(syscall.TimevalToNsec(usage.Utime) + syscall.TimevalToNsec(usage.Stime))
+		exits <- reaped{pid, status, cpu}
+	}
+}
+
+func parseID(text string) uint32 {
+	id, err := strconv.ParseUint(text, 10, 32)
+	if err != nil || id == 0 {
+		fail("bad uid " + text)
+	}
+	return uint32(id)
+}
+
+// dropBoundingSet empties this thread's capability bounding set: the program, forked from it, starts with none.
+func dropBoundingSet() {
+	for capability := uintptr(0); ; capability++ {
+		_, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prCapbsetDrop, capability, 0)
+		if errno == syscall.EINVAL {
+			return // past the last capability the kernel knows
+		}
+		if errno != 0 {
+			fail("drop the bounding set: " + errno.Error())
+		}
+	}
+}
+
+// openStdin opens the program's stdin file ("-": /dev/null), close-on-exec: the program gets it as fd 0.
+func openStdin(path string) int {
+	if path == "-" {
+		path = os.DevNull
+	}
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		fail("open stdin: " + err.Error())
+	}
+	return fd
+}
+
+// liveCPU is the CPU time so far of every process of the sandbox but us, and of the children they reaped.
+func liveCPU() time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	total := time.Duration(0)
+	for _, entry := range entries {
+		if pid, err := strconv.Atoi(entry.Name()); err == nil && pid != 1 {
+			total += processCPU(pid)
+		}
+	}
+	return total
+}
+
+// processCPU is utime + stime + cutime + cstime of /proc/PID/stat (its fields 14 to 17).
+func processCPU(pid int) time.Duration {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(fields) < 15 {
+		return 0
+	}
+	ticks := int64(0)
+	for _, field := range fields[11:15] { // fields[0] is the state, field 3
+		value, _ := strconv.ParseInt(field, 10, 64)
+		ticks += value
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+func describeStatus(status syscall.WaitStatus) string {
+	if status.Signaled() {
+		return "signal=" + strconv.Itoa(int(status.Signal()))
+	}
+	return "exit=" + strconv.Itoa(status.ExitStatus())
+}
+
+// shellStatus is the exit status a shell reports: the exit code, or 128 + the signal that ended the process.
+func shellStatus(status syscall.WaitStatus) int {
+	if status.Signaled() {
+		return 128 + int(status.Signal())
+	}
+	return status.ExitStatus()
+}
+
+func boolDigit(value bool) int {
+	if value {
+		return 1
+	}
+	return 0
+}
