@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,6 +63,15 @@ def test_a_builder_that_stopped_is_replaced(cli: Cli) -> None:
     run_hello(cli)
     [first] = cli.containers(role="builder")
     connect().api.kill(first)
+    run_hello(cli)
+    [second] = cli.containers(role="builder")
+    assert second != first
+
+
+def test_a_builder_whose_state_directory_was_removed_is_replaced(cli: Cli) -> None:
+    run_hello(cli)
+    [first] = cli.containers(role="builder")
+    shutil.rmtree(cli.state_dir)  # its /builds is a directory that is no more, whatever is made at its path
     run_hello(cli)
     [second] = cli.containers(role="builder")
     assert second != first

@@ -150,11 +150,18 @@ class Builder:
         """The builder's container id, once it has one (started or adopted)."""
         return self._container_id
 
+    def marker(self, container_id: str) -> Path:
+        """A file beside the builds, named after the builder that mounts their directory: it goes when the directory
+        does, so a kept builder whose ``/builds`` is no longer this directory (removed, made again) is not adopted."""
+        return self.config.builds_dir / f".builder-{container_id}"
+
     def adopt(self, container: dict[str, Any]) -> bool:
         """Take over ``container`` (as the engine lists it) if it is this builder as this process would start it,
         running, on the image the name stands for now; whether it did."""
         labels = container.get("Labels") or {}
         if self._container_id is not None or container.get("State") != "running":
+            return False
+        if not self.marker(str(container["Id"])).exists():
             return False
         if labels.get(CONFIG_LABEL) != self._options()["labels"][CONFIG_LABEL]:
             return False
@@ -176,6 +183,7 @@ class Builder:
             with docker_errors("starting the builder sandbox"):
                 container = self.client.containers.run(**self._options())
             self._container_id = str(container.id)
+            self.marker(self._container_id).touch()
             metrics.sandbox_created("builder")
             logger.info("builder sandbox %s started", container.short_id)
             return self._container_id
@@ -194,6 +202,7 @@ class Builder:
         with docker_errors("removing the builder sandbox"), contextlib.suppress(docker.errors.NotFound):
             self.client.api.remove_container(self._container_id, force=True)
             metrics.sandbox_removed("builder")
+        self.marker(self._container_id).unlink(missing_ok=True)
         self._container_id = None
 
     def build(self, job: BuildJob) -> BuildOutcome:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,7 +112,8 @@ class Builds:
         metrics.sandboxes_reaped(removed)
         if removed:
             logger.warning("removed %d sandbox(es) left behind by an earlier process", removed)
-        empty(own_directory(self.builds_dir))  # their containers are gone now (close() may have removed it)
+        # Their containers are gone now (close() may have removed the directory); the adopted keep their markers.
+        empty(own_directory(self.builds_dir), keep=self._markers())
 
     def _adopt(self) -> tuple[set[str], set[str]]:
         """The ids of the kept builders some builder of this process took over, and of those none did."""
@@ -123,6 +125,10 @@ class Builds:
         if passed_over:
             logger.info("replacing %d kept builder(s) of another image or configuration", len(passed_over))
         return adopted, passed_over
+
+    def _markers(self) -> set[str]:
+        """The names of the markers of the builders this process holds (:meth:`Builder.marker`)."""
+        return {builder.marker(held).name for builder in self.builders.values() if (held := builder.current_id)}
 
     def check_ready(self) -> None:
         with docker_errors("pinging the Docker engine"):
@@ -148,7 +154,8 @@ class Builds:
         if self.config.keep_builders:
             kept = {kept_id for builder in self.builders.values() if (kept_id := builder.current_id) is not None}
             reap(self.client, self.config.instance, spare=kept)
-            empty(self.builds_dir)
+            if self.builds_dir.is_dir():
+                empty(self.builds_dir, keep=self._markers())
             return
         for builder in self.builders.values():
             try:
@@ -159,7 +166,12 @@ class Builds:
         shutil.rmtree(self.builds_dir, ignore_errors=True)
 
 
-def empty(directory: Path) -> None:
-    """Remove everything in ``directory``, which stays."""
+def empty(directory: Path, keep: Collection[str] = ()) -> None:
+    """Remove everything in ``directory`` but the names in ``keep``; the directory stays."""
     for leftover in directory.iterdir():
-        shutil.rmtree(leftover, ignore_errors=True)
+        if leftover.name in keep:
+            continue
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
