@@ -32,6 +32,7 @@ class _Counter:
 
 _CPU_NS = _Counter("cpuacct", "cpuacct.usage", "cpu.stat", v2_key="usage_usec", v2_scale=1000)
 _PEAK_BYTES = _Counter("memory", "memory.max_usage_in_bytes", "memory.peak")
+_MEMORY_BYTES = _Counter("memory", "memory.usage_in_bytes", "memory.current")
 _OOM_KILLS = _Counter("memory", "memory.oom_control", "memory.events", v1_key="oom_kill", v2_key="oom_kill")
 _FORKS_REFUSED = _Counter("pids", "pids.events", "pids.events", v1_key="max", v2_key="max")
 
@@ -53,6 +54,16 @@ class CgroupPlaces:
 
     v1: tuple[str, ...]
     v2: tuple[str, ...]
+
+
+def merge_usage(newer: SandboxUsage, older: SandboxUsage) -> SandboxUsage:
+    """Each counter from ``newer`` where it could be read, else from ``older`` (the cgroup may be gone)."""
+    return SandboxUsage(
+        cpu_ns=newer.cpu_ns if newer.cpu_ns is not None else older.cpu_ns,
+        peak_memory_bytes=newer.peak_memory_bytes if newer.peak_memory_bytes is not None else older.peak_memory_bytes,
+        oom_kills=newer.oom_kills if newer.oom_kills is not None else older.oom_kills,
+        forks_refused=newer.forks_refused if newer.forks_refused is not None else older.forks_refused,
+    )
 
 
 def docker_places(container_id: str) -> CgroupPlaces:
@@ -88,13 +99,23 @@ def reset_peak_memory(container_id: str) -> None:
 
     Elsewhere (v2, or without the right to write) the peak keeps counting from the sandbox's start.
     """
-    for directory in docker_places(container_id).v1:
+    reset_peak_memory_at(docker_places(container_id))
+
+
+def reset_peak_memory_at(places: CgroupPlaces) -> None:
+    """:func:`reset_peak_memory` of the cgroup at ``places``."""
+    for directory in places.v1:
         path = Path(directory.format(controller=_PEAK_BYTES.controller), _PEAK_BYTES.v1_file)
         try:
             path.write_text("0")
         except OSError:
             continue
         return
+
+
+def memory_in_use(places: CgroupPlaces) -> int | None:
+    """The bytes the cgroup at ``places`` is charged for now (its processes' memory, its tmpfs files, page cache)."""
+    return _read(_MEMORY_BYTES, places)
 
 
 def cpu_time_ns(container_id: str) -> int | None:

@@ -29,15 +29,16 @@ import docker
 
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
-from gosandbox.backends.cgroups import CgroupPlaces, read_usage_at
+from gosandbox.backends.cgroups import CgroupPlaces, merge_usage, read_usage_at
 from gosandbox.backends.docker.builds import Builds, BuildsConfig
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
-from gosandbox.backends.oci.outcome import RunEnd, outcome
+from gosandbox.backends.oci.outcome import outcome, run_end
 from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
 from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
-from gosandbox.backends.oci.usage import UsageSampler, merge, program_usage, remove_instance_cgroups, sandbox_places
+from gosandbox.backends.oci.usage import UsageSampler, remove_instance_cgroups, sandbox_places
 from gosandbox.backends.streams import BoundedOutput
+from gosandbox.backends.supervisor import SocketChannel, SupervisorLink
 from gosandbox.backends.watch import SandboxKiller, stop_flood, watch
 from gosandbox.errors import BackendUnavailable, SandboxFailure
 
@@ -167,9 +168,17 @@ class OciBackend:
         killer = OciKiller(self.runtime, bundle.sandbox_id, places)
         finished = threading.Event()
         output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
-        with bundle.stdin.open("rb") as stdin:
+        # Under runsc the sandbox's stdin is its supervisor's socket (it opens the program's stdin file itself).
+        channel = SocketChannel() if self.runtime.name == "runsc" else None
+        with bundle.stdin.open("rb") as stdin_file:
+            stdin = stdin_file if channel is None else channel.sandbox_end()
             started = time.monotonic()
             process = self.runtime.run(bundle.directory, bundle.sandbox_id, stdin)
+        link = None
+        if channel is not None:
+            channel.runtime_started()
+            link = SupervisorLink(places, channel)
+            link.start()
         sampler = UsageSampler(places).start()
         watch(killer, job, finished, started)
         try:
@@ -177,15 +186,15 @@ class OciBackend:
         finally:
             finished.set()
             usage = sampler.stop()
+            supervised = link.finish(_RUNTIME_EXIT_S) if link is not None else None
         duration = time.monotonic() - started
         failure = runtime_failure(bundle.runtime_log)
         if failure is not None and killer.reason is None:
             logger.warning("%s failed to run a sandbox: %s", self.runtime.name, failure)
             raise SandboxFailure(f"{self.runtime.name} could not run the sandbox; the server log has its answer")
         if killer.usage is not None:
-            usage = merge(usage, killer.usage)
-        gvisor = self.runtime.name == "runsc"
-        return outcome(killer, output, RunEnd(status, duration, program_usage(usage, self.runtime.name), gvisor))
+            usage = merge_usage(usage, killer.usage)
+        return outcome(killer, output, run_end(status, duration, usage, supervised, killer.reason is not None))
 
     def close(self) -> None:
         """Remove every sandbox of this instance, its bundles, its state root and cgroups; stop the builders."""

@@ -16,7 +16,8 @@ from gosandbox.backends.base import ExecJob
 from gosandbox.backends.handover import PROGRAM_PATH, SANDBOX_DIR, hand_over, program_environment, working_dir
 from gosandbox.backends.oci.spec import OciShape, oci_config
 from gosandbox.backends.oci.usage import cgroups_path
-from gosandbox.policy import PROGRAM_UID, Policy
+from gosandbox.backends.supervisor import SUPERVISOR_CAPABILITIES, supervisor_args
+from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 
 #: RLIMIT_CPU past the wall-clock limit: the server's kill comes first; this holds when the server is gone.
 CPU_BACKSTOP_GRACE_S = 2.0
@@ -63,13 +64,18 @@ def write_bundle(place: BundlePlace, bundle: Bundle, job: ExecJob) -> None:
 
 def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
     limits = job.limits
+    # Under runsc the first process is the program's supervisor, which counts what the cgroup cannot tell apart
+    # from gVisor's own use (backends/supervisor.py); under runc it is the program itself.
+    supervised = place.runtime == "runsc"
+    first_uid = INIT_UID if supervised else PROGRAM_UID
     return OciShape(
         rootfs=str(place.rootfs),
-        args=[PROGRAM_PATH, *job.args],
+        args=supervisor_args(job.args, None) if supervised else [PROGRAM_PATH, *job.args],
         env=program_environment(limits),
         cwd=working_dir(job),
-        uid=PROGRAM_UID,
-        gid=PROGRAM_UID,
+        uid=first_uid,
+        gid=first_uid,
+        capabilities=SUPERVISOR_CAPABILITIES if supervised else (),
         memory_mb=limits.memory_mb,
         cpus=limits.cpus,
         pids=limits.pids,  # the spec adds gVisor's own host tasks under runsc (RUNSC_PIDS_OVERHEAD)

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from gosandbox.backends.base import ExecOutcome
 from gosandbox.backends.cgroups import SandboxUsage
 from gosandbox.backends.streams import BoundedOutput
+from gosandbox.backends.supervisor import Supervised
 from gosandbox.backends.watch import SandboxKiller
+from gosandbox.errors import SandboxFailure
 
 #: 128 + SIGKILL: what the runtime reports for a PID 1 the kernel or we killed.
 KILLED_EXIT = 137
@@ -20,10 +22,24 @@ class RunEnd:
     status: int  # the runtime's exit status: the program's code, or 128 + the signal that ended it
     duration_s: float
     usage: SandboxUsage
-    #: No counter tells, but a SIGKILL we did not send can only be the memory limit's. Under runsc: gVisor's
-    #: Sentry kills the task past the limit (its cgroup is gone by then), and PID 1 of a pid namespace cannot
-    #: be SIGKILLed from inside it.
+    #: No counter tells, but a SIGKILL we did not send can only be the memory limit's. Under runsc: past the
+    #: limit the host kills the Sentry, and the whole sandbox dies before its supervisor could say how the
+    #: program ended (its cgroup is gone by then).
     unexplained_kill_is_oom: bool = False
+
+
+def run_end(status: int, duration_s: float, usage: SandboxUsage, supervised: Supervised | None, killed: bool) -> RunEnd:
+    """How a run ended: under runsc (``supervised``) as the program's supervisor says, when it could say.
+
+    ``killed``: we killed the sandbox (a deadline, the output cap, a cancel). A supervisor that never started the
+    program in a sandbox we did not kill is the sandbox's failure, not the program's.
+    """
+    if supervised is None:
+        return RunEnd(status, duration_s, usage)
+    if not supervised.started and not killed:
+        raise SandboxFailure("runsc started the sandbox, but its supervisor did not start the program")
+    program_usage = supervised.usage(usage)
+    return RunEnd(supervised.status(status), duration_s, program_usage, unexplained_kill_is_oom=supervised.end is None)
 
 
 def outcome(killer: SandboxKiller, output: BoundedOutput, end: RunEnd) -> ExecOutcome:

@@ -58,7 +58,7 @@ class OciRuntime:
         """The runtime and its global flags (our state root), to be followed by a subcommand."""
         return self._command()
 
-    def run(self, bundle: Path, sandbox_id: str, stdin: IO[bytes]) -> subprocess.Popen[bytes]:
+    def run(self, bundle: Path, sandbox_id: str, stdin: IO[bytes] | int) -> subprocess.Popen[bytes]:
         """Start the sandbox and its program; the runtime exits with the program's status.
 
         runc keeps the stopped sandbox (``--keep``) so that its cgroup's counters can be read

@@ -131,6 +131,9 @@ class OciShape:
     binds: dict[str, str] = field(default_factory=dict)  # host path -> container path, read-only
     writable_binds: dict[str, str] = field(default_factory=dict)
     hostname: str = "sandbox"
+    #: What the first process holds: none for a program; under runsc its supervisor's (it starts the program as
+    #: another uid, with none, see backends/supervisor.py).
+    capabilities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,9 @@ def _refuse_unsupported(policy: Policy) -> None:
 
 
 def _process(shape: OciShape, policy: Policy) -> dict[str, Any]:
-    capabilities = [] if policy.drop_all_capabilities else list(DOCKER_DEFAULT_CAPABILITIES)
+    held = list(shape.capabilities)
+    loosened = [] if policy.drop_all_capabilities else list(DOCKER_DEFAULT_CAPABILITIES)
+    bounding = [*loosened, *(name for name in held if name not in loosened)]
     return {
         "terminal": False,
         "user": {"uid": shape.uid, "gid": shape.gid, "additionalGids": []},
@@ -188,7 +193,7 @@ def _process(shape: OciShape, policy: Policy) -> dict[str, Any]:
         "env": [f"{name}={value}" for name, value in shape.env.items()],
         "cwd": shape.cwd,
         # Bounding only when loosened: as Docker does for a non-root user, nothing effective or permitted.
-        "capabilities": {"bounding": capabilities, "effective": [], "inheritable": [], "permitted": [], "ambient": []},
+        "capabilities": {"bounding": bounding, "effective": held, "inheritable": [], "permitted": held, "ambient": []},
         "noNewPrivileges": policy.no_new_privileges,
         "rlimits": [
             _rlimit("RLIMIT_NOFILE", policy.nofile),

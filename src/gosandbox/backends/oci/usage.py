@@ -6,17 +6,17 @@ the runtime. runc keeps the cgroup of a stopped sandbox until ``delete`` (``run 
 counters are read once, after the program ended, and are exactly the program's (it is PID 1, there
 is no init). runsc removes the cgroup as the sandbox exits, and the cgroup holds gVisor's own
 processes (the Sentry and the Gofer) beside the program: the sampler reads it while the sandbox runs,
-for the OOM and refused-fork counts only; CPU time and peak memory would be gVisor's, so they are None.
+for the OOM and refused-fork counts, and the program's CPU time and peak memory come from its
+supervisor (backends/supervisor.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import replace
 from pathlib import Path
 
-from gosandbox.backends.cgroups import CgroupPlaces, SandboxUsage, path_places, read_usage_at
+from gosandbox.backends.cgroups import CgroupPlaces, SandboxUsage, merge_usage, path_places, read_usage_at
 
 #: The top of every cgroup this backend names; one level per instance below it.
 CGROUP_PARENT = "/gosandbox-oci"
@@ -31,23 +31,6 @@ def cgroups_path(instance: str, sandbox_id: str) -> str:
 
 def sandbox_places(instance: str, sandbox_id: str) -> CgroupPlaces:
     return path_places(cgroups_path(instance, sandbox_id))
-
-
-def program_usage(usage: SandboxUsage, runtime: str) -> SandboxUsage:
-    """The counters that are the program's under ``runtime`` (see the module's docstring)."""
-    if runtime == "runsc":
-        return replace(usage, cpu_ns=None, peak_memory_bytes=None)
-    return usage
-
-
-def merge(newer: SandboxUsage, older: SandboxUsage) -> SandboxUsage:
-    """Each counter from ``newer`` where it could be read, else from ``older`` (the cgroup may be gone)."""
-    return SandboxUsage(
-        cpu_ns=newer.cpu_ns if newer.cpu_ns is not None else older.cpu_ns,
-        peak_memory_bytes=newer.peak_memory_bytes if newer.peak_memory_bytes is not None else older.peak_memory_bytes,
-        oom_kills=newer.oom_kills if newer.oom_kills is not None else older.oom_kills,
-        forks_refused=newer.forks_refused if newer.forks_refused is not None else older.forks_refused,
-    )
 
 
 class UsageSampler:
@@ -72,7 +55,7 @@ class UsageSampler:
             self.read_now()
 
     def read_now(self) -> SandboxUsage:
-        self.last = merge(read_usage_at(self.places), self.last)
+        self.last = merge_usage(read_usage_at(self.places), self.last)
         return self.last
 
     def stop(self) -> SandboxUsage:

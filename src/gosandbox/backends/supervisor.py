@@ -1,0 +1,238 @@
+"""The backend's end of a gVisor run sandbox's supervisor (``gosandbox-agent supervise``, images/supervise.go).
+
+Under runsc the sandbox's cgroup holds gVisor's own host tasks (the Sentry, the Gofer, the ptrace stubs) beside
+the program, so its counters are not the program's. The supervisor, the sandbox's first process, starts the
+program as its child under another uid and tells us, on a socket only it holds (its stdin):
+
+- ``ready``: set up, the program not started. We start the cgroup's memory peak over and note the memory in
+  use (gVisor's own, about 14 MiB), then answer ``go``.
+- ``cpu_us=N`` every 100 ms, and ``end exit=N|signal=N cpu_us=N cpu_limit=0|1`` once every process of the
+  program is dead: the CPU time of the program's processes as gVisor accounts for its tasks (wait4's rusage),
+  without the Sentry's and the Gofer's work. After ``end`` the sandbox lives on until we hang up, so the cgroup's
+  peak is read while it exists: the program's peak memory is that peak less the memory in use at ``ready``.
+
+Measured against the alternatives (runsc 20221219, ptrace platform): the program's ``ru_maxrss`` counts gVisor's
+2 MiB allocation units (12.9 MiB for a hello world, 55-60 MiB for 40 MiB touched); the sandbox's memory in use
+from inside (``/proc/meminfo``, as ``runsc events --stats`` reports it) is right but only a current value, and a
+sampler starved by a busy host missed the peak of short programs (0 KiB for a hello world, 39 MiB for 40).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from gosandbox.backends.cgroups import (
+    CgroupPlaces,
+    SandboxUsage,
+    memory_in_use,
+    merge_usage,
+    read_usage_at,
+    reset_peak_memory_at,
+)
+from gosandbox.backends.docker.images import AGENT
+from gosandbox.backends.handover import PROGRAM_PATH, STDIN_PATH
+from gosandbox.policy import PROGRAM_UID
+
+logger = logging.getLogger(__name__)
+
+#: What the supervisor needs to start the program as another uid with none of them, and to kill all of it.
+SUPERVISOR_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL")
+_END = re.compile(r"end (exit|signal)=(\d+) cpu_us=(\d+) cpu_limit=([01])")
+_PROGRESS = re.compile(r"cpu_us=(\d+)")
+_LINE_BYTES = 200
+#: How often the Docker backend reads the supervisor's report file.
+_POLL_S = 0.002
+
+
+def supervisor_args(program_args: tuple[str, ...], cpu_ms: int | None, report: str = "-") -> list[str]:
+    """The sandbox's first process: the supervisor, which starts the program (stdin from its file) as PROGRAM_UID.
+
+    ``report``: where it writes its lines, "-" for its stdin (a socket), else a file at that path.
+    """
+    limit = str(cpu_ms) if cpu_ms is not None else "0"
+    return [AGENT, "supervise", str(PROGRAM_UID), limit, report, STDIN_PATH, PROGRAM_PATH, *program_args]
+
+
+@dataclass(frozen=True)
+class ProgramEnd:
+    """How the program ended, as its supervisor saw it."""
+
+    exit_code: int | None
+    signal: int | None
+    cpu_ns: int
+    #: the supervisor killed it at its CPU-time limit
+    cpu_limit_hit: bool
+
+    @property
+    def shell_status(self) -> int:
+        """The status a shell would report: the exit code, or 128 + the signal."""
+        return 128 + self.signal if self.signal is not None else self.exit_code or 0
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """What one supervised run told: None where the sandbox died (or was killed) before the supervisor could say."""
+
+    started: bool
+    end: ProgramEnd | None
+    #: the end's CPU time, else the last progress report's
+    cpu_ns: int | None
+    memory_at_start: int | None
+    #: the cgroup's counters at the end, read while the sandbox still existed
+    usage_at_end: SandboxUsage | None
+
+    def status(self, runtime_status: int) -> int:
+        """The program's exit status as a shell reports it; the runtime's when the supervisor could not say."""
+        return self.end.shell_status if self.end is not None else runtime_status
+
+    def usage(self, sampled: SandboxUsage) -> SandboxUsage:
+        """The sandbox's counters (``sampled``: the last read before it died), with the program's own figures.
+
+        The CPU time is the supervisor's; the peak memory is the cgroup's since ``ready`` (its peak was started
+        over then) less gVisor's memory in use at that moment. A sandbox killed before its end keeps the last
+        counters read before the kill.
+        """
+        counters = sampled if self.usage_at_end is None else merge_usage(self.usage_at_end, sampled)
+        return replace(counters, cpu_ns=self.cpu_ns, peak_memory_bytes=self._peak_memory(counters.peak_memory_bytes))
+
+    def _peak_memory(self, peak_bytes: int | None) -> int | None:
+        if peak_bytes is None or self.memory_at_start is None:
+            return None
+        return max(0, peak_bytes - self.memory_at_start)
+
+
+class SocketChannel:
+    """The OCI backend's channel: the supervisor's stdin is one end of a socket pair, given to the runtime."""
+
+    def __init__(self) -> None:
+        self._ours, self._theirs = socket.socketpair()
+
+    def sandbox_end(self) -> int:
+        return self._theirs.fileno()
+
+    def runtime_started(self) -> None:
+        """The runtime holds the sandbox's end now: ours must not keep it open, or hanging up would not end it."""
+        self._theirs.close()
+
+    def lines(self) -> Iterator[bytes]:
+        with self._ours.makefile("rb") as lines:
+            yield from lines
+
+    def send(self, data: bytes) -> None:
+        self._ours.sendall(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._ours.shutdown(socket.SHUT_RDWR)
+        self._ours.close()
+        self._theirs.close()
+
+
+class ReportFileChannel:
+    """The Docker backend's channel: the supervisor reads its stdin (the engine's attach socket, ``stdin``) and
+    writes its lines to ``report``, a file only its uid may write, which we poll."""
+
+    def __init__(self, report: Path, stdin: socket.socket) -> None:
+        self.report, self._stdin = report, stdin
+        self._closed = threading.Event()
+
+    def lines(self) -> Iterator[bytes]:
+        pending = b""
+        with self.report.open("rb") as report:
+            while True:
+                closed = self._closed.is_set()  # then one last read: what the supervisor wrote before it ended
+                pending += report.read()
+                *complete, pending = pending.split(b"\n")
+                yield from (line + b"\n" for line in complete)
+                if closed:
+                    return
+                self._closed.wait(_POLL_S)
+
+    def send(self, data: bytes) -> None:
+        self._stdin.sendall(data)
+
+    def close(self) -> None:
+        """Hang up: the engine closes the supervisor's stdin."""
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._stdin.shutdown(socket.SHUT_WR)
+        self._stdin.close()
+
+
+class Channel(Protocol):
+    """Lines from the supervisor, bytes to it, and hanging up."""
+
+    def lines(self) -> Iterator[bytes]: ...
+
+    def send(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SupervisorLink:
+    """Serves the supervisor's side of a run from :meth:`start` until its end, in a thread of its own."""
+
+    def __init__(self, places: CgroupPlaces, channel: Channel) -> None:
+        self.places, self.channel = places, channel
+        self._started = False
+        self._end: ProgramEnd | None = None
+        self._cpu_ns: int | None = None
+        self._memory_at_start: int | None = None
+        self._usage_at_end: SandboxUsage | None = None
+        self._thread = threading.Thread(target=self._serve, name="sandbox-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self, timeout_s: float) -> Supervised:
+        """What the supervisor told; call it once the sandbox is gone (its supervisor with it)."""
+        self.channel.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        return Supervised(self._started, self._end, self._cpu_ns, self._memory_at_start, self._usage_at_end)
+
+    def _serve(self) -> None:
+        try:
+            for line in self.channel.lines():
+                if not self._take(line[:_LINE_BYTES].decode("ascii", errors="replace").strip()):
+                    return
+        except (OSError, ValueError) as exc:  # hung up, or closed under us by finish()
+            logger.debug("supervisor link: %s", exc)
+        finally:
+            self.channel.close()
+
+    def _take(self, line: str) -> bool:
+        """Act on one line; False after the end."""
+        if line == "ready":
+            reset_peak_memory_at(self.places)
+            self._memory_at_start = memory_in_use(self.places)
+            self.channel.send(b"go\n")
+            self._started = True
+        elif (progress := _PROGRESS.fullmatch(line)) is not None:
+            self._cpu_ns = int(progress[1]) * 1000
+        elif (end := _END.fullmatch(line)) is not None:
+            self._usage_at_end = read_usage_at(self.places)
+            self._end = _program_end(end)
+            self._cpu_ns = self._end.cpu_ns
+            return False
+        else:
+            logger.warning("the sandbox's supervisor said something unexpected: %r", line[:80])
+        return True
+
+
+def _program_end(found: re.Match[str]) -> ProgramEnd:
+    how, number, cpu_us, over = found.groups()
+    return ProgramEnd(
+        exit_code=int(number) if how == "exit" else None,
+        signal=int(number) if how == "signal" else None,
+        cpu_ns=int(cpu_us) * 1000,
+        cpu_limit_hit=over == "1",
+    )
