@@ -4,8 +4,9 @@
 label and state directory), runs every scenario, stops the server; then the same through a
 Redis queue (a redis-server of its own, an API node, two workers of one slot each); and prints
 one table. Then the four backend+runtime combinations side by side (:mod:`gosandbox.bench.backends`;
-``--backends-only`` for just those). Nothing leaves this machine. Benchmarks are not tests:
-nothing fails on a slow host.
+``--backends-only`` for just those), and real programs under each candidate runtime against their native
+run (:mod:`gosandbox.bench.workloads`; ``--workloads-only`` for just those). Nothing leaves this machine.
+Benchmarks are not tests: nothing fails on a slow host.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from gosandbox.bench.scenarios import (
     throughput,
 )
 from gosandbox.bench.table import print_comparison, print_cpu_parts
+from gosandbox.bench.workloads import run_workloads
 
 
 def _print_table(rows: list[Row], origin: Row, baseline: Row) -> None:
@@ -132,13 +134,20 @@ def main() -> None:
     parser.add_argument("--no-queue", action="store_true", help="skip the scenarios through Redis")
     parser.add_argument("--backends-only", action="store_true", help="only the four backend+runtime combinations")
     parser.add_argument("--no-backends", action="store_true", help="skip the backend+runtime comparison")
+    parser.add_argument("--workloads-only", action="store_true", help="only the workload suite under each runtime")
+    parser.add_argument("--no-workloads", action="store_true", help="skip the workload suite")
+    parser.add_argument("--workload-runs", type=int, default=3, help="runs of each workload (the median is shown)")
+    parser.add_argument("--runsc", action="append", metavar="PATH", help="another runsc binary to compare (repeat)")
     args = parser.parse_args()
-    origin = origin_measured(args.origin_runs)  # once, for both tables
     with tempfile.TemporaryDirectory(prefix="gosandbox-bench-") as state:
-        if not args.backends_only:
-            embedded_scenarios(args, state, origin.row)
-        if not args.no_backends:
-            backends_comparison(args, state, origin)
+        if not args.workloads_only:
+            origin = origin_measured(args.origin_runs)  # once, for both tables
+            if not args.backends_only:
+                embedded_scenarios(args, state, origin.row)
+            if not args.no_backends:
+                backends_comparison(args, state, origin)
+        if not (args.backends_only or args.no_workloads):
+            run_workloads(args, Path(state))
 
 
 if __name__ == "__main__":
