@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from gosandbox import gomod
 from gosandbox.errors import InvalidSource, PayloadTooLarge
 from gosandbox.limits import Limits
 from gosandbox.models import RunSpec
@@ -15,6 +16,8 @@ MAX_SOURCE_BYTES = 1024 * 1024
 MAX_STDIN_BYTES = 1024 * 1024
 MAX_ARGS = 64
 MAX_ARG_BYTES = 4096
+#: The largest go.mod read (a large project's has ~20 KB); it keeps its parse within ~0.1 s.
+MAX_GO_MOD_BYTES = 64 * 1024
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
 # Inputs the go command would compile or link besides Go: none is needed with CGO_ENABLED=0,
@@ -27,13 +30,9 @@ _REFUSED_SUFFIXES = (
 )  # fmt: skip
 _REFUSED_NAMES = {"go.work", "go.work.sum"}  # ignored under GOWORK=off: refuse rather than surprise
 
-# The only replace directive accepted: module path [version] => module path version, unquoted.
-# Anything else after "=>" (a path, a quoted or escaped string) could name a directory.
-_MODULE_PATH = r"[A-Za-z0-9][A-Za-z0-9._~+\-]*(?:/[A-Za-z0-9._~+\-]+)*"
-_VERSION = r"v[0-9][0-9A-Za-z.+\-]*"
-_MODULE_REPLACE = re.compile(
-    rf"[ \t]*(?:replace[ \t]+)?{_MODULE_PATH}(?:[ \t]+{_VERSION})?[ \t]*=>[ \t]*{_MODULE_PATH}[ \t]+{_VERSION}[ \t]*"
-)
+# What a replace directive's replacement must be: a module path and a version (see check_go_mod).
+_MODULE_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~+\-]*(?:/[A-Za-z0-9._~+\-]+)*")
+_VERSION = re.compile(r"v[0-9][0-9A-Za-z.+\-]*")
 
 #: go.mod written for submissions that bring none.
 DEFAULT_GO_MOD = "module sandbox\n\ngo 1.27\n"
@@ -78,16 +77,38 @@ def check_file_name(name: str) -> None:
 def check_go_mod(text: str, name: str = "go.mod") -> None:
     """Refuse go.mod files that would make the build read outside the submitted files.
 
-    Every line holding ``=>`` must be a module-to-module replace: an allowlist, because go.mod
-    strings may be quoted and escaped ("\\x2e\\x2e/x" is "../x") and a local path can hide in many
-    spellings. Comments are cut first (conservatively: also inside strings, which then fail).
+    The file is read as the go command reads it (:mod:`gosandbox.gomod`: quoted strings, blocks,
+    comments), and every ``replace`` must name a module path and a version: an allowlist, because
+    a local path has many spellings (quoted, escaped: "\\x2e\\x2e/x" is "../x"). A file the go
+    command could not read is refused too: what it would make of it is not ours to guess.
     """
-    # Go's go.mod lexer ends lines only at \n and reads \r as a space; so must we.
-    for number, line in enumerate(text.replace("\r", " ").split("\n"), start=1):
-        code = line.split("//", 1)[0]
-        if "=>" in code and not _MODULE_REPLACE.fullmatch(code):
-            # ``name`` passed check_file_name: safe to show as it is.
-            raise InvalidSource(f"{name} line {number}: replace directives may not point at a local path")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_GO_MOD_BYTES:
+        raise PayloadTooLarge(f"{name} holds more than {MAX_GO_MOD_BYTES} bytes; a go.mod holds at most that")
+    if "replace" not in text:  # a replace directive's verb is this word, unquoted: nothing to check
+        return
+    try:
+        statements = gomod.directives(text)
+    except gomod.GoModSyntaxError as exc:
+        # ``name`` passed check_file_name: safe to show as it is; the reason quotes no input.
+        raise InvalidSource(f"{name} line {exc.line}: {exc.reason}") from None
+    for statement in statements:
+        if statement.verb == "replace" and not _is_module_replace(statement.args):
+            raise InvalidSource(
+                f"{name} line {statement.line}: replace directives may not point at a local path; "
+                "replace a module by a module path and a version (example.com/a => example.com/b v1.2.3)"
+            )
+
+
+def _is_module_replace(args: tuple[str, ...]) -> bool:
+    """``old [version] => new version`` (modfile's parseReplace's shape), ``new`` a module path, not a directory."""
+    arrow = 1 if len(args) >= 2 and args[1] == "=>" else 2
+    if len(args) != arrow + 3 or args[arrow] != "=>":
+        return False
+    try:
+        target, version = gomod.parse_string(args[arrow + 1]), gomod.parse_string(args[arrow + 2])
+    except ValueError:
+        return False
+    return not gomod.is_directory_path(target) and bool(_MODULE_PATH.fullmatch(target) and _VERSION.fullmatch(version))
 
 
 def check_files(files: Mapping[str, str]) -> dict[str, str]:

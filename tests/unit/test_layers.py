@@ -21,9 +21,9 @@ PACKAGE = Path(gosandbox.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     (
         "gosandbox._version", "gosandbox.errors", "gosandbox.limits", "gosandbox.models", "gosandbox.policy",
-        "gosandbox.source", "gosandbox.txtar", "gosandbox.diagnostics", "gosandbox.gotest", "gosandbox.toolchain",
-        "gosandbox.defaults", "gosandbox.logs", "gosandbox.metrics", "gosandbox.problems", "gosandbox.settings",
-        "gosandbox.binary_cache", "gosandbox.examples", "gosandbox.images", "gosandbox.seccomp",
+        "gosandbox.source", "gosandbox.gomod", "gosandbox.txtar", "gosandbox.diagnostics", "gosandbox.gotest",
+        "gosandbox.toolchain", "gosandbox.defaults", "gosandbox.logs", "gosandbox.metrics", "gosandbox.problems",
+        "gosandbox.settings", "gosandbox.binary_cache", "gosandbox.examples", "gosandbox.images", "gosandbox.seccomp",
     ),
     ("gosandbox.backends",),
     ("gosandbox.verdict", "gosandbox.runner", "gosandbox.go_tools", "gosandbox.explain"),
