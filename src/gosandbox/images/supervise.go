@@ -11,11 +11,15 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 const (
+	prSetKeepCaps = 8
 	prSetDumpable = 4
 	prCapbsetDrop = 24
+	// linuxCapabilityVersion3 is the version of capget and capset's header with 64-bit sets.
+	linuxCapabilityVersion3 = 0x20080522
 	// A supervisor waits this long for the backend's answer, and at the end for it to hang up.
 	backendTimeout = 10 * time.Second
 	// A supervisor checks the program's CPU time against its limit this often, and reports it every
@@ -40,12 +44,19 @@ const (
 // cpu_us is the CPU time of every process of the program, from wait4's rusage: gVisor's own accounting of the
 // program's tasks, without the Sentry's and the Gofer's work that the sandbox's cgroup counts beside it. At CPU_MS
 // of it (0: no limit) the program is killed. Our exit code is the program's (128 + its signal).
+//
+// Started as root (Docker gives a non-root user no capabilities), --as=SUPERVISOR_UID makes it that uid first,
+// keeping its capabilities.
 func runSupervise(args []string) {
-	if len(args) < 5 {
-		fail("usage: supervise UID CPU_MS REPORT STDIN PROG [ARGS...]")
-	}
 	// The bounding set dropped below is this thread's, and the program is forked from this thread.
 	runtime.LockOSThread()
+	if as, ok := strings.CutPrefix(firstArg(args), "--as="); ok {
+		becomeKeepingCapabilities(parseID(as))
+		args = args[1:]
+	}
+	if len(args) < 5 {
+		fail("usage: supervise [--as=SUPERVISOR_UID] UID CPU_MS REPORT STDIN PROG [ARGS...]")
+	}
 	uid := parseID(args[0])
 	cpuLimit := time.Duration(0)
 	if args[1] != "0" {
@@ -202,6 +213,44 @@ func reapAll(exits chan<- reaped) {
 		}
 		cpu := time.Duration(syscall.TimevalToNsec(usage.Utime) + syscall.TimevalToNsec(usage.Stime))
 		exits <- reaped{pid, status, cpu}
+	}
+}
+
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// becomeKeepingCapabilities makes every thread of ours uid (and gid) id with no groups, and keeps, on this
+// thread, the capabilities we hold (setresuid from root would clear them).
+func becomeKeepingCapabilities(id uint32) {
+	if os.Getuid() != 0 {
+		return // started as id already, holding them (the OCI backend)
+	}
+	if _, _, errno := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, prSetKeepCaps, 1, 0); errno != 0 {
+		fail("keep capabilities: " + errno.Error())
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		fail("setgroups: " + err.Error())
+	}
+	if err := syscall.Setresgid(int(id), int(id), int(id)); err != nil {
+		fail("setresgid: " + err.Error())
+	}
+	if err := syscall.Setresuid(int(id), int(id), int(id)); err != nil {
+		fail("setresuid: " + err.Error())
+	}
+	header := struct{ version, pid uint32 }{linuxCapabilityVersion3, 0}
+	var sets [2]struct{ effective, permitted, inheritable uint32 }
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_CAPGET, uintptr(unsafe.Pointer(&header)), uintptr(unsafe.Pointer(&sets[0])), 0); errno != 0 {
+		fail("capget: " + errno.Error())
+	}
+	for i := range sets {
+		sets[i].effective = sets[i].permitted
+	}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&header)), uintptr(unsafe.Pointer(&sets[0])), 0); errno != 0 {
+		fail("capset: " + errno.Error())
 	}
 }
 
