@@ -427,7 +427,7 @@ HELLO_BASE64 = base64.b64encode(HELLO.encode()).decode()
 def calling_back(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Receiver]]:
     backend = FakeBackend(build=_build, execute=_execute)
     with receiving() as receiver:
-        settings = make_settings(tmp_path_factory.mktemp("judge0-callbacks"), callback_hosts="127.0.0.1",
+        settings = make_settings(tmp_path_factory.mktemp("judge0-callbacks"), callback_hosts=receiver.host,
                                  callback_secret=CALLBACK_SECRET)  # fmt: skip
         with TestClient(create_app(settings, backend=backend)) as test_client:
             yield test_client, receiver
@@ -455,8 +455,8 @@ def test_a_callback_is_judge0s_put_of_what_get_shows(
     assert json.loads(callback.body) == shown
     assert list(json.loads(callback.body)) == JUDGE0_CALLBACK_FIELDS.split(",")
     assert shown["status"]["id"] == status_id
-    assert callback.signature == "sha256=" + hmac.new(CALLBACK_SECRET.encode(), callback.body,
-                                                      hashlib.sha256).hexdigest()  # fmt: skip
+    signed = callback.timestamp.encode() + b"." + callback.body
+    assert callback.signature == "sha256=" + hmac.new(CALLBACK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
     recorded = _recorded_outcome(client, token)
     assert (recorded["delivered"], recorded["attempts"], recorded["status_code"]) == (True, 1, 200)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from gosandbox.jobs.webhooks import SIGNATURE_HEADER
+from gosandbox.jobs.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from support.app_helpers import WAIT_S
 
 
@@ -22,6 +22,7 @@ class Callback:
     path: str
     signature: str  # the signature header, "" when there was none
     body: bytes
+    timestamp: str = ""  # the timestamp header the signature covers
 
 
 @dataclass
@@ -67,7 +68,8 @@ def receiving(statuses: Sequence[int] = (200,)) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def _any(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status = receiver.record(Callback(self.command, self.path, self.headers.get(SIGNATURE_HEADER, ""), body))
+            signed = self.headers.get(SIGNATURE_HEADER, ""), self.headers.get(TIMESTAMP_HEADER, "")
+            status = receiver.record(Callback(self.command, self.path, signed[0], body, signed[1]))
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
