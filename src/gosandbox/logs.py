@@ -8,6 +8,8 @@ limit on repeats (the same warning at most N times a minute, then a count: logs 
 A line is never broken by what it carries: ``json.dumps`` escapes every non-ASCII character
 (and the lone surrogates a non-UTF-8 byte decodes to), and long values are cut. What goes into a
 record is the callers' duty: ids, verdicts and sizes, never a program's source, stdin or output.
+Libraries are not ours to hold to that (the MCP SDK logged every rejected argument name of a call:
+850,000 characters on one line), so every record is bounded on its way out (:class:`BoundedRecords`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from contextvars import ContextVar
 
 #: The format of text lines (unchanged from before JSON logs existed).
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-#: The longest message kept in a JSON line; a traceback may be twice as long.
+#: The longest message kept in a line; a traceback may be twice as long.
 MAX_MESSAGE_CHARS = 4000
+#: The longest message kept of a library's record that may carry a caller's input (the MCP SDK's).
+MAX_LIBRARY_MESSAGE_CHARS = 500
+#: Loggers of libraries whose records may carry what a caller sent (argument names, error texts).
+_CALLER_INPUT_LOGGERS = ("mcp", "httpx", "httpcore")
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("gosandbox_request_id", default=None)
 SUBMISSION_ID: ContextVar[str | None] = ContextVar("gosandbox_submission_id", default=None)
@@ -64,8 +70,9 @@ class JsonFormatter(logging.Formatter):
         for name, variable in _FIELDS.items():
             if (value := variable.get()) is not None:
                 line[name] = _cut(value, 200)
-        if record.exc_info:
-            line["exception"] = _cut(self.formatException(record.exc_info), 2 * MAX_MESSAGE_CHARS)
+        if record.exc_info or record.exc_text:
+            text = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+            line["exception"] = _cut(text, 2 * MAX_MESSAGE_CHARS)
         return json.dumps(line, ensure_ascii=True, default=str)
 
 
@@ -82,10 +89,41 @@ def _iso(created: float) -> str:
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
-    """The root logger's one handler on stderr, in ``log_format`` (``text`` or ``json``)."""
+    """The root logger's one handler on stderr, in ``log_format`` (``text`` or ``json``), every record bounded."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(BoundedRecords())
     logging.basicConfig(level=level.upper(), handlers=[handler])
+
+
+class BoundedRecords(logging.Filter):
+    """Cuts every record to :data:`MAX_MESSAGE_CHARS` (its traceback to twice that), and the records of
+    libraries that may carry a caller's input (:data:`_CALLER_INPUT_LOGGERS`) to
+    :data:`MAX_LIBRARY_MESSAGE_CHARS`: no log line grows with what a caller sends.
+
+    >>> record = logging.LogRecord("mcp.server", logging.INFO, "", 0, "rejected: %r", (["k"] * 1000,), None)
+    >>> BoundedRecords().filter(record), len(record.getMessage()) < 600
+    (True, True)
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        library = record.name.split(".", 1)[0] in _CALLER_INPUT_LOGGERS
+        limit = MAX_LIBRARY_MESSAGE_CHARS if library else MAX_MESSAGE_CHARS
+        message = _message(record)
+        if len(message) > limit:
+            record.msg, record.args = _cut(message, limit), None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = _cut_middle(logging.Formatter().formatException(record.exc_info), 2 * limit)
+            record.exc_info, record.exc_text = None, text
+        return True
+
+
+def _cut_middle(text: str, limit: int) -> str:
+    """A traceback cut in its middle: where it began, and its last frames and the exception, are kept."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    return f"{text[:head]}\n... [{len(text) - limit} characters not logged] ...\n{text[len(text) - (limit - head) :]}"
 
 
 # --- repeats -------------------------------------------------------------------------------------
@@ -130,8 +168,11 @@ _SERVER_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def limit_repeats(max_repeats: int, logger_names: tuple[str, ...] = _SERVER_LOGGERS) -> None:
-    """Put one :class:`RepeatLimiter` on every handler of these loggers (the root is "")."""
+    """Put one :class:`RepeatLimiter` on every handler of these loggers (the root is ""), and a
+    :class:`BoundedRecords` where there is none yet (uvicorn's own handlers, set up after ours)."""
     limiter = RepeatLimiter(max_repeats)
     for name in logger_names:
         for handler in logging.getLogger(name).handlers:
             handler.addFilter(limiter)
+            if not any(isinstance(existing, BoundedRecords) for existing in handler.filters):
+                handler.addFilter(BoundedRecords())

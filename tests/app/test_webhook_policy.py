@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -148,12 +149,12 @@ def silent_receiver() -> Iterator[int]:
 def test_a_receiver_that_never_answers_delays_no_other_hosts_callback(monkeypatch: pytest.MonkeyPatch) -> None:
     """Before: four callbacks to a silent receiver held every delivery thread; another's waited ~23 s."""
     monkeypatch.setattr(webhooks, "_BACKOFF_S", (0.0, 0.0, 0.0))
-    monkeypatch.setattr(webhooks, "_TIMEOUT", webhooks.httpx.Timeout(0.5))  # the test's patience: 2 s a delivery
+    monkeypatch.setattr(webhooks, "_TIMEOUT", httpx.Timeout(0.5))  # the test's patience: 2 s a delivery
     delivered_at: dict[str, float] = {}
     with silent_receiver() as silent_port, receiving([200]) as fast:
         allowed = frozenset({f"localhost:{silent_port}", fast.host})
         hooks = Webhooks(
-            allowed, SECRET, lambda submission_id, _: delivered_at.setdefault(submission_id, time.monotonic())
+            allowed, SECRET, lambda submission_id, _: delivered_at.update({submission_id: time.monotonic()})
         )
         started = time.monotonic()
         for number in range(4):

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from gosandbox._version import __version__
 from gosandbox.api.explain import explain_job
 from gosandbox.auth.context import current_owner, request_caps, request_defaults
+from gosandbox.edge.parsing import ParsingGate
 from gosandbox.edge.problems import problem_response
 from gosandbox.edge.requests import fmt_job, go_test_job, run_job, vet_job
 from gosandbox.errors import GosandboxError, InvalidRequest, JobFailed, Overloaded
@@ -44,6 +45,7 @@ from gosandbox.jobs.service import JobService
 from gosandbox.jobs.submission import JobRequest, State, Submission
 from gosandbox.limits import Limits
 from gosandbox.mcp.explain import EXPLAIN_DESCRIPTION, ExplainArgs, ExplainOutput, explain_body, explain_output
+from gosandbox.mcp.guards import BoundedArguments, guarded_body, replaying
 from gosandbox.mcp.schemas import (
     FormatOutput,
     LimitValues,
@@ -105,11 +107,12 @@ def build_mcp_server(settings: Settings, service: JobService) -> MCPServer[Any]:
 def mount_mcp(app: FastAPI, settings: Settings, service: JobService) -> McpEndpoint:
     """Serve the tools at ``/mcp`` of ``app`` (streamable HTTP); run the returned endpoint in the app's lifespan.
 
-    A route of the app, so the app's middleware (API keys, metrics) applies to it. Stateless: every
+    A route of the app, so the app's middleware (API keys, metrics) applies to it, and its body goes
+    through the app's parsing slots and JSON-token ceiling (:mod:`gosandbox.mcp.guards`). Stateless: every
     POST stands alone (no session to keep, none lost across API nodes, no open GET stream holding a
     drain); progress notifications travel on the POST's own event stream.
     """
-    endpoint = McpEndpoint(build_mcp_server(settings, service), settings)
+    endpoint = McpEndpoint(build_mcp_server(settings, service), settings, app.state.parsing)
     # POST only: stateless, there is no stream for a GET to open (it would hang, holding a drain), nor a session
     # for a DELETE to end; the spec's answer to both is 405.
     app.add_route("/mcp", endpoint, methods=["POST"], include_in_schema=False)  # type: ignore[arg-type]
@@ -120,8 +123,8 @@ class McpEndpoint:
     """The ``/mcp`` ASGI app. The SDK's session manager runs once only, so each run of the app's lifespan
     (a test client may start it many times) makes a new one; between runs ``/mcp`` answers 503."""
 
-    def __init__(self, server: MCPServer, settings: Settings) -> None:
-        self.server, self.settings = server, settings
+    def __init__(self, server: MCPServer, settings: Settings, parsing: ParsingGate) -> None:
+        self.server, self.settings, self.parsing = server, settings, parsing
         self._app: StreamableHTTPASGIApp | None = None
 
     @contextlib.asynccontextmanager
@@ -141,7 +144,9 @@ class McpEndpoint:
             detail = "the MCP endpoint is not running: the server is starting or stopping; call again"
             await problem_response(problem_document(503, "mcp-not-running", detail))(scope, receive, send)
             return
-        await self._app(scope, receive, send)
+        body = await guarded_body(self.parsing, self.settings.max_body_bytes, scope, receive, send)
+        if body is not None:
+            await self._app(scope, replaying(body, receive), send)
 
 
 def _transport_security(host: str) -> TransportSecuritySettings:
@@ -158,7 +163,7 @@ def _transport_security(host: str) -> TransportSecuritySettings:
 def _tool(name: str, fn: Callable[..., Any], args: type[ArgModelBase], output: type[BaseModel],
           description: str) -> Tool:  # fmt: skip
     return Tool(fn=fn, name=name, description=description, parameters=args.model_json_schema(by_alias=True),
-                fn_metadata=FuncMetadata(arg_model=args, output_model=output), is_async=True, context_kwarg="ctx",
+                fn_metadata=BoundedArguments(arg_model=args, output_model=output), is_async=True, context_kwarg="ctx",
                 annotations=_READ_ONLY)  # fmt: skip
 
 
