@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -16,15 +17,17 @@ def test_ratios_allow_50_ms_and_the_score_is_their_geometric_mean(capsys: pytest
     native = {"a": 0.05, "b": 0.15}
     fast = Measured(seconds={"a": 0.2, "b": 0.2}, hello_run_s=0.05, hello_total_s=0.08)
     slow = Measured(seconds={"a": 0.8, "b": 3.2}, errors=["b: HTTP 200 timeout"], left=1)
-    print_table(native, {"fast": fast, "slow": slow, "gone": Measured(unavailable="exited")}, 3)
+    broken = Measured(seconds={"a": 0.1, "b": math.nan}, errors=["b: HTTP 503"] * 3)
+    print_table(native, {"fast": fast, "slow": slow, "gone": Measured(unavailable="exited"), "broken": broken}, 3)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[5] == "| a | 0.050 | 0.200 (2.0x) | 0.800 (8.0x) | unavailable |"
-    assert (
-        lines[7]
-        == "| **geometric mean of ratios** (rule: ≤ 3x) | - | **1.41x** ✓ | **11.31x** ✗ | unavailable: exited |"
+    assert lines[5] == "| a | 0.050 | 0.200 (2.0x) | 0.800 (8.0x) | unavailable | 0.100 (1.0x) |"
+    assert lines[6] == "| b | 0.150 | 0.200 (1.0x) | 3.200 (16.0x) | unavailable | failed |"
+    assert lines[7] == (
+        "| **geometric mean of ratios** (rule: ≤ 3x) | - | **1.41x** ✓ | **11.31x** ✗ | unavailable: exited "
+        "| - (a workload failed every run) |"
     )
-    assert lines[8] == "| hello world, cached binary: run / whole request | - | 50 / 80 ms | 0 / 0 ms | - |"
-    assert lines[9] == "| failed runs; sandboxes left | - | 0; 0 | 1; 1 | - |"
+    assert lines[8] == "| hello world, cached binary: run / whole request | - | 50 / 80 ms | 0 / 0 ms | - | 0 / 0 ms |"
+    assert lines[9] == "| failed runs; sandboxes left | - | 0; 0 | 1; 1 | - | 3; 0 |"
     assert lines[10] == "- slow: b: HTTP 200 timeout"
 
 

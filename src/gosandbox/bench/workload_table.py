@@ -59,12 +59,14 @@ def _cell(measured: Measured, workload: str, native_s: float) -> str:
     if measured.unavailable is not None:
         return "unavailable"
     seconds = measured.seconds[workload]
-    return f"{seconds:.3f} ({ratio(seconds, native_s):.1f}x)"
+    return "failed" if math.isnan(seconds) else f"{seconds:.3f} ({ratio(seconds, native_s):.1f}x)"
 
 
 def _mean(measured: Measured, native: dict[str, float]) -> str:
     if measured.unavailable is not None:
         return f"unavailable: {measured.unavailable}"
+    if any(math.isnan(measured.seconds[w]) for w in native):
+        return "- (a workload failed every run)"
     mean = geometric_mean([ratio(measured.seconds[w], native_s) for w, native_s in native.items()])
     return f"**{mean:.2f}x** {'✓' if mean <= MOST_RATIO else '✗'}"
 

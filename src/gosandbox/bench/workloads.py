@@ -13,6 +13,7 @@ binary) are shown apart: the default must not make it slower. Nothing fails on a
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from gosandbox.backends.docker.engine import connect
-from gosandbox.backends.docker.images import image_names
+from gosandbox.backends.docker.images import build_images
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.backends.oci.runtime import find_runtime
 from gosandbox.bench.scenarios import HELLO, ServerNotReady, free_port, start_server
@@ -196,8 +197,11 @@ def workloads(goroot: Path) -> list[Workload]:
 
 
 def host_toolchain(dest: Path) -> Path:
-    """GOROOT of the builder image's Go, copied to ``dest/go`` (the same toolchain the sandboxes build with)."""
-    builder = image_names().builder
+    """GOROOT of the builder image's Go, copied to ``dest/go`` (the same toolchain the sandboxes build with).
+
+    The images are built first where they are not current (as every server's start would build them).
+    """
+    builder = build_images(connect())[0].builder
     created = subprocess.run(  # noqa: S603
         ["docker", "create", "--label", f"gosandbox.instance={_LABEL}", builder, "true"],  # noqa: S607
         capture_output=True, text=True, check=True,
@@ -329,9 +333,9 @@ def measure(candidate: Candidate, suite: list[Workload], state: Path, runs: int,
                 for _ in range(runs):
                     native.sample(workload.name)
                     seconds, problem = _post(client, workload)
-                    samples.append(seconds)
+                    samples += [] if problem else [seconds]  # a failed run's time is no workload's time
                     measured.errors += [problem] if problem else []
-                measured.seconds[workload.name] = statistics.median(samples)
+                measured.seconds[workload.name] = statistics.median(samples) if samples else math.nan
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
