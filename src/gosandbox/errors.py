@@ -16,7 +16,8 @@ Exception tree::
     ├── SubmissionFinished         the submission already finished; it cannot be cancelled (HTTP 409)
     ├── Unauthorized               no API key, or an unknown or revoked one, where one is required (HTTP 401)
     ├── Overloaded                 all sandboxes busy and the wait queue full (HTTP 429)
-    │   └── RateLimited            the API key's token bucket is empty or its daily quota spent (HTTP 429)
+    │   ├── RateLimited            the API key's token bucket is empty or its daily quota spent (HTTP 429)
+    │   └── StorageQuotaExceeded   the API key (or keyless tenant) keeps its quota of stored bytes (HTTP 429)
     ├── JobFailed                  the service could not finish a job; carries its stored problem
     └── BackendUnavailable         something the service needs cannot serve (HTTP 503)
         ├── EngineUnreachable      the Docker engine does not answer
@@ -109,6 +110,10 @@ class Unauthorized(GosandboxError):
 
 class RateLimited(Overloaded):
     """The request's API key has no token left in its bucket, or has spent its daily quota."""
+
+
+class StorageQuotaExceeded(Overloaded):
+    """Storing this would take the request's API key (or the keyless tenant) past its storage quota."""
 
 
 class BackendUnavailable(GosandboxError):

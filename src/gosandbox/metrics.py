@@ -79,6 +79,11 @@ RATE_LIMIT_REFUSALS = Counter(
     "Requests refused with 429 by a key's token bucket or daily quota, by key name (never the key).",
     ["key"],
 )
+STORED_BYTES = Gauge(
+    "gosandbox_stored_bytes",
+    "Bytes the store keeps for every owner together, by what holds them (submissions, shares): what quotas count.",
+    ["what"],
+)
 WEBHOOK_DELIVERIES = Counter(
     "gosandbox_webhook_deliveries_total",
     "Callbacks, by outcome: delivered, failed (no 2xx after the retries), refused (host not allowed), dropped.",
@@ -131,6 +136,12 @@ def watch_queue(count: Callable[[], int]) -> None:
 
 def watch_pool(ready: Callable[[], int]) -> None:
     POOL_READY.set_function(_guarded(ready))
+
+
+def watch_storage(submissions: Callable[[], int], shares: Callable[[], int]) -> None:
+    """Report the store's bytes at each scrape (a failing count reads as NaN)."""
+    STORED_BYTES.labels("submissions").set_function(_guarded(submissions))
+    STORED_BYTES.labels("shares").set_function(_guarded(shares))
 
 
 def _guarded(read: Callable[[], int]) -> Callable[[], float]:

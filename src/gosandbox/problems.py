@@ -26,6 +26,7 @@ _STATUS: list[tuple[type[errors.GosandboxError], int, str]] = [
     (errors.SubmissionFinished, 409, "submission-finished"),
     (errors.Unauthorized, 401, "unauthorized"),
     (errors.RateLimited, 429, "rate-limited"),
+    (errors.StorageQuotaExceeded, 429, "storage-quota-exceeded"),
     (errors.Overloaded, 429, "overloaded"),
     (errors.EngineUnreachable, 503, "engine-unreachable"),
     (errors.ImageMissing, 503, "image-missing"),

@@ -115,6 +115,15 @@ class Settings(BaseSettings):
         None, pattern=r"^rediss?://", description="redis://host:port/N: run jobs on workers through this Redis"
     )
     result_ttl_s: int = Field(86400, ge=1, description="finished submissions are purged after this many seconds")
+    storage_quota_mb: int = Field(
+        1024, ge=0, description="MiB of stored submissions and shares per API key, and for the keyless tenant (0: none)"
+    )
+    share_ttl_s: int = Field(
+        90 * 86400, ge=0, description="a shared program is purged this long after it was last shared (0: kept forever)"
+    )
+    cancelled_keep_s: float = Field(
+        60.0, ge=0, description="a job cancelled before it started (its source with it) is purged after this long"
+    )
     max_attempts: int = Field(
         2, ge=1, le=10, description="attempts a job gets when its workers are lost (2: one re-run, then 'worker lost')"
     )

@@ -34,7 +34,7 @@ from support.jobs_helpers import POSTGRES_URL, fresh_postgres_engine, sample_req
 
 T = TypeVar("T")
 
-HEAD = "0003"
+HEAD = "0004"
 ORIGIN = "api-1"
 WORKER = "worker-1"
 TOKEN = "message-1"

@@ -27,7 +27,7 @@ SURFACE = {
     "reap": {"--all-instances"},
     "db upgrade": set(),
     "image build": set(),
-    "keys create": {"--name", "--rate", "--burst", "--daily", "--max-wall-s", "--max-memory-mb"},
+    "keys create": {"--name", "--rate", "--burst", "--daily", "--max-wall-s", "--max-memory-mb", "--admin"},
     "keys list": set(),
     "keys revoke": set(),
 }  # fmt: skip

@@ -1,4 +1,9 @@
-"""Routes of jobs: /submissions (submit, batch, get, list, cancel, live events)."""
+"""Routes of jobs: /submissions (submit, batch, get, list, cancel, live events).
+
+Every id a client sends is looked up as the caller's (``viewer``): another API key's submission is a
+404, as one that never existed. A listing is streamed a few submissions at a time, so that a client
+that does not read holds at most those in the server's memory.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +25,16 @@ from gosandbox.edge.shutdown import Shutdown, StoppingNow
 from gosandbox.errors import InvalidRequest, SubmissionNotFound
 from gosandbox.jobs.events import Event
 from gosandbox.jobs.service import JobService
-from gosandbox.jobs.submission import JobRequest, Submission, is_submission_id
+from gosandbox.jobs.store import json_text
+from gosandbox.jobs.submission import JobRequest, Owner, Submission, is_submission_id
 from gosandbox.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 MAX_WAIT_S = 60.0
+#: Submissions read and rendered at once while a listing is streamed (each up to ~3 MiB of output).
+_LISTED_AT_ONCE = 4
 
 
 def _checked_id(submission_id: str) -> str:
@@ -36,7 +44,7 @@ def _checked_id(submission_id: str) -> str:
 
 
 def _sse(event_id: str, name: str, data: dict[str, Any]) -> bytes:
-    payload = json.dumps(data, separators=(",", ":"))
+    payload = json_text(data)  # UTF-8 as it is: an output's Control Pictures are 3 bytes, not a 6-byte escape
     return f"id: {event_id}\nevent: {name}\ndata: {payload}\n\n".encode()
 
 
@@ -104,25 +112,29 @@ async def _wait_unless_stopping(service: JobService, submission_id: str, wait_s:
 
 def _add_read_routes(app: FastAPI, service: JobService, shutdown: Shutdown) -> None:
     @app.get("/submissions", response_model=SubmissionList, responses=problem_responses(400, 422, 503))
-    async def list_submissions(ids: str = Query(description="comma-separated ids, at most 100")) -> dict[str, Any]:
-        """The submissions with these ids, in that order (unknown ones are left out)."""
+    async def list_submissions(ids: str = Query(description="comma-separated ids, at most 100")) -> Response:
+        """The caller's submissions with these ids, in that order (unknown ones and other keys' are left out)."""
         asked = [i.strip() for i in ids.split(",") if i.strip()]
         wanted = list(dict.fromkeys(asked))  # each once
         if not wanted or len(asked) > 100 or not all(is_submission_id(i) for i in wanted):
             raise InvalidRequest("ids must be 1-100 comma-separated submission ids (32 hexadecimal digits each)")
-        found = await asyncio.to_thread(service.store.get_many, wanted)
-        return {"submissions": [s.public() for s in found]}
+        viewer = current_owner()
+        first = await asyncio.to_thread(service.get_many, wanted[:_LISTED_AT_ONCE], viewer=viewer)  # fails as a 503
+        listing = _listing(service, first, wanted[_LISTED_AT_ONCE:], viewer)
+        return StreamingResponse(listing, media_type="application/json")
 
     @app.get("/submissions/{submission_id}", response_model=SubmissionOut, responses=problem_responses(404, 422, 503))
     async def get_submission(submission_id: str) -> dict[str, Any]:
         """The submission: state, result once done, error if the service failed."""
-        return (await asyncio.to_thread(service.get, _checked_id(submission_id))).public()
+        viewer = current_owner()
+        return (await asyncio.to_thread(lambda: service.get(_checked_id(submission_id), viewer=viewer))).public()
 
     @app.delete("/submissions/{submission_id}", response_model=SubmissionOut,
                 responses=problem_responses(404, 409, 422, 503))  # fmt: skip
     async def cancel_submission(submission_id: str) -> dict[str, Any]:
         """Cancel: a queued job never runs, a running one's sandbox is killed; a finished one gives 409."""
-        return (await asyncio.to_thread(service.cancel, _checked_id(submission_id))).public()
+        viewer = current_owner()
+        return (await asyncio.to_thread(lambda: service.cancel(_checked_id(submission_id), viewer=viewer))).public()
 
     nothing_more = {"description": "a finished job with no event after Last-Event-ID: nothing more will come"}
     events_doc = {**problem_responses(404, 422, 503), 200: _sse_doc(), 204: nothing_more}
@@ -130,13 +142,30 @@ def _add_read_routes(app: FastAPI, service: JobService, shutdown: Shutdown) -> N
     @app.get("/submissions/{submission_id}/events", responses=events_doc)
     async def submission_events(request: Request, submission_id: str) -> Response:
         """Server-Sent Events: state, compile, stdout/stderr chunks as written, then result; Last-Event-ID resumes."""
-        stream = service.stream(_checked_id(submission_id), request.headers.get("last-event-id"))
+        stream = service.stream(_checked_id(submission_id), request.headers.get("last-event-id"),
+                                viewer=current_owner())  # fmt: skip
         try:
             first = await anext(stream)  # a missing submission is a 404, not an empty stream
         except StopAsyncIteration:
             return Response(status_code=204)  # tells an EventSource to stop reconnecting
         return StreamingResponse(_render(first, stream, shutdown), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+async def _listing(service: JobService, first: list[Submission], rest: list[str],
+                   viewer: Owner) -> AsyncIterator[bytes]:  # fmt: skip
+    """``{"submissions": [...]}``, read and rendered :data:`_LISTED_AT_ONCE` at a time."""
+    yield b'{"submissions":['
+    separator, found, position = b"", first, 0
+    while True:
+        for submission in found:
+            yield separator + json_text(submission.public()).encode()
+            separator = b","
+        if position >= len(rest):
+            break
+        ids, position = rest[position : position + _LISTED_AT_ONCE], position + _LISTED_AT_ONCE
+        found = await asyncio.to_thread(service.get_many, ids, viewer=viewer)
+    yield b"]}"
 
 
 async def _render(first: Event | None, stream: AsyncIterator[Event | None],

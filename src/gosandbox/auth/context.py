@@ -61,9 +61,10 @@ def current() -> Principal | None:
 
 
 def current_owner() -> Owner:
-    """Whom what the request stores belongs to: its API key, or the keyless tenant."""
+    """Whom what the request stores belongs to, and what it may read: its API key (an admin key may read
+    every key's), or the keyless tenant."""
     principal = _CURRENT.get()
-    return Owner(principal.key.name) if principal is not None else KEYLESS
+    return Owner(principal.key.name, admin=principal.key.admin) if principal is not None else KEYLESS
 
 
 def take_or_refuse(limiter: Limiter, key: ApiKey, cost: int) -> Decision:

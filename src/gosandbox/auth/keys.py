@@ -41,7 +41,8 @@ _C = _T.c
 class ApiKey:
     """A key as the server knows it: its name, its limits; never the key itself.
 
-    ``daily`` 0 means no daily quota; ``max_wall_s``/``max_memory_mb`` None: the server's caps.
+    ``daily`` 0 means no daily quota; ``max_wall_s``/``max_memory_mb`` None: the server's caps; ``admin``:
+    it reads, cancels and deletes every key's submissions and shares (others see only their own).
     """
 
     name: str
@@ -53,6 +54,7 @@ class ApiKey:
     max_memory_mb: int | None = None
     created_at: float = 0.0
     revoked_at: float | None = None
+    admin: bool = False
 
     @property
     def refill_s(self) -> float:
@@ -91,7 +93,7 @@ def key_hash(key: str) -> str:
 def _api_key(row: object) -> ApiKey:
     m = row._mapping  # type: ignore[attr-defined]
     return ApiKey(m["name"], m["prefix"], m["rate_per_s"], m["burst"], m["daily"], m["max_wall_s"],
-                  m["max_memory_mb"], m["created_at"], m["revoked_at"])  # fmt: skip
+                  m["max_memory_mb"], m["created_at"], m["revoked_at"], bool(m["admin"]))  # fmt: skip
 
 
 class KeyStore:
@@ -106,7 +108,7 @@ class KeyStore:
             raise InvalidRequest("a key's name is 1-64 letters, digits, '_', '.' or '-'")
         key = new_key()
         stored = ApiKey(spec.name, key[:SHOWN_CHARS], spec.rate_per_s, spec.burst, spec.daily, spec.max_wall_s,
-                        spec.max_memory_mb, time.time())  # fmt: skip
+                        spec.max_memory_mb, time.time(), admin=spec.admin)  # fmt: skip
         values = {**asdict(stored), "key_hash": key_hash(key)}
         try:
             with self.engine.begin() as connection:

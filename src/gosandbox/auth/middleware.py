@@ -11,8 +11,9 @@ rate-limit headers to the response's start; the body passes through untouched.
   ``WWW-Authenticate: Bearer``.
 - :data:`PUBLIC_PATHS` need no key: the probes, the documentation, the playground's page and ``/metrics``.
 - Counted: every ``POST`` (each may start a job; a batch of N counts N), one unit from the key's
-  token bucket and daily quota, taken *before* the body is read. Reads (``GET``, ``HEAD``), cancels
-  and the event streams are not counted; they carry the headers, of the state as it is.
+  token bucket and daily quota, taken *before* the body is read. Then every answer, a read's too,
+  costs one unit per MiB of body it carried, drawn once it is sent (:mod:`gosandbox.auth.metering`):
+  a key whose big reads put its bucket in debt is refused, reads and all, until it has refilled.
 - Each authenticated answer carries ``RateLimit-Policy`` and ``RateLimit``
   (draft-ietf-httpapi-ratelimit-headers-10..12: lists of policies, ``q``/``w`` and ``r``/``t``);
   a refusal is 429 problem+json with ``Retry-After`` (whole seconds, at least 1).
@@ -33,6 +34,7 @@ from sqlalchemy import Engine
 
 from gosandbox.auth.context import Principal, count_refusal, refusal, serving
 from gosandbox.auth.keys import KEY_PREFIX, ApiKey, KeyStore, key_hash
+from gosandbox.auth.metering import AnswerMeter
 from gosandbox.auth.ratelimit import Decision, Limiter, MemoryLimiter, RedisLimiter, seconds_to_utc_midnight
 from gosandbox.errors import BackendUnavailable, GosandboxError, Unauthorized
 from gosandbox.problems import problem_of
@@ -118,8 +120,8 @@ def policy_header(key: ApiKey) -> str:
 
 def state_header(key: ApiKey, decision: Decision) -> str:
     """``"burst";r=7;t=1, "daily";r=9993;t=43200``: tokens left and seconds until full; the day's rest."""
-    missing = max(0.0, key.burst - decision.tokens)
-    states = [f'"burst";r={math.floor(decision.tokens)};t={math.ceil(missing / key.rate_per_s)}']
+    missing = max(0.0, key.burst - decision.tokens)  # a debt (tokens below 0) takes longer to refill
+    states = [f'"burst";r={max(0, math.floor(decision.tokens))};t={math.ceil(missing / key.rate_per_s)}']
     if key.daily:
         left = max(0, key.daily - decision.daily_used)
         states.append(f'"daily";r={left};t={seconds_to_utc_midnight(decision.now)}')
@@ -154,6 +156,7 @@ class AuthMiddleware:
 
     def __init__(self, app: ASGIApp, keys: KeyCache, limiter: Limiter) -> None:
         self.app, self.keys, self.limiter = app, keys, limiter
+        self.meter = AnswerMeter(limiter)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         public = scope["type"] == "http" and is_public(scope["path"], scope.get("query_string", b""))
@@ -179,8 +182,12 @@ class AuthMiddleware:
             await _send_problem(send, _document(refused), headers)
             return
         principal = Principal(key, self.limiter, decision)
-        with serving(principal):
-            await self.app(scope, receive, _with_headers(send, principal))
+        sending = _Sending(send, principal)
+        try:
+            with serving(principal):
+                await self.app(scope, receive, sending)
+        finally:
+            await self.meter.charge(key, sending.body_bytes)
 
     async def _authenticate(self, scope: Scope, send: Send) -> ApiKey | None:
         """The request's live key; None once it was answered 401."""
@@ -210,16 +217,20 @@ class AuthMiddleware:
             return Decision(None, float(key.burst), 0, time.time())
 
 
-def _with_headers(send: Send, principal: Principal) -> Send:
-    """``send`` that adds the key's RateLimit headers to the response's start (the state as it is then)."""
+class _Sending:
+    """``send`` that adds the key's RateLimit headers to the response's start (the state as it is then) and
+    counts the body bytes sent (what the answer costs)."""
 
-    async def sending(message: Message) -> None:
+    def __init__(self, send: Send, principal: Principal) -> None:
+        self.send, self.principal, self.body_bytes = send, principal, 0
+
+    async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), *_headers(principal.key,
-                                                                                     principal.decision)]}  # fmt: skip
-        await send(message)
-
-    return sending
+            added = _headers(self.principal.key, self.principal.decision)
+            message = {**message, "headers": [*message.get("headers", []), *added]}
+        elif message["type"] == "http.response.body":
+            self.body_bytes += len(message.get("body", b""))
+        await self.send(message)
 
 
 def install_auth(app: Any, settings: Settings, engine: Engine) -> None:

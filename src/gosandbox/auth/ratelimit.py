@@ -2,7 +2,9 @@
 
 A key's bucket holds up to ``burst`` tokens and refills at ``rate_per_s``; a counted request takes
 one (a batch of N takes N). Its daily quota counts the same units per UTC day. A refusal says
-which of the two refused and when to retry.
+which of the two refused and when to retry. An answer's size is known only once it is sent: it is
+drawn afterwards (:meth:`Limiter.debit`, see :mod:`gosandbox.auth.metering`), past empty if need
+be, and a bucket in debt refuses every request until it has refilled past it.
 
 In-process (embedded mode) both live in a dict: a restart forgets them (a full bucket, and today's
 count from zero). With ``GOSANDBOX_QUEUE_URL``, one Lua script refills, checks the quota and takes
@@ -49,6 +51,10 @@ class Limiter(Protocol):
 
     def take(self, key: ApiKey, cost: int) -> Decision:
         """Take ``cost`` units from the key's bucket and quota, or none if either lacks them (cost 0: peek)."""
+        ...
+
+    def debit(self, key: ApiKey, units: float) -> None:
+        """Draw ``units`` from the key's bucket whatever it holds (below zero: a debt); not from its daily quota."""
         ...
 
 
@@ -98,6 +104,13 @@ class MemoryLimiter:
             self._buckets[key.name] = (tokens, now)
         return Decision(refused, tokens, used, now)
 
+    def debit(self, key: ApiKey, units: float) -> None:
+        now = time.time()
+        with self._lock:
+            tokens, at = self._buckets.get(key.name, (float(key.burst), now))
+            tokens = min(float(key.burst), tokens + max(0.0, now - at) * key.rate_per_s)
+            self._buckets[key.name] = (tokens - units, now)
+
     def _forget_other_days(self, day: tuple[str, str]) -> None:
         if day not in self._used:
             for old in [d for d in self._used if d[0] == day[0]]:
@@ -128,8 +141,21 @@ else
   end
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return {refused, tostring(tokens), tostring(used), tostring(now)}
+"""
+#: KEYS: bucket. ARGV: rate per second, burst, units. The bucket kept until it would be full again (a debt too).
+_DEBIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate, burst, units = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate) - units
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return tostring(tokens)
 """
 
 
@@ -143,6 +169,7 @@ class RedisLimiter:
 
         self._client = sync_client(url)
         self._take = self._client.register_script(_TAKE)
+        self._debit = self._client.register_script(_DEBIT)
 
     def take(self, key: ApiKey, cost: int) -> Decision:
         from redis.exceptions import RedisError  # noqa: PLC0415
@@ -157,6 +184,16 @@ class RedisLimiter:
             raise QueueUnavailable(f"the rate limiter's Redis does not answer ({type(exc).__name__})") from exc
         verdict = refused.decode() if isinstance(refused, bytes) else str(refused)
         return Decision(verdict or None, float(tokens), int(float(used)), float(now))  # type: ignore[arg-type]
+
+    def debit(self, key: ApiKey, units: float) -> None:
+        from redis.exceptions import RedisError  # noqa: PLC0415
+
+        from gosandbox.errors import QueueUnavailable  # noqa: PLC0415
+
+        try:
+            self._debit(keys=[rate_bucket_key(key.name)], args=[key.rate_per_s, key.burst, units])
+        except RedisError as exc:
+            raise QueueUnavailable(f"the rate limiter's Redis does not answer ({type(exc).__name__})") from exc
 
     def close(self) -> None:
         self._client.close()

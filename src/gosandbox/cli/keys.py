@@ -59,12 +59,14 @@ def keys() -> None:
               help="counted requests per UTC day (0: no daily quota)")  # fmt: skip
 @click.option("--max-wall-s", type=click.FloatRange(0, min_open=True), help="cap on limits.wall_s (default: server's)")
 @click.option("--max-memory-mb", type=click.IntRange(1), help="cap on limits.memory_mb (default: server's)")
-def create(name: str, rate: str, burst: int, daily: int, **caps: Any) -> None:
+@click.option("--admin", is_flag=True, help="may read, cancel and delete every key's submissions and shares")
+def create(name: str, rate: str, burst: int, daily: int, admin: bool, **caps: Any) -> None:
     """Make a key; print it once (only its hash is kept)."""
     from gosandbox.auth.keys import ApiKey, parse_rate  # noqa: PLC0415
 
     try:
-        spec = ApiKey(name, "", parse_rate(rate), burst, daily, caps["max_wall_s"], caps["max_memory_mb"])
+        spec = ApiKey(name, "", parse_rate(rate), burst, daily, caps["max_wall_s"], caps["max_memory_mb"],
+                      admin=admin)  # fmt: skip
         key, stored = _key_store().create(spec)
     except GosandboxError as exc:
         _fail(exc)

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gosandbox.jobs.outputs import printable
+
 #: The last event of every job.
 RESULT = "result"
 
@@ -164,7 +166,8 @@ class OutputEvents:
     """Turns the program's output chunks into ``stdout``/``stderr`` events, as they are written.
 
     Chunks that arrive within ``gather_s`` of each other are sent together (a program writing a
-    byte at a time must not cost an event per byte); UTF-8 split across chunks is joined first.
+    byte at a time must not cost an event per byte); UTF-8 split across chunks is joined first. The
+    text is in the form results have (:func:`gosandbox.jobs.outputs.printable`).
     """
 
     def __init__(self, publish: Callable[[str, dict[str, Any]], None], gather_s: float = 0.01) -> None:
@@ -204,7 +207,7 @@ class OutputEvents:
         with self._wake:
             batch, self._pending = self._pending, []
         for name, text in batch:
-            self._publish(name, {"text": text})
+            self._publish(name, {"text": printable(text)})
 
     def close(self) -> None:
         """Send what is left; every output event is published when this returns."""

@@ -20,6 +20,7 @@ from gosandbox.backends.base import BuildOutcome, Observers
 from gosandbox.errors import GosandboxError, StoreUnavailable
 from gosandbox.go_tools import explain, format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
+from gosandbox.jobs.outputs import compact_events, printable_result
 from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
 from gosandbox.jobs.webhooks import Webhooks
@@ -31,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 
 def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers) -> dict[str, Any]:
-    """Run the request's tool; its result as the synchronous endpoint returns it."""
+    """Run the request's tool; its result as the synchronous endpoint returns it (the program's output in the
+    service's text form: :mod:`gosandbox.jobs.outputs`)."""
     spec = request.spec
     if request.kind is Kind.RUN:
         result: Any = replace(runner.run(spec, cancel=cancel, observers=observers),
@@ -44,7 +46,7 @@ def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observ
         result = explain(runner, spec, request.explain_options)
     else:
         result = format_files(runner, spec, request.sent_files)
-    return asdict(result)
+    return printable_result(asdict(result)) if request.kind in (Kind.RUN, Kind.TEST) else asdict(result)
 
 
 class CancelSwitches:
@@ -100,9 +102,10 @@ class JobEnd:
         public = submission.public()
         self.events.publish(submission.id, "state", {"state": submission.state.value})
         self.events.publish(submission.id, RESULT, public)
-        # The result event's data is the submission itself: stored once, in its row, not again here.
+        # The result event's data is the submission itself, and the output events' text is in its result:
+        # both are stored once, in its row, not again here.
         events = [e if e.name != RESULT else Event(e.id, RESULT, {}) for e in self.events.history(submission.id)]
-        self.store.set_events(submission.id, [e.to_json() for e in events])
+        self.store.set_events(submission.id, compact_events([e.to_json() for e in events], submission.result))
         self.events.retire(submission.id)
         if submission.callback_url:
             # Read in full: a compat layer's shape renders from the request and the events just stored.

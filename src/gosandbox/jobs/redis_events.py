@@ -45,7 +45,7 @@ class RedisEventLog:
         key = events_key(submission_id)
         try:
             pipe = self._sync.pipeline(transaction=False)
-            pipe.xadd(key, {"event": name, "data": json.dumps(data)})
+            pipe.xadd(key, {"event": name, "data": json.dumps(data, ensure_ascii=False)})
             pipe.expire(key, _STREAM_TTL_S)
             pipe.execute()
         except redis.RedisError as exc:

@@ -1,4 +1,11 @@
-"""What the edges (HTTP, CLI, compatibility layers) call: submit, get, cancel, wait, follow events."""
+"""What the edges (HTTP, CLI, compatibility layers) call: submit, get, cancel, wait, follow events, share.
+
+Every submission and share is its owner's (:class:`~gosandbox.jobs.submission.Owner`: an API key, or the
+keyless tenant). An edge that serves an id a client sent passes the caller as ``viewer``: what another
+owner stored is "not found" to it, exactly as what never existed (no oracle), unless the caller's key is
+an admin one. ``viewer=None`` is for an id the edge made itself for this caller (a synchronous route's
+own job). What an owner stores is held to its storage quota (:mod:`gosandbox.jobs.quota`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
+from gosandbox import metrics
 from gosandbox.errors import (
     BackendUnavailable,
     GosandboxError,
@@ -21,7 +29,9 @@ from gosandbox.errors import (
 from gosandbox.jobs.dispatch import Dispatcher, LocalDispatcher
 from gosandbox.jobs.events import RESULT, Event, EventLog, events_after
 from gosandbox.jobs.execution import JobEnd
-from gosandbox.jobs.store import Store
+from gosandbox.jobs.quota import StorageQuota
+from gosandbox.jobs.shares import ShareStore
+from gosandbox.jobs.store import Store, json_bytes
 from gosandbox.jobs.submission import JobRequest, Owner, State, Submission
 from gosandbox.jobs.webhooks import check_callback_url
 from gosandbox.settings import Settings
@@ -33,6 +43,7 @@ KEEPALIVE_S = 15.0
 MAX_STREAM_S = 600.0
 _SWEEP_EVERY_S = 5.0
 _ANNOUNCE_WAIT_S = 1.0  # a finished job's events not stored yet: how long to wait for them
+_MIB = 1024 * 1024
 
 #: Takes a batch's ``N`` jobs from the caller's rate and quota (the edge already took one unit for the
 #: request); raises :class:`~gosandbox.errors.RateLimited` or ``AboveKeyCap`` when they are not there.
@@ -45,6 +56,9 @@ class JobService:
                  end: JobEnd) -> None:  # fmt: skip
         self.settings, self.store, self.events, self.dispatcher, self.end = settings, store, events, dispatcher, end
         self.distributed = settings.queue_url is not None
+        self.quota = StorageQuota(store.engine, settings.storage_quota_mb * _MIB, settings.result_ttl_s)
+        self.shares = ShareStore(store.engine, ttl_s=settings.share_ttl_s)
+        metrics.watch_storage(self.quota.submission_bytes, self.quota.share_bytes)
 
     # --- submitting ---------------------------------------------------------------------------
 
@@ -73,13 +87,15 @@ class JobService:
         callback_url: str | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[Submission, bool]:
-        """Store the job as ``owner``'s and hand it on; an ``idempotency_key`` seen before returns that submission.
+        """Store the job as ``owner``'s and hand it on; an ``idempotency_key`` ``owner`` used before returns that
+        submission (another owner's key is another key).
 
         ``sync``: a client waits for it on this node (a synchronous endpoint).
         """
         self.check(request, callback_url)
-        if idempotency_key is not None and (existing := self.store.find_by_key(idempotency_key)) is not None:
-            return self._same_request(existing, request, idempotency_key), False
+        if idempotency_key is not None and (existing := self.store.find_by_key(idempotency_key, owner)) is not None:
+            return self._same_request(existing, request, callback_url, idempotency_key), False
+        self.quota.check(owner, json_bytes(request.to_json()))
         self.dispatcher.admit()
         submission, created = self.store.create(request, origin=self.settings.instance, sync=sync,
                                                 callback_url=callback_url, idempotency_key=idempotency_key,
@@ -87,12 +103,13 @@ class JobService:
         if created:
             self._hand_on(submission)
         elif idempotency_key is not None:  # the same key, sent twice at once: the other request won
-            self._same_request(submission, request, idempotency_key)
+            self._same_request(submission, request, callback_url, idempotency_key)
         return submission, created
 
     @staticmethod
-    def _same_request(existing: Submission, request: JobRequest, key: str) -> Submission:
-        if existing.request != request.to_json():
+    def _same_request(existing: Submission, request: JobRequest, callback_url: str | None, key: str) -> Submission:
+        """``existing`` when it was made by this very request (every field that changes what happens)."""
+        if (existing.request, existing.callback_url) != (request.to_json(), callback_url):
             raise IdempotencyKeyReused(
                 f"Idempotency-Key {key[:40]!r} was used for a different request; use a new key for a new request"
             )
@@ -108,6 +125,7 @@ class JobService:
             except InvalidRequest as exc:  # name the item, as the parsing of the batch does
                 raise type(exc)(f"submissions[{index}]: {exc}") from None
         charge(len(requests))  # N jobs count N against the API key's rate and quota
+        self.quota.check(owner, sum(json_bytes(request.to_json()) for request, _ in requests))
         self.dispatcher.admit(len(requests))
         submissions: list[Submission] = []
         try:
@@ -135,16 +153,36 @@ class JobService:
 
     # --- reading, cancelling ------------------------------------------------------------------
 
-    def get(self, submission_id: str, *, with_events: bool = False) -> Submission:
-        """The submission as the API shows it (``with_events``: its stored events too)."""
+    def get(self, submission_id: str, *, viewer: Owner | None = None, with_events: bool = False) -> Submission:
+        """The submission as the API shows it (``with_events``: its stored events too), if ``viewer`` may see it."""
         submission = self.store.get(submission_id) if with_events else self.store.get_light(submission_id)
-        if submission is None:
+        if submission is None or not (viewer is None or viewer.may_access(submission.api_key_name)):
             raise SubmissionNotFound(
                 f"no submission {submission_id[:40]!r}; finished ones are kept {self.settings.result_ttl_s} s"
             )
         return submission
 
-    def cancel(self, submission_id: str) -> Submission:
+    def get_many(self, ids: Sequence[str], *, viewer: Owner) -> list[Submission]:
+        """The submissions of ``viewer``'s among ``ids``, in that order (others are left out, as unknown ones)."""
+        return [s for s in self.store.get_many(ids) if viewer.may_access(s.api_key_name)]
+
+    def delete(self, submission_id: str, *, viewer: Owner) -> Submission:
+        """Delete ``viewer``'s finished submission; an active one is cancelled instead, and kept (Judge0's DELETE).
+
+        Returns it in full, as it was when deleted, or as it is once cancelled.
+        """
+        submission = self.get(submission_id, viewer=viewer, with_events=True)
+        if submission.state.finished:
+            self.store.delete(submission_id)
+            return submission
+        with contextlib.suppress(SubmissionFinished):  # it ended meanwhile: it stays, as it ended
+            self.cancel(submission_id)
+        return self.get(submission_id, with_events=True)
+
+    def cancel(self, submission_id: str, *, viewer: Owner | None = None) -> Submission:
+        """Cancel the job (a queued one never runs, a running one's sandbox is killed), if ``viewer`` may."""
+        if viewer is not None:
+            self.get(submission_id, viewer=viewer)  # another owner's: not found, and nothing done
         previous = self.store.cancel(submission_id)
         if previous is None:
             self.get(submission_id)  # raises: not found
@@ -196,14 +234,15 @@ class JobService:
             if item is None and (await asyncio.to_thread(self.get, submission_id)).state.finished:
                 return  # its result event was lost (an outage of the event transport)
 
-    async def stream(self, submission_id: str, last_event_id: str | None) -> AsyncIterator[Event | None]:
-        """Every event after ``last_event_id``, live; a finished job replays what was stored.
+    async def stream(self, submission_id: str, last_event_id: str | None, *,
+                     viewer: Owner | None = None) -> AsyncIterator[Event | None]:  # fmt: skip
+        """Every event after ``last_event_id``, live; a finished job replays what was stored (``viewer``: as get).
 
         A live stream ends with the job's result, even if the result event itself was lost
         (the store is asked at each keep-alive), and after ``MAX_STREAM_S`` at the most: the
         client resumes with ``Last-Event-ID``.
         """
-        submission = await asyncio.to_thread(lambda: self.get(submission_id, with_events=True))
+        submission = await asyncio.to_thread(lambda: self.get(submission_id, viewer=viewer, with_events=True))
         if submission.state.finished:
             for replayed in await self._replay(submission, last_event_id):
                 yield replayed
@@ -242,15 +281,22 @@ class JobService:
             events.append(item)
         return events
 
+    # --- sharing ------------------------------------------------------------------------------
+
+    def share(self, body: bytes, owner: Owner) -> str:
+        """Store ``owner``'s program (within its storage quota) and return its id: see :mod:`gosandbox.jobs.shares`."""
+        return self.shares.put(body, owner, admit=lambda size: self.quota.check(owner, size))
+
     # --- upkeep -------------------------------------------------------------------------------
 
     def sweep(self) -> None:
-        """Purge expired results; re-send queued jobs nobody holds; fail jobs whose worker vanished.
+        """Purge expired results, jobs cancelled before they ran and expired shares; re-send queued jobs nobody
+        holds; fail jobs whose worker vanished.
 
         Each part runs even if another fails (a database or queue outage): the next round retries.
         """
         now = time.time()
-        for part in (self._purge, self._resend, self._fail_stale):
+        for part in (self._purge, self._purge_never_run, self._purge_shares, self._resend, self._fail_stale):
             try:
                 part(now)
             except GosandboxError as exc:
@@ -260,6 +306,16 @@ class JobService:
         purged = self.store.purge(now - self.settings.result_ttl_s)
         if purged:
             logger.info("purged %d finished submission(s)", purged)
+
+    def _purge_never_run(self, now: float) -> None:
+        purged = self.store.purge_never_run(now - self.settings.cancelled_keep_s)
+        if purged:
+            logger.info("purged %d job(s) cancelled before they ran", purged)
+
+    def _purge_shares(self, now: float) -> None:
+        purged = self.shares.purge(now)
+        if purged:
+            logger.info("purged %d expired share(s)", purged)
 
     def _resend(self, now: float) -> None:
         stale = self.store.queued_ids(enqueued_before=now - self.settings.requeue_after_s, limit=200)

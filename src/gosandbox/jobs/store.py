@@ -7,6 +7,7 @@ of them wins: a job is never finished twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gosandbox.errors import StoreUnavailable
+from gosandbox.jobs.outputs import expand_events
 from gosandbox.jobs.submission import KEYLESS, JobRequest, Kind, Owner, State, Submission, new_id
 from gosandbox.jobs.tables import SubmissionRow
 from gosandbox.problems import server_stopped, worker_lost
@@ -35,14 +37,26 @@ _C = _T.c
 _LIGHT = [column for column in _T.c if column.name not in ("request", "events")]
 
 
+def json_text(value: Any) -> str:
+    """JSON as the store writes it: compact, and UTF-8 as it is (``\\u2401`` would be six bytes for three)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_bytes(value: Any) -> int:
+    """The bytes ``value`` takes in a JSON column: what a storage quota counts."""
+    return 0 if value is None else len(json_text(value).encode("utf-8", "surrogatepass"))
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so that threads and processes share it."""
+    # hide_parameters: a failed statement's text must never carry a user's source or output into a log.
     if url.startswith("sqlite"):
-        # hide_parameters: a failed statement's text must never carry a user's source or output into a log.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+                               json_serializer=json_text)  # fmt: skip
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10, hide_parameters=True,
+                         json_serializer=json_text)  # fmt: skip
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -125,30 +139,32 @@ class Store:
         idempotency_key: str | None = None,
         owner: Owner = KEYLESS,
     ) -> tuple[Submission, bool]:
-        """Store a queued submission; with a known ``idempotency_key``, return that one instead.
+        """Store a queued submission of ``owner``'s; with an ``idempotency_key`` it used before, return that one.
 
-        Returns the submission and whether it was created now. The key is unique in the table:
-        the insert itself decides, so callers look it up first only to skip work.
+        Returns the submission and whether it was created now. A key is unique per owner (another
+        owner's key is another key): the insert itself decides, so callers look it up first only to
+        skip work.
         """
-        now = time.time()
+        now, stored = time.time(), request.to_json()
         values: dict[str, Any] = {
-            "id": new_id(), "kind": request.kind.value, "state": State.QUEUED.value, "request": request.to_json(),
+            "id": new_id(), "kind": request.kind.value, "state": State.QUEUED.value, "request": stored,
             "created_at": now, "enqueued_at": now, "attempts": 0, "go_version": request.spec.go_version,
             "callback_url": callback_url, "idempotency_key": idempotency_key, "origin": origin, "sync": sync,
-            "api_key_name": owner.key_name,
+            "api_key_name": owner.key_name, "stored_bytes": json_bytes(stored),
         }  # fmt: skip
         try:
             with self._transaction() as connection:
                 connection.execute(insert(_T).values(**values))
-        except IntegrityError:  # the key is taken: that submission is the answer
-            existing = self.find_by_key(idempotency_key or "")
+        except IntegrityError:  # the owner's key is taken: that submission is the answer
+            existing = self.find_by_key(idempotency_key or "", owner)
             if existing is None:
                 raise
             return existing, False
         return _submission(values), True
 
-    def find_by_key(self, key: str) -> Submission | None:
-        return self._one(select(_T).where(_C.idempotency_key == key))
+    def find_by_key(self, key: str, owner: Owner = KEYLESS) -> Submission | None:
+        """``owner``'s submission made with Idempotency-Key ``key`` (another owner's is not looked at)."""
+        return self._one(select(_T).where(_C.idempotency_key == key, owned_by(_C.api_key_name, owner)))
 
     def get(self, submission_id: str) -> Submission | None:
         return self._one(select(_T).where(_C.id == submission_id))
@@ -239,8 +255,9 @@ class Store:
         """Record the end of ``attempt``: the finished submission, or None when the attempt no longer
         owns the job (it was cancelled, or run again elsewhere)."""
         conditions = (_C.state == State.RUNNING.value, _C.attempts == attempt)
+        grown = _C.stored_bytes + json_bytes(result)
         row = self._take(submission_id, *conditions, returning=_LIGHT, state=state.value, result=result,
-                         error=error, finished_at=time.time())  # fmt: skip
+                         error=error, finished_at=time.time(), stored_bytes=grown)  # fmt: skip
         return _submission(row._mapping) if row is not None else None
 
     def cancel(self, submission_id: str) -> State | None:
@@ -305,7 +322,10 @@ class Store:
         return self._fail_all(stale, worker_lost(1))
 
     def set_events(self, submission_id: str, events: list[dict[str, Any]]) -> None:
-        self._update(submission_id, events=events)
+        """Store a finished job's events, once (a second announcement of its end changes nothing)."""
+        self._update(
+            submission_id, _C.events.is_(None), events=events, stored_bytes=_C.stored_bytes + json_bytes(events)
+        )
 
     def set_callback(self, submission_id: str, outcome: dict[str, Any]) -> None:
         self._update(submission_id, callback=outcome)
@@ -315,6 +335,18 @@ class Store:
         with self._transaction() as connection:
             statement = delete(_T).where(_C.state.not_in(_ACTIVE), _C.finished_at < finished_before)
             return int(connection.execute(statement).rowcount)
+
+    def purge_never_run(self, cancelled_before: float) -> int:
+        """Delete jobs cancelled before they started, once cancelled before ``cancelled_before`` (their source
+        is kept only while their owner may still look at them); return how many."""
+        never_ran = (_C.state == State.CANCELLED.value, _C.started_at.is_(None), _C.finished_at < cancelled_before)
+        with self._transaction() as connection:
+            return int(connection.execute(delete(_T).where(*never_ran)).rowcount)
+
+
+def owned_by(column: Any, owner: Owner) -> Any:
+    """The SQL condition "``column`` names ``owner``" (the keyless tenant: NULL)."""
+    return column.is_(None) if owner.keyless else column == owner.key_name
 
 
 def _submission(row: Any) -> Submission:
@@ -334,6 +366,6 @@ def _submission(row: Any) -> Submission:
         go_version=row.get("go_version"),
         callback_url=row.get("callback_url"),
         callback=row.get("callback"),
-        events=row.get("events"),
+        events=expand_events(events, row.get("result")) if (events := row.get("events")) is not None else None,
         api_key_name=row.get("api_key_name"),
     )

@@ -48,18 +48,26 @@ def is_submission_id(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Owner:
-    """Whom a submission or a shared program belongs to: an API key, by its name (never the key), or,
-    with ``key_name`` None, the keyless tenant (every request of a server without ``GOSANDBOX_AUTH``).
+    """Whom a submission, a shared program or an idempotency key belongs to: an API key, by its name
+    (never the key), or, with ``key_name`` None, the keyless tenant (every request of a server without
+    ``GOSANDBOX_AUTH``). Stored in the ``api_key_name`` columns.
 
     The edges (HTTP routes, MCP) say who the caller is and pass it into the job layer, which stores
-    it and never asks the HTTP layer itself. Stored in the ``api_key_name`` column.
+    it and never asks the HTTP layer itself. As a caller, an owner reads only what it owns, unless
+    its key is an ``admin`` one (``gosandbox keys create --admin``); anything else is "not found".
     """
 
     key_name: str | None = None
+    #: the caller's key may read, cancel and delete what every key owns (not part of the identity)
+    admin: bool = field(default=False, compare=False)
 
     @property
     def keyless(self) -> bool:
         return self.key_name is None
+
+    def may_access(self, owner_name: str | None) -> bool:
+        """Whether this caller may read, cancel or delete what the key ``owner_name`` (None: keyless) stored."""
+        return self.admin or self.key_name == owner_name
 
 
 #: The owner of every request of a server without API keys.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, LargeBinary, String, Text, false, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -36,13 +36,19 @@ class SubmissionRow(Base):
     #: the API node that accepted it, and whether a client waits on that node (a synchronous endpoint)
     origin: Mapped[str] = mapped_column(String(128))
     sync: Mapped[bool] = mapped_column(Boolean, default=False)
-    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    #: unique per owner (the index below): another key's Idempotency-Key is another key
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     #: the name of the API key that submitted it (never the key); None without GOSANDBOX_AUTH=required
     api_key_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the JSON bytes of its request, result and stored events: what its owner's storage quota counts
+    stored_bytes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     __table_args__ = (
         Index("ix_submissions_state_enqueued", "state", "enqueued_at"),
         Index("ix_submissions_finished_at", "finished_at"),
+        Index("ix_submissions_api_key_name", "api_key_name"),
+        # The keyless tenant's NULL made one key too: NULLs are distinct in a unique index.
+        Index("ux_submissions_owner_idempotency_key", func.coalesce(api_key_name, ""), idempotency_key, unique=True),
     )
 
 
@@ -61,10 +67,12 @@ class ApiKeyRow(Base):
     max_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: reads, cancels and deletes what every key owns (``gosandbox keys create --admin``)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ShareRow(Base):
-    """A shared program (see gosandbox.jobs.shares): its bytes as sent, under an id made from them."""
+    """A shared program (see gosandbox.jobs.shares): its bytes as sent, under an id made from them and its owner."""
 
     __tablename__ = "shares"
 
@@ -72,3 +80,12 @@ class ShareRow(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[float] = mapped_column(Float)
     api_key_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: len(body): what its owner's storage quota counts
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    #: purged after this (None: kept until deleted); sharing it again moves it on
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (
+        Index("ix_shares_api_key_name", "api_key_name"),
+        Index("ix_shares_expires_at", "expires_at"),
+    )

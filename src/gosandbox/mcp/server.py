@@ -42,7 +42,7 @@ from gosandbox.edge.requests import fmt_job, go_test_job, run_job, vet_job
 from gosandbox.errors import GosandboxError, InvalidRequest, JobFailed, Overloaded
 from gosandbox.jobs.events import RESULT, Event
 from gosandbox.jobs.service import JobService
-from gosandbox.jobs.submission import JobRequest, State, Submission
+from gosandbox.jobs.submission import JobRequest, Owner, State, Submission
 from gosandbox.limits import Limits
 from gosandbox.mcp.explain import EXPLAIN_DESCRIPTION, ExplainArgs, ExplainOutput, explain_body, explain_output
 from gosandbox.mcp.guards import BoundedArguments, guarded_body, replaying
@@ -208,7 +208,7 @@ class _Calls:
         owner = current_owner()  # the /mcp request's API key; keyless on stdio
         submission = await _service_call(lambda: self.service.submit(job, owner=owner, sync=True)[0])
         try:
-            await _follow(self.service, submission.id, _Progress(ctx))
+            await _follow(self.service, submission.id, _Progress(ctx), owner)
             final = await self.service.wait(submission.id, None)
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -239,9 +239,9 @@ async def _service_call(call: Callable[[], T]) -> T:
         raise ToolError(advice(exc)) from exc
 
 
-async def _follow(service: JobService, submission_id: str, progress: _Progress) -> None:
+async def _follow(service: JobService, submission_id: str, progress: _Progress, owner: Owner) -> None:
     try:
-        async for item in service.stream(submission_id, None):
+        async for item in service.stream(submission_id, None, viewer=owner):
             if item is None:
                 continue
             await progress.report(item)

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import Engine
 
+from gosandbox.auth.context import current_owner
 from gosandbox.edge.headers import page_headers, static_headers
 from gosandbox.edge.problems import problem, problem_response
 from gosandbox.jobs.shares import ShareStore, looks_like_share_id
@@ -77,7 +78,8 @@ class Playground:
 
     async def shared(self, request: Request, share_id: str, mode: str = FULL) -> Response:
         """The page with the program shared as ``share_id`` loaded; 404 when there is none."""
-        if not looks_like_share_id(share_id) or await asyncio.to_thread(self.shares.get, share_id) is None:
+        viewer = current_owner()  # another API key's share is not found, as one never made
+        if not looks_like_share_id(share_id) or await asyncio.to_thread(self.shares.get, share_id, viewer) is None:
             return _not_shared()
         return self.page(request, mode, share_id)
 

@@ -10,16 +10,20 @@ Where it differs from Judge0: ``wait=true`` answers the moment the run ends (Jud
 2 s at the least); DELETE of a queued or running submission cancels it (Judge0 refuses with 400),
 of a finished one deletes it; a callback goes only to allowed hosts. The callback itself is Judge0's
 (a ``PUT`` of the default fields, Base64), with our signature header, retries and recorded outcome.
+A token is its API key's: another key's reads and deletes answer 404, as for a token that never was.
+A batch read answers each token once (Judge0 repeats one asked twice), and is streamed a submission at
+a time, so that a client that does not read holds one in the server's memory, not twenty.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from gosandbox.auth.context import batch_charge, current_owner
 from gosandbox.compat.judge0 import info
@@ -29,15 +33,10 @@ from gosandbox.compat.judge0.status import STATUSES, status_document
 from gosandbox.edge.context import RouteContext
 from gosandbox.edge.parsing import ParsingGate
 from gosandbox.edge.shutdown import Shutdown, StoppingNow
-from gosandbox.errors import (
-    BackendUnavailable,
-    CallbackNotAllowed,
-    SubmissionFinished,
-    SubmissionNotFound,
-    UnknownToolchain,
-)
+from gosandbox.errors import BackendUnavailable, CallbackNotAllowed, SubmissionNotFound, UnknownToolchain
 from gosandbox.jobs.service import JobService
-from gosandbox.jobs.submission import JobRequest, Submission
+from gosandbox.jobs.store import json_text
+from gosandbox.jobs.submission import JobRequest, Owner, Submission
 from gosandbox.settings import Settings
 
 _FIELD_OF = {CallbackNotAllowed: "callback_url", UnknownToolchain: "language_id"}
@@ -136,17 +135,22 @@ class Judge0Api:
             await self.shutdown.race(self.service.wait(submission.id, self.settings.longest_job_s()))
         return JSONResponse(render(await self._full(submission.id), fields, encoded), status_code=201)
 
-    async def _full(self, submission_id: str) -> Submission:
-        return await asyncio.to_thread(lambda: self.service.get(submission_id, with_events=True))
+    async def _full(self, submission_id: str, viewer: Owner | None = None) -> Submission:
+        return await asyncio.to_thread(lambda: self.service.get(submission_id, viewer=viewer, with_events=True))
 
     async def show(self, token: str, encoded: bool, fields: tuple[str, ...]) -> dict[str, Any]:
+        """The caller's submission of this token; another key's is not found, as an unknown one."""
+        return await self._shown(token, encoded, fields, current_owner())
+
+    async def _shown(self, token: str, encoded: bool, fields: tuple[str, ...], viewer: Owner) -> dict[str, Any]:
         submission_id = from_token(token)
         if submission_id is None:
             raise _not_found()
         try:
-            return render(await self._full(submission_id), fields, encoded)
+            submission = await self._full(submission_id, viewer)
         except SubmissionNotFound:
             raise _not_found() from None
+        return await asyncio.to_thread(render, submission, fields, encoded)
 
     async def create_batch(self, request: Request, encoded: bool) -> JSONResponse:
         offered = await _languages(self.service)
@@ -173,34 +177,42 @@ class Judge0Api:
             return {_FIELD_OF[type(exc)]: [str(exc)]}
         return item
 
-    async def show_batch(self, tokens: str, encoded: bool, fields: tuple[str, ...]) -> dict[str, Any]:
-        asked = [token for token in tokens.strip().split(",") if token.strip()]
+    async def show_batch(self, tokens: str, encoded: bool, fields: tuple[str, ...]) -> Response:
+        """``{"submissions": [...]}`` of each distinct token (a dashed and a bare one are the same), streamed."""
+        asked = [token.strip() for token in tokens.strip().split(",") if token.strip()]
         if len(asked) > info.MAX_BATCH:
             raise Judge0Rejected(400, {"error": "number of submissions in a batch should be less than or equal to "
                                                 f"{info.MAX_BATCH}"})  # fmt: skip
         if not asked:
             raise Judge0Rejected(400, {"error": "there should be at least one submission in a batch"})
-        shown: list[dict[str, Any] | None] = []
-        for token in asked:
-            try:
-                shown.append(await self.show(token, encoded, fields))
-            except Judge0Rejected:
-                shown.append(None)
-        return {"submissions": shown}
+        distinct = list(dict.fromkeys(from_token(token) or token for token in asked))
+        viewer = current_owner()
+        first = await self._batch_item(distinct[0], encoded, fields, viewer)  # a store outage: a 503, not a cut body
+        return StreamingResponse(self._batch(first, distinct[1:], encoded, fields, viewer),
+                                 media_type="application/json")  # fmt: skip
+
+    async def _batch(self, first: bytes, rest: list[str], encoded: bool, fields: tuple[str, ...],
+                     viewer: Owner) -> AsyncIterator[bytes]:  # fmt: skip
+        yield b'{"submissions":[' + first
+        for token in rest:
+            yield b"," + await self._batch_item(token, encoded, fields, viewer)
+        yield b"]}"
+
+    async def _batch_item(self, token: str, encoded: bool, fields: tuple[str, ...], viewer: Owner) -> bytes:
+        try:
+            shown: dict[str, Any] | None = await self._shown(token, encoded, fields, viewer)
+        except Judge0Rejected:
+            shown = None
+        return json_text(shown).encode()
 
     async def delete(self, token: str, fields: tuple[str, ...]) -> dict[str, Any]:
-        """A finished submission is deleted; a queued or running one is cancelled (and kept, as cancelled)."""
-        submission_id = from_token(token) or ""
+        """The caller's finished submission is deleted; a queued or running one is cancelled (and kept, as
+        cancelled). Another key's is not found, as an unknown one: nothing is done to it."""
+        submission_id, viewer = from_token(token), current_owner()
+        if submission_id is None:
+            raise _not_found()
         try:
-            submission = await self._full(submission_id) if submission_id else None
-            if submission is None:
-                raise _not_found()
-            if submission.state.finished:
-                await asyncio.to_thread(self.service.store.delete, submission_id)
-            else:
-                with contextlib.suppress(SubmissionFinished):
-                    await asyncio.to_thread(self.service.cancel, submission_id)
-                submission = await self._full(submission_id)
+            submission = await asyncio.to_thread(lambda: self.service.delete(submission_id, viewer=viewer))
         except SubmissionNotFound:
             raise _not_found() from None
         return render(submission, fields, True)  # as Judge0: Base64 whatever was asked
@@ -232,8 +244,8 @@ def _add_submission_routes(router: APIRouter, api: Judge0Api) -> None:
 
     @router.get("/submissions/batch")
     async def show_batch(request: Request, tokens: str | None = Query(None), base64_encoded: str | None = None,
-                         fields: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """The submissions of these comma-separated tokens, in that order; ``null`` for an unknown one."""
+                         fields: str | None = None) -> Response:  # fmt: skip
+        """The submissions of these comma-separated tokens, each once, in that order; ``null`` for an unknown one."""
         asked = request.headers.get("tokens") or tokens or ""
         return await api.show_batch(asked, _flag(base64_encoded), requested_fields(fields))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+from gosandbox.jobs.outputs import printable
 from gosandbox.jobs.submission import State, Submission
 
 IN_QUEUE, PROCESSING, ACCEPTED, WRONG_ANSWER, TIME_LIMIT_EXCEEDED, COMPILATION_ERROR = 1, 2, 3, 4, 5, 6
@@ -51,6 +52,10 @@ def status_document(status_id: int) -> dict[str, Any]:
     return {"id": status_id, "description": STATUSES[status_id]}
 
 
+#: Ruby's ``rstrip``: ASCII whitespace and NUL, and the Control Pictures our output shows the controls as.
+_RSTRIPPED = " \t\n\v\f\r\0" + printable("\v\f\0")
+
+
 def judge0_strip(text: str | None) -> str | None:
     """What Judge0 compares: each line without trailing whitespace, then the whole without it.
 
@@ -59,12 +64,13 @@ def judge0_strip(text: str | None) -> str | None:
     """
     if text is None:
         return None
-    return "\n".join(line.rstrip(" \t\n\v\f\r\0") for line in text.split("\n")).rstrip(" \t\n\v\f\r\0")
+    return "\n".join(line.rstrip(_RSTRIPPED) for line in text.split("\n")).rstrip(_RSTRIPPED)
 
 
 def output_matches(expected: str | None, stdout: str | None) -> bool:
-    """Accepted or not: no ``expected_output`` accepts anything; else both stripped must be equal."""
-    return expected is None or judge0_strip(expected) == judge0_strip(stdout)
+    """Accepted or not: no ``expected_output`` accepts anything; else both stripped must be equal (the expected
+    output's control characters read as the program's output shows them: :mod:`gosandbox.jobs.outputs`)."""
+    return expected is None or judge0_strip(printable(expected)) == judge0_strip(stdout)
 
 
 def run_status(result: dict[str, Any], expected: str | None, stdout: str | None) -> int:

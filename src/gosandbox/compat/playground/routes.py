@@ -7,7 +7,9 @@ A ``prog.go`` in package main with tests, fuzz tests or examples and no ``main``
 it: renamed ``prog_test.go`` and tested. Vet runs after a build that succeeded, as there.
 
 Not as there: ``imports`` in ``/fmt`` formats without fixing imports (no goimports in our builder);
-``Delay`` is always 0 (real time, not the Playground's fake clock); the body cap is ``GOSANDBOX_MAX_BODY_BYTES``.
+``Delay`` is always 0 (real time, not the Playground's fake clock); the body cap is ``GOSANDBOX_MAX_BODY_BYTES``;
+a share is its API key's (another key gets 404), expires (``GOSANDBOX_SHARE_TTL_S``), counts against the
+key's storage quota, and its owner may delete it (``DELETE /p/{id}``, 204).
 A body the Playground would refuse as a program (a bad archive, a file name we do not accept) is its
 ``Errors``, as there; a malformed request is a 400 problem, a body above the cap 413, a busy server 429.
 The answers are in :mod:`gosandbox.compat.playground.results`.
@@ -44,7 +46,7 @@ from gosandbox.edge.problems import problem_response
 from gosandbox.edge.requests import FORM, check_json_size, content_type
 from gosandbox.edge.waiting import Unfinished
 from gosandbox.errors import InvalidRequest, InvalidSource
-from gosandbox.jobs.shares import ShareStore
+from gosandbox.jobs.service import JobService
 from gosandbox.jobs.submission import JobRequest, Kind
 from gosandbox.problems import share_not_found
 from gosandbox.settings import Settings
@@ -199,25 +201,31 @@ def add_playground_routes(app: FastAPI, context: RouteContext, share_page: Share
 
     ``/fmt``'s form is answered by :func:`playground_fmt`, which the native ``/fmt`` dispatches to.
     """
-    settings, parsing = context.settings, context.parsing
-    shares = ShareStore(context.service.store.engine)
-    allow_cors(app, settings, "/compile", "/fmt", "/share", "/p/", "/version")
+    allow_cors(app, context.settings, "/compile", "/fmt", "/share", "/p/", "/version")
 
     @app.post("/compile", tags=["Go Playground"])
     async def compile_(request: Request) -> Response:
         """The Go Playground's /compile (a form or JSON): ``{Errors, Events, Status, IsTest, TestsFailed, VetOK}``."""
         return await compile_program(request, context)
 
+    _add_share_routes(app, context, share_page)
+
+
+def _add_share_routes(app: FastAPI, context: RouteContext, share_page: SharePage) -> None:
+    """``/share`` (POST a program, GET one by ``?id=``), ``/p/{id}`` (GET it, DELETE it): the caller's own shares."""
+    settings, parsing, service = context.settings, context.parsing, context.service
+
     @app.post("/share", tags=["Go Playground"], response_class=PlainTextResponse)
     async def share(request: Request) -> Response:
         """Store the body (the program, raw) and answer its id as text; the same program gives the same id."""
         body = await parsing.parse(request, settings.max_body_bytes, bytes)
-        return PlainTextResponse(await asyncio.to_thread(shares.put, body, current_owner()))
+        owner = current_owner()
+        return PlainTextResponse(await asyncio.to_thread(service.share, body, owner))
 
     @app.get("/share", tags=["Go Playground"], response_class=PlainTextResponse)
     async def shared_by_query(share_id: str = Query(alias="id", max_length=64)) -> Response:
         """The shared program as text (go.dev's front end loads it so)."""
-        return await _raw(shares, share_id, None)
+        return await _raw(service, share_id, None)
 
     @app.get("/p/{name}", tags=["Go Playground"], response_class=PlainTextResponse)
     async def shared(request: Request, name: str, download: bool = False) -> Response:
@@ -228,11 +236,20 @@ def add_playground_routes(app: FastAPI, context: RouteContext, share_page: Share
         if match["ext"] is None and not download:
             return await share_page(request, match["id"])
         filename = match["id"] + (match["ext"] or ".go") if download else None
-        return await _raw(shares, match["id"], filename)
+        return await _raw(service, match["id"], filename)
+
+    @app.delete("/p/{name}", tags=["Go Playground"], status_code=204)
+    async def unshare(name: str) -> Response:
+        """Delete a program the caller shared (``/p/{id}``, with or without ``.go``/``.txtar``); 404 otherwise."""
+        match, viewer = _SHARE_PATH.match(name), current_owner()
+        if match is None or not await asyncio.to_thread(service.shares.delete, match["id"], viewer):
+            return _not_shared()
+        return Response(status_code=204)
 
 
-async def _raw(shares: ShareStore, share_id: str, filename: str | None) -> Response:
-    body = await asyncio.to_thread(shares.get, share_id)
+async def _raw(service: JobService, share_id: str, filename: str | None) -> Response:
+    viewer = current_owner()
+    body = await asyncio.to_thread(service.shares.get, share_id, viewer)
     if body is None:
         return _not_shared()
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else None

@@ -1,0 +1,82 @@
+"""A program's output as the job service keeps and shows it: text whose JSON is at most three bytes per
+byte of output, stored once.
+
+**The text form.** The output's bytes are decoded as UTF-8, a byte that is not UTF-8 becoming U+FFFD
+(as :func:`gosandbox.runner.text` does), and each control character but tab, newline and carriage
+return becomes its Unicode Control Picture, U+2400 plus its code (``\\x01`` → ``␁``, ``\\x1b`` → ``␛``,
+``\\x00`` → ``␀``). JSON spells a control character as a six-byte ``\\u0001``: 1 MiB of them was a
+6 MiB answer; a picture is three bytes of UTF-8, as U+FFFD is, so no output of ``output_bytes`` bytes
+has a JSON form above three times that. The form is lossy where the bytes were not text, and the
+same in every answer (results, events, the compatibility layers, their Base64 forms).
+
+**Stored once.** A finished run's ``stdout``/``stderr`` events hold the same text as its result: they
+are stored with their lengths only (``{"text_in_result": n}``), and the text is cut from the result
+again when the submission is read (:func:`expand_events`). Where the events do not add up to the
+result (a test's framed output, events lost in an outage), they are stored as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Control characters JSON would escape as ``\\u00XX``, to their Control Pictures (tab, LF and CR stay).
+_PICTURES = {code: 0x2400 + code for code in range(0x20) if code not in (0x09, 0x0A, 0x0D)}
+STREAMS = ("stdout", "stderr")
+#: The key of a stored output event that holds only its length in the result's text.
+IN_RESULT = "text_in_result"
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters (but tab, newline, carriage return) as Control Pictures.
+
+    >>> printable("a\\x01b\\tc\\n")
+    'a␁b\\tc\\n'
+    """
+    return text.translate(_PICTURES)
+
+
+def printable_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A job's result with the program's output in the text form (a run's streams, a test binary's output)."""
+    shown = dict(result)
+    for name in ("stdout", "stderr", "output"):
+        if isinstance(shown.get(name), str):
+            shown[name] = printable(shown[name])
+    if isinstance(shown.get("tests"), list):
+        shown["tests"] = [_printable_case(case) for case in shown["tests"]]
+    return shown
+
+
+def _printable_case(case: Any) -> Any:
+    if isinstance(case, dict) and isinstance(case.get("output"), str):
+        return {**case, "output": printable(case["output"])}
+    return case
+
+
+def _texts(events: list[dict[str, Any]], stream: str) -> str:
+    return "".join(str(e.get("data", {}).get("text", "")) for e in events if e.get("event") == stream)
+
+
+def compact_events(events: list[dict[str, Any]], result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The events to store with a finished job: output events by length only where the result holds their text."""
+    if result is None or not all(isinstance(result.get(s), str) for s in STREAMS):
+        return events
+    if any(_texts(events, stream) != result[stream] for stream in STREAMS):
+        return events
+    return [{**e, "data": {IN_RESULT: len(str(e.get("data", {}).get("text", "")))}} if e.get("event") in STREAMS else e
+            for e in events]  # fmt: skip
+
+
+def expand_events(events: list[dict[str, Any]], result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Stored events with their output text again, cut from ``result`` (see :func:`compact_events`)."""
+    if not any(IN_RESULT in e.get("data", {}) for e in events):
+        return events
+    cursors = dict.fromkeys(STREAMS, 0)
+    expanded = []
+    for stored in events:
+        data, stream = stored.get("data", {}), str(stored.get("event"))
+        if stream in cursors and IN_RESULT in data:
+            start = cursors[stream]
+            cursors[stream] = end = start + int(data[IN_RESULT])
+            stored = {**stored, "data": {"text": str((result or {}).get(stream, ""))[start:end]}}  # noqa: PLW2901
+        expanded.append(stored)
+    return expanded
