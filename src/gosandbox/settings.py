@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         90 * 86400, ge=0, description="a shared program is purged this long after it was last shared (0: kept forever)"
     )
     cancelled_keep_s: float = Field(
-        60.0, ge=0, description="a job cancelled before it started (its source with it) is purged after this long"
+        60.0, ge=0, description="a cancelled job (it has no result; its source goes with it) is purged after this long"
     )
     max_attempts: int = Field(
         2, ge=1, le=10, description="attempts a job gets when its workers are lost (2: one re-run, then 'worker lost')"

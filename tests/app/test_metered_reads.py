@@ -7,6 +7,7 @@ times rendered 120 MiB (and reads cost no rate-limit unit at all); 1 MiB of cont
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from pathlib import Path
@@ -59,13 +60,15 @@ def test_a_judge0_batch_read_answers_each_token_once(tmp_path: Path) -> None:
 
 
 def test_control_bytes_cost_at_most_three_json_bytes_each_in_every_answer(tmp_path: Path) -> None:
-    """1 MiB of every control byte and invalid UTF-8: their Control Pictures and U+FFFD, never a 6-byte escape."""
+    """1 MiB of every control byte and invalid UTF-8: their Control Pictures and U+FFFD, never a 6-byte escape;
+    Judge0's Base64 form carries the control bytes themselves."""
     output = HOSTILE * (MIB // len(HOSTILE))
     with tenants(tmp_path, backend=printing(output), auth="off", **CAPS) as app:
         submission_id = finished(Tenant("keyless", "", app.http))
         token = str(uuid.UUID(hex=submission_id))
         submission = app.http.get(f"/submissions/{submission_id}")
         judge0 = app.http.get(f"/judge0/submissions/{token}")
+        encoded = app.http.get(f"/judge0/submissions/{token}", params={"base64_encoded": "true", "fields": "stdout"})
         events = app.http.get(f"/submissions/{submission_id}/events")
     stdout = submission.json()["result"]["stdout"]
     assert stdout[:4] == "\u2400\u2401\u2402\u2403"
@@ -76,6 +79,9 @@ def test_control_bytes_cost_at_most_three_json_bytes_each_in_every_answer(tmp_pa
     assert len(submission.content) <= 3 * len(output) + 4096
     assert len(judge0.content) <= 3 * len(output) + 4096
     assert len(events.content) <= 2 * 3 * len(output) + 8192  # the output events, then the result holding it
+    # Base64 carries bytes: the control characters themselves come back (a byte that was not UTF-8 as U+FFFD)
+    assert base64.b64decode(encoded.json()["stdout"]) == output.replace(b"\xff", "\ufffd".encode())
+    assert len(encoded.content) <= 2 * len(output)
 
 
 def test_the_output_is_stored_once(tmp_path: Path) -> None:

@@ -67,30 +67,31 @@ def test_more_than_the_whole_quota_at_once_is_413(tmp_path: Path) -> None:
         problem_of(app.http.post("/share", content=b"x" * (1024 * 1024 + 1)), 413, "payload-too-large")
 
 
-def test_a_job_cancelled_before_it_ran_keeps_no_source_past_the_grace(tmp_path: Path) -> None:
-    """Its owner still reads it for the grace (cancelled); then it is purged, source and all. A job that ran stays."""
+def test_a_cancelled_job_keeps_no_source_past_the_grace(tmp_path: Path) -> None:
+    """Its owner still reads it for the grace (cancelled, queued or running); then it is purged, source and all."""
     release = threading.Event()
 
     def held(job: ExecJob) -> ExecOutcome:
         release.wait(WAIT_S)
         return ExecOutcome(exit_code=0, signal=None, stdout=b"", stderr=b"", duration_s=0.0)
 
-    with tenants(
-        tmp_path, backend=FakeBackend(execute=held), cancelled_keep_s=0.5, max_concurrent_runs=1, **BODIES
-    ) as app:
+    backend = FakeBackend(execute=held)
+    with tenants(tmp_path, backend=backend, cancelled_keep_s=0.5, max_concurrent_runs=1, **BODIES) as app:
         ann = app.tenant("ann")
         running = ann.post("/submissions", json=BIG).json()["id"]
         wait_until(lambda: ann.get(f"/submissions/{running}").json()["state"] == "running")
         queued = ann.post("/submissions", json=BIG).json()["id"]
+        done = ann.post("/submissions", json={"code": MAIN}).json()["id"]
         assert ann.delete(f"/submissions/{queued}").json()["state"] == "cancelled"
         assert ann.delete(f"/submissions/{running}").json()["state"] == "cancelled"
+        release.set()
+        wait_until(lambda: ann.get(f"/submissions/{done}").json()["state"] == "done")
         app.service.sweep()
         assert ann.get(f"/submissions/{queued}").json()["state"] == "cancelled"  # within the grace
         time.sleep(0.6)
         app.service.sweep()
         problem_of(ann.get(f"/submissions/{queued}"), 404, "submission-not-found")
-        assert app.ids_of("ann") == [running]  # it had started: kept for the result TTL
-        release.set()
+        assert app.ids_of("ann") == [done]  # a finished job stays for the result TTL
 
 
 def test_shares_expire_and_sharing_again_moves_the_expiry_on(tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 What it proves: migration 0004 takes a database of 0003 with rows in it (its globally unique
 Idempotency-Key becomes unique per owner, the keyless tenant counting as one; shares get their
 sizes); racing creates with one owner's key still make one row, and two owners one each; shares
-are their owner's, expire and are purged; the quota counts both tables per owner; a job cancelled
-before it ran is purged after its grace; a job's events are stored once, by length where the result
+are their owner's, expire and are purged; the quota counts both tables per owner; a cancelled job
+is purged after its grace; a job's events are stored once, by length where the result
 holds their text.
 """
 
@@ -129,15 +129,18 @@ def test_the_quota_counts_submissions_and_shares_per_owner(engine: Engine, store
     assert submission.owner == ANN
 
 
-def test_a_job_cancelled_before_it_ran_is_purged_after_its_grace_and_one_that_ran_is_kept(store: Store) -> None:
-    never_ran = store.create(sample_request(), origin=ORIGIN)[0].id
-    ran = store.create(sample_request(), origin=ORIGIN)[0].id
-    assert store.claim(ran, "m", "w", 2).claim is Claim.RUN
-    assert (store.cancel(never_ran), store.cancel(ran)) == (State.QUEUED, State.RUNNING)
-    assert store.purge_never_run(cancelled_before=time.time() - 60) == 0  # within the grace
-    assert store.purge_never_run(cancelled_before=time.time() + 1) == 1
-    assert store.get(never_ran) is None
-    assert store.get(ran) is not None
+def test_a_cancelled_job_is_purged_after_its_grace_and_a_finished_one_is_kept(store: Store) -> None:
+    queued = store.create(sample_request(), origin=ORIGIN)[0].id
+    running = store.create(sample_request(), origin=ORIGIN)[0].id
+    done = store.create(sample_request(), origin=ORIGIN)[0].id
+    for submission_id in (running, done):
+        assert store.claim(submission_id, "m", "w", 2).claim is Claim.RUN
+    assert store.finish(done, 1, State.DONE, result={"status": "ok"}) is not None
+    assert (store.cancel(queued), store.cancel(running)) == (State.QUEUED, State.RUNNING)
+    assert store.purge_cancelled(cancelled_before=time.time() - 60) == 0  # within the grace
+    assert store.purge_cancelled(cancelled_before=time.time() + 1) == 2
+    assert (store.get(queued), store.get(running)) == (None, None)
+    assert store.get(done) is not None
 
 
 def test_events_are_stored_once_and_by_length_where_the_result_holds_them(store: Store) -> None:

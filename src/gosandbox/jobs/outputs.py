@@ -7,7 +7,8 @@ return becomes its Unicode Control Picture, U+2400 plus its code (``\\x01`` → 
 ``\\x00`` → ``␀``). JSON spells a control character as a six-byte ``\\u0001``: 1 MiB of them was a
 6 MiB answer; a picture is three bytes of UTF-8, as U+FFFD is, so no output of ``output_bytes`` bytes
 has a JSON form above three times that. The form is lossy where the bytes were not text, and the
-same in every answer (results, events, the compatibility layers, their Base64 forms).
+same in every answer (results, events, the compatibility layers), but for a form that carries bytes:
+Judge0's ``base64_encoded=true`` encodes the control characters themselves (:func:`unprintable`).
 
 **Stored once.** A finished run's ``stdout``/``stderr`` events hold the same text as its result: they
 are stored with their lengths only (``{"text_in_result": n}``), and the text is cut from the result
@@ -21,6 +22,7 @@ from typing import Any
 
 #: Control characters JSON would escape as ``\\u00XX``, to their Control Pictures (tab, LF and CR stay).
 _PICTURES = {code: 0x2400 + code for code in range(0x20) if code not in (0x09, 0x0A, 0x0D)}
+_CONTROLS = {picture: code for code, picture in _PICTURES.items()}
 STREAMS = ("stdout", "stderr")
 #: The key of a stored output event that holds only its length in the result's text.
 IN_RESULT = "text_in_result"
@@ -33,6 +35,15 @@ def printable(text: str) -> str:
     'a␁b\\tc\\n'
     """
     return text.translate(_PICTURES)
+
+
+def unprintable(text: str) -> str:
+    """The control characters back from their pictures: for a form that carries bytes (Base64) exactly.
+
+    >>> unprintable(printable("a\x01b\x00")) == "a\x01b\x00"
+    True
+    """
+    return text.translate(_CONTROLS)
 
 
 def printable_result(result: dict[str, Any]) -> dict[str, Any]:

@@ -290,13 +290,13 @@ class JobService:
     # --- upkeep -------------------------------------------------------------------------------
 
     def sweep(self) -> None:
-        """Purge expired results, jobs cancelled before they ran and expired shares; re-send queued jobs nobody
+        """Purge expired results, cancelled jobs past their grace and expired shares; re-send queued jobs nobody
         holds; fail jobs whose worker vanished.
 
         Each part runs even if another fails (a database or queue outage): the next round retries.
         """
         now = time.time()
-        for part in (self._purge, self._purge_never_run, self._purge_shares, self._resend, self._fail_stale):
+        for part in (self._purge, self._purge_cancelled, self._purge_shares, self._resend, self._fail_stale):
             try:
                 part(now)
             except GosandboxError as exc:
@@ -307,10 +307,10 @@ class JobService:
         if purged:
             logger.info("purged %d finished submission(s)", purged)
 
-    def _purge_never_run(self, now: float) -> None:
-        purged = self.store.purge_never_run(now - self.settings.cancelled_keep_s)
+    def _purge_cancelled(self, now: float) -> None:
+        purged = self.store.purge_cancelled(now - self.settings.cancelled_keep_s)
         if purged:
-            logger.info("purged %d job(s) cancelled before they ran", purged)
+            logger.info("purged %d cancelled job(s)", purged)
 
     def _purge_shares(self, now: float) -> None:
         purged = self.shares.purge(now)

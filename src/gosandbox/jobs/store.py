@@ -336,12 +336,12 @@ class Store:
             statement = delete(_T).where(_C.state.not_in(_ACTIVE), _C.finished_at < finished_before)
             return int(connection.execute(statement).rowcount)
 
-    def purge_never_run(self, cancelled_before: float) -> int:
-        """Delete jobs cancelled before they started, once cancelled before ``cancelled_before`` (their source
-        is kept only while their owner may still look at them); return how many."""
-        never_ran = (_C.state == State.CANCELLED.value, _C.started_at.is_(None), _C.finished_at < cancelled_before)
+    def purge_cancelled(self, cancelled_before: float) -> int:
+        """Delete the jobs cancelled before ``cancelled_before``; return how many. A cancelled job has no result:
+        its source is kept only while its owner may still look at it."""
+        cancelled = (_C.state == State.CANCELLED.value, _C.finished_at < cancelled_before)
         with self._transaction() as connection:
-            return int(connection.execute(delete(_T).where(*never_ran)).rowcount)
+            return int(connection.execute(delete(_T).where(*cancelled)).rowcount)
 
 
 def owned_by(column: Any, owner: Owner) -> Any:
