@@ -10,6 +10,7 @@ values are resolved within them (:class:`Bounds`). The settings (``GOSANDBOX_DEF
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -25,6 +26,9 @@ class Limits:
     cpus: float = 1.0
     pids: int = 64
     output_bytes: int = 64 * 1024
+    #: CPU time of all the program's processes (user + system); None: none but what wall_s and cpus allow.
+    #: As a cap, None is that too: ``wall_s * cpus`` (see :func:`cap_of`).
+    cpu_ms: int | None = None
 
 
 #: What a run gets when it asks nothing, unless the server's settings say otherwise.
@@ -34,10 +38,18 @@ DEFAULTS = Limits()
 DEFAULT_CAPS = Limits(wall_s=30.0, memory_mb=1024, cpus=float(os.cpu_count() or 1), pids=256, output_bytes=1024 * 1024)
 
 #: Below these a Go program cannot even start, so smaller requests are refused.
-MINIMUMS = Limits(wall_s=0.1, memory_mb=16, cpus=0.1, pids=8, output_bytes=1)
+MINIMUMS = Limits(wall_s=0.1, memory_mb=16, cpus=0.1, pids=8, output_bytes=1, cpu_ms=10)
 
 
-def resolve_limits(requested: dict[str, float | int], defaults: Limits, caps: Limits) -> Limits:
+def cap_of(caps: Limits, name: str) -> float | int:
+    """The cap on limit ``name``; an unset ``cpu_ms`` cap is the CPU time ``wall_s`` and ``cpus`` allow."""
+    if name == "cpu_ms" and caps.cpu_ms is None:
+        return round(caps.wall_s * caps.cpus * 1000)
+    value: float | int = getattr(caps, name)
+    return value
+
+
+def resolve_limits(requested: Mapping[str, float | int | None], defaults: Limits, caps: Limits) -> Limits:
     """Apply a request's limit overrides to the defaults, refusing values outside [minimum, cap].
 
     >>> resolve_limits({"wall_s": 2}, DEFAULTS, DEFAULT_CAPS).wall_s
@@ -48,18 +60,23 @@ def resolve_limits(requested: dict[str, float | int], defaults: Limits, caps: Li
     if unknown:
         names = ", ".join(name[:40] for name in unknown[:5])
         raise LimitOutOfRange(f"unknown limit(s): {names}; known: {', '.join(sorted(known))}")
-    for name, value in requested.items():
-        low, high = getattr(MINIMUMS, name), getattr(caps, name)
+    asked = {name: value for name, value in requested.items() if value is not None}  # None: an optional one unset
+    for name, value in asked.items():
+        low, high = getattr(MINIMUMS, name), cap_of(caps, name)
         if not low <= value <= high:
             shown = str(value) if len(str(value)) <= 20 else str(value)[:16] + "…"
             raise LimitOutOfRange(f"limits.{name}={shown} is outside the allowed range [{low}, {high}]")
-    merged: dict[str, Any] = {**asdict(defaults), **requested}
+    merged: dict[str, Any] = {**asdict(defaults), **asked}
     return clamp_to_caps(Limits(**merged), caps)
 
 
 def clamp_to_caps(limits: Limits, caps: Limits) -> Limits:
-    """Lower any default that exceeds a cap (a server configured with defaults above its caps)."""
-    return Limits(**{f.name: min(getattr(limits, f.name), getattr(caps, f.name)) for f in fields(Limits)})
+    """Lower any default that exceeds a cap (a server configured with defaults above its caps); unset stays unset."""
+    lowered: dict[str, Any] = {}
+    for f in fields(Limits):
+        value = getattr(limits, f.name)
+        lowered[f.name] = None if value is None else min(value, cap_of(caps, f.name))
+    return Limits(**lowered)
 
 
 @dataclass(frozen=True)
@@ -79,7 +96,7 @@ class Bounds:
     def of(cls, defaults: Limits, caps: Limits) -> Bounds:
         return cls(clamp_to_caps(defaults, caps), caps)
 
-    def resolve(self, requested: dict[str, float | int]) -> Limits:
+    def resolve(self, requested: Mapping[str, float | int | None]) -> Limits:
         """A request's limit overrides over the defaults, each within [minimum, cap] (see :func:`resolve_limits`)."""
         return resolve_limits(requested, self.defaults, self.caps)
 

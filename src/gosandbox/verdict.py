@@ -35,7 +35,7 @@ def classify(outcome: ExecOutcome) -> Status:
     """
     if outcome.output_exceeded and outcome.signal == signals.SIGKILL:
         return _crash_status(outcome.stderr) or Status.OUTPUT_LIMIT
-    if outcome.timed_out or outcome.cancelled:
+    if outcome.timed_out or outcome.cancelled or outcome.cpu_limit_hit:
         return Status.TIMEOUT
     go_out_of_memory = outcome.exit_code == _GO_FATAL_EXIT and _GO_OUT_OF_MEMORY.search(outcome.stderr) is not None
     if outcome.oom_killed or go_out_of_memory:
@@ -74,6 +74,8 @@ def explain(status: Status, limits: Limits, outcome: ExecOutcome | None = None, 
         return _did_not_compile(compile_output)
     if outcome.cancelled:
         return "stopped: the run was cancelled"
+    if outcome.cpu_limit_hit:
+        return f"used {limits.cpu_ms if limits.cpu_ms is not None else outcome.cpu_time_ms} ms of CPU time, the limit"
     sentence = _AT_THE_LIMIT.get(status)
     if sentence is not None:
         return sentence.format(**asdict(limits))

@@ -169,7 +169,10 @@ def _job(tmp_path: Path, **fields: Any) -> Any:
 @pytest.mark.parametrize(
     ("fields", "limit", "value"),
     [
-        ({"cpu_time_limit": 2, "wall_time_limit": 3}, "wall_s", 2.0),  # the smaller one holds both
+        ({"cpu_time_limit": 2, "wall_time_limit": 3}, "wall_s", 3.0),
+        ({"cpu_time_limit": 2, "wall_time_limit": 3}, "cpu_ms", 2000),  # CPU time, held by the sandbox
+        ({"cpu_time_limit": 0.0101}, "cpu_ms", 11),  # rounded up to whole milliseconds
+        ({}, "cpu_ms", None),  # no CPU-time limit unless asked: the wall one holds
         ({"wall_time_limit": "1.5"}, "wall_s", 1.5),  # a numeric string, as Rails reads it
         ({"memory_limit": 65536}, "memory_mb", 64),
         ({"memory_limit": 65537}, "memory_mb", 65),  # KB rounded up to whole MiB
@@ -178,7 +181,7 @@ def _job(tmp_path: Path, **fields: Any) -> Any:
         ({}, "wall_s", 5.0),  # the server's defaults
     ],
 )
-def test_limits_are_translated_to_ours(tmp_path: Path, fields: dict[str, Any], limit: str, value: float) -> None:
+def test_limits_are_translated_to_ours(tmp_path: Path, fields: dict[str, Any], limit: str, value: float | None) -> None:
     job, _ = _job(tmp_path, **fields)
     assert getattr(job.spec.limits, limit) == value
 
@@ -186,7 +189,8 @@ def test_limits_are_translated_to_ours(tmp_path: Path, fields: dict[str, Any], l
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"cpu_time_limit": 31}, "cpu_time_limit", "outside the allowed range"),
+        ({"cpu_time_limit": 10_000}, "cpu_time_limit", "outside the allowed range"),  # past wall_s * cpus
+        ({"cpu_time_limit": 0.001}, "cpu_time_limit", "outside the allowed range"),
         ({"wall_time_limit": 0.01}, "wall_time_limit", "outside the allowed range"),
         ({"memory_limit": 4 * 1024 * 1024}, "memory_limit", "asked: 4194304 KB"),
         ({"max_processes_and_or_threads": 100000}, "max_processes_and_or_threads", "outside"),

@@ -84,8 +84,12 @@ def test_files_encodings_names_stdin_args_limits(tmp_path: Path) -> None:
 
 
 def test_minus_one_and_zero_are_the_defaults(tmp_path: Path) -> None:
-    limits = job_of(body(run_timeout=-1, run_memory_limit=0), tmp_path).job.spec.limits
-    assert (limits.wall_s, limits.memory_mb) == (5.0, 128)
+    limits = job_of(body(run_timeout=-1, run_memory_limit=0, run_cpu_time=-1), tmp_path).job.spec.limits
+    assert (limits.wall_s, limits.memory_mb, limits.cpu_ms) == (5.0, 128, None)
+
+
+def test_run_cpu_time_is_a_cpu_time_limit(tmp_path: Path) -> None:
+    assert job_of(body(run_cpu_time=1500.5), tmp_path).job.spec.limits.cpu_ms == 1501
 
 
 @pytest.mark.parametrize(
@@ -96,6 +100,7 @@ def test_minus_one_and_zero_are_the_defaults(tmp_path: Path) -> None:
      ({"language": "python"}, "python-* runtime is unknown"), ({"version": "2.x"}, "go-2.x runtime is unknown"),
      ({"run_timeout": "3s"}, "If specified, run_timeout must be a number"), ({"run_timeout": -5}, "non-negative"),
      ({"run_timeout": 60_000}, "run_timeout=60000 ms: limits.wall_s=60.0 is outside the allowed range"),
+     ({"run_cpu_time": 5}, "run_cpu_time=5 ms: limits.cpu_ms=5 is outside the allowed range"),
      ({"run_memory_limit": 8 * 2**30}, "run_memory_limit=8.58993e+09 bytes: limits.memory_mb=8192"),
      ({"compile_timeout": 90_000}, "compile_timeout cannot exceed the configured limit of 30000"),
      ({"args": [1]}, "args must be an array of strings"), ({"stdin": 5}, "stdin must be a string")],

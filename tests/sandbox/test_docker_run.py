@@ -253,11 +253,9 @@ def test_each_sandbox_is_used_once(sandbox_app: TestClient, combination: Combina
         '\texec.Command(os.Args[0], "linger").Start()\n}\n'
     )
     first, second = run(sandbox_app, code), run(sandbox_app, code)
-    # PID 1 (the sandbox's init, or under the OCI backend with runsc the program's supervisor) and the program
-    # itself; where the program is the sandbox's own process (OCI with runc, Docker with runsc) it is PID 1.
-    # No survivor of an earlier run.
-    alone = combination in (Combination("oci", "runc"), Combination("docker", "runsc"))
-    processes = 1 if alone else 2
+    # PID 1 (the sandbox's init, or under runsc the program's supervisor) and the program itself; where the
+    # program is the sandbox's own process (the OCI backend with runc) it is PID 1. No survivor of an earlier run.
+    processes = 1 if combination == Combination("oci", "runc") else 2
     assert first["stdout"] == f"processes: {processes} marker: false\n"
     assert second["stdout"] == f"processes: {processes} marker: false\n"
     assert wait_until_no_programs_left(combination.instance) == []

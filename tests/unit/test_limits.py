@@ -4,12 +4,22 @@ the settings' defaults and caps are the ones decided here."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gosandbox.errors import InvalidRequest, LimitOutOfRange
-from gosandbox.limits import DEFAULT_CAPS, DEFAULTS, MINIMUMS, Bounds, Limits, clamp_to_caps, resolve_limits
+from gosandbox.limits import (
+    DEFAULT_CAPS,
+    DEFAULTS,
+    MINIMUMS,
+    Bounds,
+    Limits,
+    cap_of,
+    clamp_to_caps,
+    resolve_limits,
+)
 from gosandbox.settings import Settings
 
 #: The default caps with 2 CPUs (DEFAULT_CAPS has the machine's count).
@@ -84,7 +94,7 @@ def test_the_cap_comes_from_the_caps_argument() -> None:
 
 
 def test_unknown_names_are_refused_and_listed() -> None:
-    with pytest.raises(LimitOutOfRange, match=r"unknown limit\(s\): disk_mb, swap_mb; known: cpus, memory_mb"):
+    with pytest.raises(LimitOutOfRange, match=r"unknown limit\(s\): disk_mb, swap_mb; known: cpu_ms, cpus, memory_mb"):
         resolve_limits({"swap_mb": 1, "disk_mb": 1, "wall_s": 1.0}, Limits(), CAPS)
 
 
@@ -132,3 +142,27 @@ def test_bounds_lowered_by_a_keys_caps_lower_the_defaults_with_them() -> None:
 
 def test_a_keys_cap_above_the_servers_changes_nothing() -> None:
     assert Bounds.of(DEFAULTS, CAPS).lowered(wall_s=300.0, memory_mb=1 << 20) == Bounds.of(DEFAULTS, CAPS)
+
+
+def test_a_cpu_time_limit_is_optional_and_unset_by_default() -> None:
+    assert Limits().cpu_ms is None
+    assert resolve_limits({}, Limits(), CAPS).cpu_ms is None
+    assert resolve_limits({"cpu_ms": None}, Limits(), CAPS).cpu_ms is None  # null: not asked
+    assert resolve_limits({"cpu_ms": 2000}, Limits(), CAPS).cpu_ms == 2000
+
+
+def test_the_cpu_time_cap_is_what_wall_time_and_cpus_allow_unless_set() -> None:
+    assert cap_of(CAPS, "cpu_ms") == 60_000  # 30 s on 2 CPUs
+    assert resolve_limits({"cpu_ms": 60_000}, Limits(), CAPS).cpu_ms == 60_000
+    with pytest.raises(LimitOutOfRange, match=r"limits\.cpu_ms=60001 is outside the allowed range \[10, 60000\]"):
+        resolve_limits({"cpu_ms": 60_001}, Limits(), CAPS)
+    with pytest.raises(LimitOutOfRange, match=r"limits\.cpu_ms=9 is outside"):
+        resolve_limits({"cpu_ms": 9}, Limits(), CAPS)
+    with pytest.raises(LimitOutOfRange, match=r"\[10, 500\]"):
+        resolve_limits({"cpu_ms": 501}, Limits(), replace(CAPS, cpu_ms=500))
+
+
+def test_a_default_cpu_time_limit_above_its_cap_is_lowered_and_an_unset_one_stays_unset() -> None:
+    assert clamp_to_caps(Limits(cpu_ms=90_000), CAPS).cpu_ms == 60_000
+    assert clamp_to_caps(Limits(), CAPS).cpu_ms is None
+    assert Bounds.of(Limits(cpu_ms=5_000), CAPS).lowered(wall_s=2.0).defaults.cpu_ms == 4_000  # 2 s on 2 CPUs

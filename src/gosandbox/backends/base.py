@@ -79,6 +79,8 @@ class ExecOutcome:
     cancelled: bool = False
     #: the pids limit refused a fork or a new thread
     pids_limit_hit: bool = False
+    #: the program was stopped at its CPU-time limit (``limits.cpu_ms``)
+    cpu_limit_hit: bool = False
     #: CPU time (user + system) of the sandbox while the program ran; None where the backend cannot tell
     cpu_time_ms: int | None = None
     #: the sandbox's peak memory use in KiB; None where the backend cannot tell

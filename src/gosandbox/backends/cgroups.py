@@ -120,7 +120,12 @@ def memory_in_use(places: CgroupPlaces) -> int | None:
 
 def cpu_time_ns(container_id: str) -> int | None:
     """CPU time (user + system) the container's processes used so far."""
-    return _read(_CPU_NS, docker_places(container_id))
+    return cpu_time_ns_at(docker_places(container_id))
+
+
+def cpu_time_ns_at(places: CgroupPlaces) -> int | None:
+    """CPU time (user + system) the processes of the cgroup at ``places`` used so far."""
+    return _read(_CPU_NS, places)
 
 
 def cgroup_oom_kills(container_id: str) -> int | None:

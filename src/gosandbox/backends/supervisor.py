@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import socket
 import threading
@@ -38,8 +39,8 @@ from gosandbox.backends.cgroups import (
     reset_peak_memory_at,
 )
 from gosandbox.backends.docker.images import AGENT
-from gosandbox.backends.handover import PROGRAM_PATH, STDIN_PATH
-from gosandbox.policy import PROGRAM_UID
+from gosandbox.backends.handover import PROGRAM_PATH, SANDBOX_DIR, STDIN_PATH
+from gosandbox.policy import INIT_UID, PROGRAM_UID
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +48,36 @@ logger = logging.getLogger(__name__)
 SUPERVISOR_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL")
 _END = re.compile(r"end (exit|signal)=(\d+) cpu_us=(\d+) cpu_limit=([01])")
 _PROGRESS = re.compile(r"cpu_us=(\d+)")
+#: Where the Docker backend's supervisor writes its lines: a file in the hand-over directory, bound writable.
+REPORT_NAME = "report"
+REPORT_PATH = f"{SANDBOX_DIR}/{REPORT_NAME}"
+_REPORT_MODE = 0o600
 _LINE_BYTES = 200
 #: How often the Docker backend reads the supervisor's report file.
 _POLL_S = 0.002
 
 
-def supervisor_args(program_args: tuple[str, ...], cpu_ms: int | None, report: str = "-") -> list[str]:
+def supervisor_args(program_args: tuple[str, ...], cpu_ms: int | None, *, docker: bool = False) -> list[str]:
     """The sandbox's first process: the supervisor, which starts the program (stdin from its file) as PROGRAM_UID.
 
-    ``report``: where it writes its lines, "-" for its stdin (a socket), else a file at that path.
+    It runs as INIT_UID. Under Docker it starts as root and becomes INIT_UID itself (the engine gives a non-root
+    user's added capabilities to its bounding set only), and writes its lines to REPORT_PATH instead of its stdin.
     """
     limit = str(cpu_ms) if cpu_ms is not None else "0"
-    return [AGENT, "supervise", str(PROGRAM_UID), limit, report, STDIN_PATH, PROGRAM_PATH, *program_args]
+    first = [f"--as={INIT_UID}"] if docker else []
+    report = REPORT_PATH if docker else "-"
+    return [AGENT, "supervise", *first, str(PROGRAM_UID), limit, report, STDIN_PATH, PROGRAM_PATH, *program_args]
+
+
+def create_report(path: Path) -> Path:
+    """An empty report file that only the supervisor's uid may open: the program (another uid) cannot write it."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, _REPORT_MODE)
+    try:
+        os.fchmod(descriptor, _REPORT_MODE)  # whatever the umask
+        os.fchown(descriptor, INIT_UID, INIT_UID)
+    finally:
+        os.close(descriptor)
+    return path
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,19 @@ class Killer(SandboxKiller):
             hang_up()
 
 
-def watch(killer: SandboxKiller, job: ExecJob, finished: threading.Event, started: float) -> None:
-    """Kill the sandbox at the wall-clock deadline or when the caller cancels."""
+def watch(
+    killer: SandboxKiller,
+    job: ExecJob,
+    finished: threading.Event,
+    started: float,
+    cpu_used_ns: Callable[[], int | None] | None = None,
+) -> None:
+    """Kill the sandbox at the wall-clock deadline, when the caller cancels, or at the job's CPU-time limit.
+
+    ``cpu_used_ns`` reads the program's CPU time so far (its sandbox's cgroup under runc); None where the
+    sandbox enforces the CPU-time limit itself (runsc: its supervisor, which sees the program alone).
+    """
+    cpu_limit_ns = None if job.limits.cpu_ms is None or cpu_used_ns is None else job.limits.cpu_ms * 1_000_000
 
     def until_deadline() -> None:
         deadline = started + job.limits.wall_s
@@ -101,6 +112,9 @@ def watch(killer: SandboxKiller, job: ExecJob, finished: threading.Event, starte
                 return
             if time.monotonic() >= deadline:
                 killer.kill("timeout")
+                return
+            if cpu_limit_ns is not None and cpu_used_ns is not None and (cpu_used_ns() or 0) >= cpu_limit_ns:
+                killer.kill("cpu")
                 return
 
     threading.Thread(target=until_deadline, name="sandbox-watch", daemon=True).start()

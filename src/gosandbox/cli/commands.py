@@ -39,6 +39,7 @@ _LIMIT_OPTIONS = [
     click.option("--cpus", type=float, help="CPU quota in cores"),
     click.option("--pids", type=int, help="most processes and threads at once"),
     click.option("--output-bytes", type=int, help="stdout+stderr kept; past it the program is stopped"),
+    click.option("--cpu-ms", type=int, help="CPU-time limit in ms (all the program's processes)"),
     click.option("--go-version", help="a toolchain this host has (default: the pinned one)"),
 ]
 

@@ -14,7 +14,7 @@ from gosandbox.cli.package import LocalPackage
 from gosandbox.cli.testprint import TestPrinter, summary_line
 from gosandbox.cli.tools import Live, Request, Tools
 from gosandbox.gotest import TestOptions, module_path
-from gosandbox.models import Status
+from gosandbox.models import RunResult, Status
 
 
 def _err(text: str) -> None:
@@ -43,8 +43,18 @@ def run_once(tools: Tools, package: LocalPackage, request: Request) -> int:
     code = exit_code_for(result.status, result.exit_code)
     if result.status is not Status.OK:
         killed = f", the program got {result.signal}" if result.signal else ""
-        _err(f"gosandbox: {result.status}{killed}; exit {code}\n")
+        _err(f"gosandbox: {result.status}{killed}; exit {code}{_usage(result)}\n")
     return code
+
+
+def _usage(result: RunResult) -> str:
+    """What the program used, as the verdict line says it: "; 12 ms CPU, 1936 KiB peak memory"."""
+    figures = []
+    if result.cpu_time_ms is not None:
+        figures.append(f"{result.cpu_time_ms} ms CPU")
+    if result.peak_memory_kb is not None:
+        figures.append(f"{result.peak_memory_kb} KiB peak memory")
+    return "; " + ", ".join(figures) if figures else ""
 
 
 def go_test_once(tools: Tools, package: LocalPackage, request: Request, options: TestOptions, *,

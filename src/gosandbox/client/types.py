@@ -43,6 +43,7 @@ class LimitsInput(TypedDict, total=False):
     cpus: float
     pids: int
     output_bytes: int
+    cpu_ms: int
 
 
 class SourceInput(TypedDict, total=False):

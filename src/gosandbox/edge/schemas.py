@@ -23,6 +23,9 @@ class LimitsIn(BaseModel):
     cpus: float | None = Field(None, description="CPU quota in cores")
     pids: int | None = Field(None, description="most processes and threads at once")
     output_bytes: int | None = Field(None, description="stdout+stderr bytes kept; past it the program is stopped")
+    cpu_ms: int | None = Field(
+        None, description="CPU time (user+system) of all the program's processes, in ms; past it: verdict timeout"
+    )
 
     def overrides(self) -> dict[str, float | int]:
         return {k: v for k, v in self.model_dump().items() if v is not None}

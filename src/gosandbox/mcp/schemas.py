@@ -29,6 +29,7 @@ class LimitsArgs(BaseModel):
     cpus: float | None = Field(None, description="CPU quota in cores")
     pids: int | None = Field(None, description="most processes and threads at once")
     output_bytes: int | None = Field(None, description="stdout+stderr bytes kept; past it the program is stopped")
+    cpu_ms: int | None = Field(None, description="CPU time of the program in ms (verdict timeout past it)")
 
 
 class SourceArgs(ArgModelBase):

@@ -17,12 +17,12 @@ import docker
 
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
-from gosandbox.backends.cgroups import SandboxUsage, cpu_time_ns, read_usage, reset_peak_memory
+from gosandbox.backends.cgroups import SandboxUsage, cpu_time_ns, docker_places, read_usage, reset_peak_memory
 from gosandbox.backends.docker.builder import KILLED_EXIT, Builder
 from gosandbox.backends.docker.builds import Builds, BuildsConfig, empty, own_directory
 from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.errors import docker_errors
-from gosandbox.backends.docker.gvisor import builder_policy, program_usage, starts_program_itself, usage_after_death
+from gosandbox.backends.docker.gvisor import builder_policy, starts_program_itself, usage_after_death
 from gosandbox.backends.docker.images import AGENT, ImageNames
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
@@ -35,6 +35,15 @@ from gosandbox.backends.handover import (
     working_dir,
 )
 from gosandbox.backends.streams import BoundedOutput
+from gosandbox.backends.supervisor import (
+    REPORT_NAME,
+    REPORT_PATH,
+    SUPERVISOR_CAPABILITIES,
+    ReportFileChannel,
+    SupervisorLink,
+    create_report,
+    supervisor_args,
+)
 from gosandbox.backends.watch import Killer, stop_flood, watch
 from gosandbox.errors import SandboxFailure
 from gosandbox.limits import Limits
@@ -51,6 +60,8 @@ SANDBOX_LEASE_S = 120.0
 #: The agent inside the sandbox kills the run this long after the server's own wall-clock kill should have:
 #: the server's kill comes first and decides the verdict; the agent's holds when the server is gone.
 AGENT_DEADLINE_GRACE_S = 1.0
+#: After the sandbox is gone, its supervisor's last lines are read within this.
+_SUPERVISOR_END_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -224,17 +235,23 @@ class DockerBackend:
         host_dir = self._sandboxes_dir / uuid.uuid4().hex
         host_dir.mkdir(mode=0o755, parents=True)
         hand_over(host_dir, job)
+        report = create_report(host_dir / REPORT_NAME)
         shape = SandboxShape(
             image=self.images.runner,
-            entrypoint=[AGENT, "run"],  # opens the stdin file, then replaces itself with the program
-            command=[STDIN_PATH, PROGRAM_PATH, *job.args],
-            user=f"{PROGRAM_UID}:{PROGRAM_UID}",
+            # The program's supervisor, as another uid (it starts as root and becomes INIT_UID): it opens the stdin
+            # file, starts the program as PROGRAM_UID and reports its end and CPU time (backends/supervisor.py).
+            entrypoint=supervisor_args(job.args, job.limits.cpu_ms, docker=True),
+            command=[],
+            user="0:0",
+            capabilities=SUPERVISOR_CAPABILITIES,
+            stdin_open=True,
             memory_mb=job.limits.memory_mb,
             cpus=job.limits.cpus,
             pids=job.limits.pids,
             tmpfs_mb=self.config.policy.tmpfs_mb,
             labels={**self.labels, "gosandbox.role": "run"},
             binds={str(host_dir): SANDBOX_DIR},
+            writable_binds={str(report): REPORT_PATH},
             environment=program_environment(job.limits),
             working_dir=working_dir(job),
         )
@@ -261,15 +278,25 @@ class DockerBackend:
         output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
         with docker_errors("running the program"):
             stream = api.attach(sandbox.container_id, stdout=True, stderr=True, stream=True, demux=True)
+            stdin = api.attach_socket(sandbox.container_id, params={"stdin": 1, "stream": 1})
+            channel = ReportFileChannel(sandbox.host_dir / REPORT_NAME, getattr(stdin, "_sock", stdin))
+            link = SupervisorLink(docker_places(sandbox.container_id), channel)
             started = time.monotonic()
             api.start(sandbox.container_id)
+            link.start()
             watch(killer, job, finished, started)
             _read_to_end(lambda: stream, output, killer, finished)
             duration = time.monotonic() - started
             exit_code: int | None = api.wait(sandbox.container_id, timeout=30)["StatusCode"]
+        supervised = link.finish(_SUPERVISOR_END_S)
+        if not supervised.started and killer.reason is None:
+            raise SandboxFailure("the sandbox started, but its supervisor did not start the program")
+        end = supervised.end
+        if end is not None:
+            exit_code = end.shell_status
         # The sandbox is gone with its program, and its cgroup with it: the engine says whether memory killed it.
-        usage = program_usage(usage_after_death(self.client, sandbox.container_id, killer.usage))
-        return _outcome(killer, output, _Ended(exit_code, duration, usage, None))
+        usage = supervised.usage(usage_after_death(self.client, sandbox.container_id, killer.usage))
+        return _outcome(killer, output, _Ended(exit_code, duration, usage, None, end is not None and end.cpu_limit_hit))
 
     def _destroy_and_release(self, sandbox: RunSandbox) -> None:
         try:
@@ -284,9 +311,14 @@ class DockerBackend:
         output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
         cpu_before_ns = cpu_time_ns(sandbox.container_id)  # init's start-up is not the program's
         reset_peak_memory(sandbox.container_id)
+
+        def cpu_used_ns() -> int | None:
+            now = cpu_time_ns(sandbox.container_id)
+            return None if now is None else now - (cpu_before_ns or 0)
+
         with docker_errors("running the program"):
             started = time.monotonic()
-            watch(killer, job, finished, started)
+            watch(killer, job, finished, started, cpu_used_ns)
             _read_to_end(lambda: api.exec_start(exec_id, stream=True, demux=True), output, killer, finished)
             duration = time.monotonic() - started
             exit_code = self._exec_exit_code(exec_id)
@@ -345,6 +377,8 @@ class _Ended:
     duration_s: float
     usage: SandboxUsage
     cpu_before_ns: int | None
+    #: the program's supervisor stopped it at its CPU-time limit (runsc; under runc the killer's reason says so)
+    cpu_limit_hit: bool = False
 
 
 def _outcome(killer: Killer, output: BoundedOutput, ended: _Ended) -> ExecOutcome:
@@ -365,6 +399,7 @@ def _outcome(killer: Killer, output: BoundedOutput, ended: _Ended) -> ExecOutcom
         output_exceeded=output.exceeded,
         cancelled=killer.reason == "cancelled",
         pids_limit_hit=(usage.forks_refused or 0) > 0,
+        cpu_limit_hit=ended.cpu_limit_hit or killer.reason == "cpu",
         cpu_time_ms=_cpu_ms(usage.cpu_ns, ended.cpu_before_ns),
         peak_memory_kb=None if usage.peak_memory_bytes is None else usage.peak_memory_bytes // 1024,
     )

@@ -4,7 +4,7 @@ Found with Debian's runsc 20221219 under Docker 20.10 (tests/test_docker_runsc.p
 
 - The sandbox's cgroup holds gVisor's own host tasks (the Sentry, the Gofer, the ptrace platform's stubs), so the
   pids limit gets an allowance for them (options.host_pids_limit), and the CPU time and peak memory it counts are
-  gVisor's as much as the program's: they are not reported (None).
+  gVisor's as much as the program's: those come from the program's supervisor (backends/supervisor.py).
 - The program's memory is the Sentry's: past the memory limit the host kills the Sentry, and the whole sandbox
   dies with the program; the container's state says whether the memory limit killed it (usage_after_death).
 - ``runsc exec`` starts a process without the container's seccomp filter, so the program is the sandbox's own
@@ -39,12 +39,12 @@ def builder_policy(policy: Policy) -> Policy:
 
 
 def starts_program_itself(runtime: str) -> bool:
-    """Whether a run's sandbox is started for it, with the program as its own first process (no pool, no exec).
+    """Whether a run's sandbox is started for it, the program started by its first process (no pool, no exec).
 
     Under runsc: ``runsc exec`` (what ``docker exec`` becomes) starts a process without the container's seccomp
     filter (runsc 20221219: ``Seccomp: 0`` in the exec'd program's /proc/self/status, 2 in PID 1's), so the
-    program must be the container's own process to be filtered. Each run then pays a container start, and a
-    server that dies mid-run leaves its sandbox to the next start's reaper (no init holds a deadline).
+    program must be started by the container's own process, its supervisor, to be filtered. Each run then pays a
+    container start, and a server that dies mid-run leaves its sandbox to the next start's reaper.
     """
     return runtime == GVISOR
 
@@ -56,8 +56,3 @@ def usage_after_death(client: docker.DockerClient, container_id: str, last: Sand
         oom_killed = bool(client.api.inspect_container(container_id)["State"].get("OOMKilled"))
     base = last or SandboxUsage(cpu_ns=None, peak_memory_bytes=None, oom_kills=None, forks_refused=None)
     return replace(base, oom_kills=max(base.oom_kills or 0, int(oom_killed)))
-
-
-def program_usage(usage: SandboxUsage) -> SandboxUsage:
-    """Only the counters that are the program's: under gVisor, not the CPU time nor the peak memory."""
-    return replace(usage, cpu_ns=None, peak_memory_bytes=None)

@@ -34,6 +34,11 @@ class SandboxShape:
     #: Instead of the image's (a sandbox whose own process is the program); None keeps the image's.
     entrypoint: list[str] | None = None
     working_dir: str | None = None
+    #: Capabilities the first process holds despite ``cap_drop=ALL``: a gVisor sandbox's supervisor's
+    #: (backends/supervisor.py), which starts the program as another uid with none.
+    capabilities: tuple[str, ...] = ()
+    #: An open stdin, closed when the one client attached to it hangs up (the supervisor's channel from us).
+    stdin_open: bool = False
 
 
 def _mounts(shape: SandboxShape) -> list[Mount]:
@@ -71,7 +76,12 @@ def resource_update(memory_mb: int, cpus: float, pids: int, runtime: str) -> dic
 def container_options(shape: SandboxShape, policy: Policy) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` (docker SDK)."""
     started_as = {"entrypoint": shape.entrypoint, "working_dir": shape.working_dir}
-    return {key: value for key, value in started_as.items() if value is not None} | {
+    chosen: dict[str, Any] = {key: value for key, value in started_as.items() if value is not None}
+    if shape.capabilities:
+        chosen["cap_add"] = list(shape.capabilities)
+    if shape.stdin_open:
+        chosen["stdin_open"] = True  # the SDK sets StdinOnce with it
+    return chosen | {
         "image": shape.image,
         "command": shape.command,
         "user": shape.user,

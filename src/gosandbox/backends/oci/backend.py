@@ -29,7 +29,7 @@ import docker
 
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
-from gosandbox.backends.cgroups import CgroupPlaces, merge_usage, read_usage_at
+from gosandbox.backends.cgroups import CgroupPlaces, cpu_time_ns_at, merge_usage, read_usage_at
 from gosandbox.backends.docker.builds import Builds, BuildsConfig
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
@@ -180,7 +180,8 @@ class OciBackend:
             link = SupervisorLink(places, channel)
             link.start()
         sampler = UsageSampler(places).start()
-        watch(killer, job, finished, started)
+        # Under runc the cgroup's CPU time is the program's; under runsc its supervisor holds the CPU-time limit.
+        watch(killer, job, finished, started, None if link is not None else lambda: cpu_time_ns_at(places))
         try:
             status = _read_until_exit(process, output)
         finally:

@@ -70,7 +70,7 @@ def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
     first_uid = INIT_UID if supervised else PROGRAM_UID
     return OciShape(
         rootfs=str(place.rootfs),
-        args=supervisor_args(job.args, None) if supervised else [PROGRAM_PATH, *job.args],
+        args=supervisor_args(job.args, limits.cpu_ms) if supervised else [PROGRAM_PATH, *job.args],
         env=program_environment(limits),
         cwd=working_dir(job),
         uid=first_uid,

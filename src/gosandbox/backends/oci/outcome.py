@@ -26,6 +26,8 @@ class RunEnd:
     #: limit the host kills the Sentry, and the whole sandbox dies before its supervisor could say how the
     #: program ended (its cgroup is gone by then).
     unexplained_kill_is_oom: bool = False
+    #: the program's supervisor stopped it at its CPU-time limit (under runc the killer's reason says so)
+    cpu_limit_hit: bool = False
 
 
 def run_end(status: int, duration_s: float, usage: SandboxUsage, supervised: Supervised | None, killed: bool) -> RunEnd:
@@ -38,8 +40,9 @@ def run_end(status: int, duration_s: float, usage: SandboxUsage, supervised: Sup
         return RunEnd(status, duration_s, usage)
     if not supervised.started and not killed:
         raise SandboxFailure("runsc started the sandbox, but its supervisor did not start the program")
-    program_usage = supervised.usage(usage)
-    return RunEnd(supervised.status(status), duration_s, program_usage, unexplained_kill_is_oom=supervised.end is None)
+    end = supervised.end
+    over_cpu = end is not None and end.cpu_limit_hit
+    return RunEnd(supervised.status(status), duration_s, supervised.usage(usage), end is None, over_cpu)
 
 
 def outcome(killer: SandboxKiller, output: BoundedOutput, end: RunEnd) -> ExecOutcome:
@@ -57,6 +60,7 @@ def outcome(killer: SandboxKiller, output: BoundedOutput, end: RunEnd) -> ExecOu
         output_exceeded=output.exceeded,
         cancelled=killer.reason == "cancelled",
         pids_limit_hit=(usage.forks_refused or 0) > 0,
+        cpu_limit_hit=end.cpu_limit_hit or killer.reason == "cpu",
         cpu_time_ms=None if usage.cpu_ns is None else round(usage.cpu_ns / 1e6),
         peak_memory_kb=None if usage.peak_memory_bytes is None else usage.peak_memory_bytes // 1024,
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from gosandbox._version import __version__
 from gosandbox.jobs.webhooks import RETRIES
+from gosandbox.limits import cap_of
 from gosandbox.settings import Settings
 
 #: The Judge0 CE release whose API this layer answers (and whose language ids the SDK expects).
@@ -90,7 +91,8 @@ def config_info(settings: Settings) -> dict[str, Any]:
         "enable_submission_delete": True, "enable_callbacks": callbacks, "callbacks_max_tries": RETRIES + 1,
         "callbacks_timeout": CALLBACK_TIMEOUT_S, "enable_additional_files": False,
         "max_queue_size": settings.max_queued,
-        "cpu_time_limit": defaults.wall_s, "max_cpu_time_limit": caps.wall_s,
+        "cpu_time_limit": defaults.wall_s if defaults.cpu_ms is None else defaults.cpu_ms / 1000,
+        "max_cpu_time_limit": cap_of(caps, "cpu_ms") / 1000,
         "cpu_extra_time": 0.0, "max_cpu_extra_time": MAX_CPU_EXTRA_TIME_S,
         "wall_time_limit": defaults.wall_s, "max_wall_time_limit": caps.wall_s,
         "memory_limit": defaults.memory_mb * 1024, "max_memory_limit": caps.memory_mb * 1024,

@@ -125,8 +125,9 @@ def _limits(submission: Submission, given: dict[str, Any]) -> dict[str, Any]:
     """The limits as Judge0 stores them: as sent, else this run's (our defaults) in Judge0's units."""
     ours = submission.request.get("limits") or {}
     wall = ours.get("wall_s")
+    cpu = ours["cpu_ms"] / 1000 if ours.get("cpu_ms") is not None else wall  # no CPU limit: the wall one holds
     return {
-        "cpu_time_limit": decimal(given.get("cpu_time_limit", wall)),
+        "cpu_time_limit": decimal(given.get("cpu_time_limit", cpu)),
         "wall_time_limit": decimal(given.get("wall_time_limit", wall)),
         "cpu_extra_time": decimal(given.get("cpu_extra_time", 0.0)),
         "memory_limit": int(given.get("memory_limit", (ours.get("memory_mb") or 0) * 1024)) or None,

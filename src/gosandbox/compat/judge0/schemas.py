@@ -4,8 +4,8 @@ Refusals take Judge0's shapes: ``422 {"field": ["message"]}`` for a submission i
 ``400 {"error": "message"}`` for a request it would not read. Limits are translated to ours and
 checked by :func:`gosandbox.auth.context.request_limits` (the server's caps, then the API key's):
 
-- ``cpu_time_limit`` and ``wall_time_limit`` (s) → ``wall_s``, the smaller of the two: with one CPU a
-  program's CPU time cannot pass its wall time, so the wall limit holds the CPU limit too.
+- ``cpu_time_limit`` (s) → ``cpu_ms``, rounded up to whole milliseconds (the CPU time of all the program's
+  processes; past it the verdict is Time Limit Exceeded); ``wall_time_limit`` (s) → ``wall_s``.
 - ``memory_limit`` (KB) → ``memory_mb``, rounded up; ``max_processes_and_or_threads`` → ``pids``;
   ``max_file_size`` (KB) → ``output_bytes`` (ours caps stdout and stderr together).
 - ``cpu_extra_time`` and ``stack_limit`` are checked against their maxima and kept, not used.
@@ -43,7 +43,7 @@ _REFUSED_FLAGS = {"enable_network": "enabling network is not allowed",
                   "enable_per_process_and_thread_memory_limit": "this option cannot be enabled"}  # fmt: skip
 #: Judge0 field → (our limit, its value in our unit).
 _LIMITS: dict[str, tuple[str, Callable[[float], float | int]]] = {
-    "cpu_time_limit": ("wall_s", float),
+    "cpu_time_limit": ("cpu_ms", lambda s: math.ceil(s * 1000)),
     "wall_time_limit": ("wall_s", float),
     "memory_limit": ("memory_mb", lambda kb: math.ceil(kb / 1024)),
     "max_processes_and_or_threads": ("pids", int),

@@ -8,10 +8,10 @@ default), ``base64`` or ``hex``; an unnamed file is ``file<i>.code``; the first 
 server's default. Timeouts are milliseconds, memory limits bytes.
 
 What differs, said in the README: ``run_timeout`` is our wall-clock limit, ``run_memory_limit`` our
-memory limit (rounded up to whole MiB), both checked against our caps (out of range: 400 with the
-reason); the build runs under the server's build limits, so ``compile_timeout`` and
-``compile_memory_limit`` are only checked against them; ``*_cpu_time`` is accepted and not used
-(the program's CPU is bounded by its cores and its wall clock). Binary files must decode to UTF-8.
+memory limit (rounded up to whole MiB), ``run_cpu_time`` our CPU-time limit, all checked against our
+caps (out of range: 400 with the reason); the build runs under the server's build limits, so
+``compile_timeout``, ``compile_memory_limit`` and ``compile_cpu_time`` are only checked.
+Binary files must decode to UTF-8.
 """
 
 from __future__ import annotations
@@ -148,21 +148,24 @@ def _number(fields: dict[str, Any], name: str) -> float | None:
 
 
 def _limits(fields: dict[str, Any], settings: Settings) -> Limits:
-    for name in ("run_cpu_time", "compile_cpu_time"):
-        _number(fields, name)
+    _number(fields, "compile_cpu_time")
     _at_most(fields, "compile_timeout", settings.build_timeout_s * 1000)
     _at_most(fields, "compile_memory_limit", settings.builder_memory_mb * _MIB)
     overrides: dict[str, float | int] = {}
     timeout_ms, memory_bytes = _number(fields, "run_timeout"), _number(fields, "run_memory_limit")
+    cpu_ms = _number(fields, "run_cpu_time")
     if timeout_ms is not None:
         overrides["wall_s"] = timeout_ms / 1000
     if memory_bytes is not None:
         overrides["memory_mb"] = math.ceil(memory_bytes / _MIB)
+    if cpu_ms is not None:
+        overrides["cpu_ms"] = math.ceil(cpu_ms)
     try:
         return request_limits(settings, overrides)  # our caps (and the API key's), our minimums
     except LimitOutOfRange as exc:
         asked = [f"run_timeout={timeout_ms:g} ms"] if timeout_ms is not None else []
         asked += [f"run_memory_limit={memory_bytes:g} bytes"] if memory_bytes is not None else []
+        asked += [f"run_cpu_time={cpu_ms:g} ms"] if cpu_ms is not None else []
         raise InvalidRequest(f"{', '.join(asked)}: {exc}") from None
 
 
