@@ -14,7 +14,7 @@ from gosandbox.auth.context import request_caps, request_defaults
 from gosandbox.edge.schemas import problem_responses
 from gosandbox.errors import BackendUnavailable
 from gosandbox.jobs.service import JobService
-from gosandbox.limits import MINIMUMS
+from gosandbox.limits import MINIMUMS, cap_of
 from gosandbox.settings import Settings
 
 #: More fields of /version, given its default Go version (the Go Playground's ``Version``, ``Release``, ``Name``).
@@ -47,8 +47,9 @@ def add_status_routes(app: FastAPI, settings: Settings, service: JobService,
     @app.get("/limits")
     async def limits() -> dict[str, dict[str, Any]]:
         """The limits a request gets when it asks none, the most it may ask (this key's caps, if any), the least."""
-        return {"defaults": asdict(request_defaults(settings)), "caps": asdict(request_caps(settings)),
-                "minimums": asdict(MINIMUMS)}  # fmt: skip
+        caps = request_caps(settings)
+        caps_shown = {**asdict(caps), "cpu_ms": cap_of(caps, "cpu_ms")}  # unset: what wall_s and cpus allow
+        return {"defaults": asdict(request_defaults(settings)), "caps": caps_shown, "minimums": asdict(MINIMUMS)}
 
 
 def _go_versions(service: JobService) -> list[str]:
