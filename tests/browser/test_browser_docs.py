@@ -22,11 +22,6 @@ from support.browser_helpers import CHROMIUM, CHROMIUM_ARGS, PolicyWatched
 from support.inprocess_server import uvicorn_serving
 
 #: Recorded in every page before its own scripts run: the policy violations a page provokes.
-WATCH_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation",
-    (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
-"""
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
