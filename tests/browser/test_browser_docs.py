@@ -8,17 +8,16 @@ the test asserts there was none; a Content-Security-Policy violation or a consol
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from gosandbox.app import create_app
 from gosandbox.backends.fake import FakeBackend
 from support.app_helpers import make_settings
-from support.browser_helpers import CHROMIUM, CHROMIUM_ARGS, PolicyWatched
+from support.browser_helpers import PolicyWatched
 from support.inprocess_server import uvicorn_serving
 
 #: Recorded in every page before its own scripts run: the policy violations a page provokes.
@@ -30,16 +29,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = make_settings(Path(tmp_path_factory.mktemp("docs-browser")))
     with uvicorn_serving(create_app(settings, backend=FakeBackend())) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail("chromium is missing: run `make test-deps` (scripts/ensure-node.sh)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from support.browser_helpers import Watched, button, chromium, editor_lines, set_code, wait_until_loaded
+from support.browser_helpers import Watched, button, editor_lines, set_code, wait_until_loaded
 from support.docker_helpers import TEST_INSTANCE, Server, serving
 
 pytestmark = pytest.mark.docker
@@ -42,19 +42,6 @@ ESCAPE_LINE, ADD_LINE = 8, 11
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serving(tmp_path_factory.mktemp("explain-page"), INSTANCE) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def watched(browser: Browser) -> Iterator[Watched]:
-    page = Watched(browser)
-    yield page
-    page.close()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from playwright.sync_api import Browser, Page, expect
 from support.browser_helpers import (
     Watched,
     button,
-    chromium,
     editor_lines,
     import_txtar,
     output,
@@ -53,19 +52,6 @@ def program(body: str, imports: str = '"fmt"') -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serving(tmp_path_factory.mktemp("playground"), INSTANCE) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def watched(browser: Browser) -> Iterator[Watched]:
-    page = Watched(browser)
-    yield page
-    page.close()
 
 
 def open_playground(watched: Watched, server: Server, path: str = "/") -> Page:
