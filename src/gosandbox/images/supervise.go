@@ -22,10 +22,13 @@ const (
 	linuxCapabilityVersion3 = 0x20080522
 	// A supervisor waits this long for the backend's answer, and at the end for it to hang up.
 	backendTimeout = 10 * time.Second
-	// A supervisor checks the program's CPU time against its limit this often, and reports it every
-	// progressEvery-th check (then counted afresh from /proc for every process).
+	// Under a CPU-time limit a supervisor reports the program's CPU time this often (its first process's),
+	// and every progressEvery-th time (without a limit, only then) counted afresh from /proc for every process.
 	checkEvery    = 10 * time.Millisecond
 	progressEvery = 10
+	// The backend holds the CPU-time limit; the supervisor stops the program at this many times it, should the
+	// backend not.
+	backstopFactor = 2
 	// clockTicks is USER_HZ, the unit of the CPU times in /proc/PID/stat.
 	clockTicks = 100
 )
@@ -36,14 +39,16 @@ const (
 //
 //	-> "ready"            set up, the program not started: the backend notes the sandbox's counters
 //	<- "go"
-//	-> "cpu_us=N"         every 100 ms while the program runs
+//	-> "cpu_us=N"         every 100 ms while the program runs, every 10 ms under a CPU-time limit
 //	-> "end exit=N|signal=N cpu_us=N cpu_limit=0|1"
 //	                      every process of the program is dead; the sandbox lives on (and its counters with it)
 //	                      until the backend closes the socket
 //
 // cpu_us is the CPU time of every process of the program, from wait4's rusage: gVisor's own accounting of the
-// program's tasks, without the Sentry's and the Gofer's work that the sandbox's cgroup counts beside it. At CPU_MS
-// of it (0: no limit) the program is killed. Our exit code is the program's (128 + its signal).
+// program's tasks, without the Sentry's and the Gofer's work that the sandbox's cgroup counts beside it (but in
+// 10 ms ticks, and counting a task that waits for a host CPU as running). The backend holds the CPU-time limit
+// CPU_MS (0: none) with both figures; at twice it the supervisor kills the program itself, should the backend
+// not (cpu_limit=1). Our exit code is the program's (128 + its signal).
 //
 // Started as root (Docker gives a non-root user no capabilities), --as=SUPERVISOR_UID makes it that uid first,
 // keeping its capabilities.
@@ -179,23 +184,23 @@ func (s *supervision) untilExit(exits <-chan reaped) syscall.WaitStatus {
 				return r.status
 			}
 		case <-ticker.C:
-			if tick%progressEvery == 0 {
-				used := s.reapedCPU + liveCPU()
-				s.checkCPU(used)
-				s.backend.send(fmt.Sprintf("cpu_us=%d", used.Microseconds()))
-			} else if s.cpuLimit > 0 {
-				s.checkCPU(s.reapedCPU + processCPU(s.pid))
+			switch {
+			case tick%progressEvery == 0:
+				s.report(s.reapedCPU + liveCPU())
+			case s.cpuLimit > 0:
+				s.report(s.reapedCPU + processCPU(s.pid))
 			}
 		}
 	}
 }
 
-// checkCPU kills every process of the program once its CPU time reached the limit.
-func (s *supervision) checkCPU(used time.Duration) {
-	if s.cpuLimit > 0 && used >= s.cpuLimit && !s.overLimit {
+// report tells the backend the program's CPU time so far, and stops the program far past its limit.
+func (s *supervision) report(used time.Duration) {
+	if s.cpuLimit > 0 && used >= backstopFactor*s.cpuLimit && !s.overLimit {
 		s.overLimit = true
 		_ = syscall.Kill(-1, syscall.SIGKILL)
 	}
+	s.backend.send(fmt.Sprintf("cpu_us=%d", used.Microseconds()))
 }
 
 // reapAll waits for every process that becomes our child (the program, and its orphans) until none is left.
