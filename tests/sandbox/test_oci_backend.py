@@ -124,7 +124,9 @@ def test_cpu_time_and_peak_memory_are_the_programs(oci_backend: OciBackend) -> N
     # Under runsc from the program's supervisor, not the cgroup alone (it holds gVisor's Sentry and Gofer too).
     assert result.cpu_time_ms is not None
     assert result.peak_memory_kb is not None
-    assert 300 <= result.cpu_time_ms < 3000
+    # It burns until its own count says 300 ms; under runsc that count is gVisor's, which a busy host inflates,
+    # and the figure may be the cgroup's, less (backends/supervisor.py).
+    assert (150 if oci_backend.runtime.name == "runsc" else 300) <= result.cpu_time_ms < 3000
     assert 48 * 1024 <= result.peak_memory_kb < 128 * 1024
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,24 @@ def test_the_peak_is_the_sandboxs_since_ready_less_gvisors_memory_then() -> None
     at_end = SandboxUsage(cpu_ns=2_000_000_000, peak_memory_bytes=57 * MIB, oom_kills=0, forks_refused=0)
     usage = Supervised(True, end, end.cpu_ns, 14 * MIB, at_end).usage(SAMPLED)
     assert (usage.cpu_ns, usage.peak_memory_bytes) == (500_000_000, 43 * MIB)  # never the cgroup's CPU time
+
+
+@pytest.mark.parametrize(
+    ("supervisor_ms", "cgroup_ms", "program_ms"),
+    [
+        (230, 25, 25),  # a busy host: gVisor counted the ticks a task waited for a CPU
+        (30, 150, 30),  # a sleeper: the cgroup counted gVisor's own timers
+        (500, 480, 480),
+        (40, None, 40),  # no cgroup to read: the supervisor's alone
+    ],
+)
+def test_the_cpu_time_is_the_smaller_of_the_supervisors_and_the_cgroups(
+    supervisor_ms: int, cgroup_ms: int | None, program_ms: int
+) -> None:
+    at_end = SandboxUsage(cpu_ns=None if cgroup_ms is None else (900 + cgroup_ms) * 1_000_000, peak_memory_bytes=None,
+                          oom_kills=0, forks_refused=0)  # fmt: skip
+    told = Supervised(True, None, supervisor_ms * 1_000_000, None, at_end, cpu_at_start_ns=900_000_000)
+    assert told.usage(replace(SAMPLED, cpu_ns=None)).cpu_ns == program_ms * 1_000_000
 
 
 def test_a_killed_sandbox_keeps_the_last_progress_and_the_last_reading() -> None:

@@ -5,16 +5,22 @@ the program, so its counters are not the program's. The supervisor, the sandbox'
 program as its child under another uid and tells us, on a socket only it holds (its stdin):
 
 - ``ready``: set up, the program not started. We start the cgroup's memory peak over and note the memory in
-  use (gVisor's own, about 14 MiB), then answer ``go``.
-- ``cpu_us=N`` every 100 ms, and ``end exit=N|signal=N cpu_us=N cpu_limit=0|1`` once every process of the
-  program is dead: the CPU time of the program's processes as gVisor accounts for its tasks (wait4's rusage),
-  without the Sentry's and the Gofer's work. After ``end`` the sandbox lives on until we hang up, so the cgroup's
-  peak is read while it exists: the program's peak memory is that peak less the memory in use at ``ready``.
+  use (gVisor's own, about 14 MiB) and the CPU time so far, then answer ``go``.
+- ``cpu_us=N`` every 100 ms (every 10 ms under a CPU-time limit), and ``end exit=N|signal=N cpu_us=N
+  cpu_limit=0|1`` once every process of the program is dead: the CPU time of the program's processes as gVisor
+  accounts for its tasks (wait4's rusage). After ``end`` the sandbox lives on until we hang up, so the cgroup is
+  read while it exists.
 
-Measured against the alternatives (runsc 20221219, ptrace platform): the program's ``ru_maxrss`` counts gVisor's
-2 MiB allocation units (12.9 MiB for a hello world, 55-60 MiB for 40 MiB touched); the sandbox's memory in use
-from inside (``/proc/meminfo``, as ``runsc events --stats`` reports it) is right but only a current value, and a
-sampler starved by a busy host missed the peak of short programs (0 KiB for a hello world, 39 MiB for 40).
+The program's figures, each from the source that is exact for it (runsc 20221219, ptrace platform, measured):
+
+- Peak memory: the cgroup's peak since ``ready`` less the memory in use then. The program's ``ru_maxrss`` counts
+  gVisor's 2 MiB allocation units (12.9 MiB for a hello world, 55-60 MiB for 40 MiB touched); the memory in use
+  seen from inside (``/proc/meminfo``, what ``runsc events --stats`` reports) is right but only a current value,
+  and a sampler starved by a busy host missed short peaks (0 KiB for a hello world, 39 MiB for 40).
+- CPU time: the smaller of the supervisor's figure and the cgroup's CPU time since ``ready``. Each is the
+  program's and more: gVisor counts a task waiting for a host CPU as running (a hello world read 60-230 ms on
+  a host at load 12, against 17-26 ms of the cgroup's), and the cgroup counts gVisor's own work (136-176 ms
+  during a 1 s sleep whose tasks gVisor charged 20-40 ms). The CPU-time limit is held on the same figure.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Protocol
 from gosandbox.backends.cgroups import (
     CgroupPlaces,
     SandboxUsage,
+    cpu_time_ns_at,
     memory_in_use,
     merge_usage,
     read_usage_at,
@@ -107,6 +114,8 @@ class Supervised:
     memory_at_start: int | None
     #: the cgroup's counters at the end, read while the sandbox still existed
     usage_at_end: SandboxUsage | None
+    #: the cgroup's CPU time at ``ready``
+    cpu_at_start_ns: int | None = None
 
     def status(self, runtime_status: int) -> int:
         """The program's exit status as a shell reports it; the runtime's when the supervisor could not say."""
@@ -115,17 +124,26 @@ class Supervised:
     def usage(self, sampled: SandboxUsage) -> SandboxUsage:
         """The sandbox's counters (``sampled``: the last read before it died), with the program's own figures.
 
-        The CPU time is the supervisor's; the peak memory is the cgroup's since ``ready`` (its peak was started
-        over then) less gVisor's memory in use at that moment. A sandbox killed before its end keeps the last
-        counters read before the kill.
+        The CPU time is the smaller of the supervisor's and the cgroup's since ``ready``; the peak memory is the
+        cgroup's since ``ready`` (its peak was started over then) less gVisor's memory in use at that moment. A
+        sandbox killed before its end keeps the last counters read before the kill.
         """
         counters = sampled if self.usage_at_end is None else merge_usage(self.usage_at_end, sampled)
-        return replace(counters, cpu_ns=self.cpu_ns, peak_memory_bytes=self._peak_memory(counters.peak_memory_bytes))
+        cpu = program_cpu_ns(self.cpu_ns, counters.cpu_ns, self.cpu_at_start_ns)
+        return replace(counters, cpu_ns=cpu, peak_memory_bytes=self._peak_memory(counters.peak_memory_bytes))
 
     def _peak_memory(self, peak_bytes: int | None) -> int | None:
         if peak_bytes is None or self.memory_at_start is None:
             return None
         return max(0, peak_bytes - self.memory_at_start)
+
+
+def program_cpu_ns(supervisor_ns: int | None, cgroup_ns: int | None, cgroup_at_start_ns: int | None) -> int | None:
+    """The smaller of two upper bounds of the program's CPU time (see the module's docstring); either alone."""
+    if cgroup_ns is None or cgroup_at_start_ns is None:
+        return supervisor_ns
+    since_start = max(0, cgroup_ns - cgroup_at_start_ns)
+    return since_start if supervisor_ns is None else min(supervisor_ns, since_start)
 
 
 class SocketChannel:
@@ -205,6 +223,7 @@ class SupervisorLink:
         self._end: ProgramEnd | None = None
         self._cpu_ns: int | None = None
         self._memory_at_start: int | None = None
+        self._cpu_at_start: int | None = None
         self._usage_at_end: SandboxUsage | None = None
         self._thread = threading.Thread(target=self._serve, name="sandbox-supervisor", daemon=True)
 
@@ -216,7 +235,15 @@ class SupervisorLink:
         self.channel.close()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
-        return Supervised(self._started, self._end, self._cpu_ns, self._memory_at_start, self._usage_at_end)
+        return Supervised(
+            self._started, self._end, self._cpu_ns, self._memory_at_start, self._usage_at_end, self._cpu_at_start
+        )
+
+    def cpu_used_ns(self) -> int | None:
+        """The program's CPU time so far, as the result will say it (None before the program started)."""
+        if self._cpu_ns is None:
+            return None
+        return program_cpu_ns(self._cpu_ns, cpu_time_ns_at(self.places), self._cpu_at_start)
 
     def _serve(self) -> None:
         try:
@@ -233,6 +260,7 @@ class SupervisorLink:
         if line == "ready":
             reset_peak_memory_at(self.places)
             self._memory_at_start = memory_in_use(self.places)
+            self._cpu_at_start = cpu_time_ns_at(self.places)
             self.channel.send(b"go\n")
             self._started = True
         elif (progress := _PROGRESS.fullmatch(line)) is not None:

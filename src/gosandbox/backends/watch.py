@@ -99,8 +99,8 @@ def watch(
 ) -> None:
     """Kill the sandbox at the wall-clock deadline, when the caller cancels, or at the job's CPU-time limit.
 
-    ``cpu_used_ns`` reads the program's CPU time so far (its sandbox's cgroup under runc); None where the
-    sandbox enforces the CPU-time limit itself (runsc: its supervisor, which sees the program alone).
+    ``cpu_used_ns`` reads the program's CPU time so far: its sandbox's cgroup under runc, the figures of its
+    supervisor under runsc (``SupervisorLink.cpu_used_ns``); None until it can tell.
     """
     cpu_limit_ns = None if job.limits.cpu_ms is None or cpu_used_ns is None else job.limits.cpu_ms * 1_000_000
 

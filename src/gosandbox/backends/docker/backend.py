@@ -284,7 +284,7 @@ class DockerBackend:
             started = time.monotonic()
             api.start(sandbox.container_id)
             link.start()
-            watch(killer, job, finished, started)
+            watch(killer, job, finished, started, link.cpu_used_ns)
             _read_to_end(lambda: stream, output, killer, finished)
             duration = time.monotonic() - started
             exit_code: int | None = api.wait(sandbox.container_id, timeout=30)["StatusCode"]

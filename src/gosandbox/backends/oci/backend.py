@@ -180,8 +180,8 @@ class OciBackend:
             link = SupervisorLink(places, channel)
             link.start()
         sampler = UsageSampler(places).start()
-        # Under runc the cgroup's CPU time is the program's; under runsc its supervisor holds the CPU-time limit.
-        watch(killer, job, finished, started, None if link is not None else lambda: cpu_time_ns_at(places))
+        # Under runc the cgroup's CPU time is the program's; under runsc the supervisor's figures tell it.
+        watch(killer, job, finished, started, link.cpu_used_ns if link is not None else lambda: cpu_time_ns_at(places))
         try:
             status = _read_until_exit(process, output)
         finally:
