@@ -15,6 +15,9 @@ from fastapi.testclient import TestClient
 # gosandbox.defaults chooses, gets the whole hostile corpus by name (tests/combinations.py), and tests/test_defaults.py
 # starts a server on the real default.
 os.environ.setdefault("GOSANDBOX_BACKEND", "docker")
+# Starlette's TestClient sends "Host: testserver": the in-process apps of every folder answer to it too (a server's
+# default is the loopback names only; tests of that default set GOSANDBOX_PUBLIC_HOSTS themselves).
+os.environ.setdefault("GOSANDBOX_PUBLIC_HOSTS", "testserver")
 
 from gosandbox.app import create_app
 from gosandbox.backends.base import Backend

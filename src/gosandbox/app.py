@@ -26,6 +26,7 @@ from gosandbox.compat.playground.routes import add_playground_routes, playground
 from gosandbox.edge.context import RouteContext
 from gosandbox.edge.docs import add_doc_routes
 from gosandbox.edge.headers import install_nosniff
+from gosandbox.edge.hosts import install_site_guard
 from gosandbox.edge.observe import add_metrics_route, observe_requests
 from gosandbox.edge.parsing import ParsingGate
 from gosandbox.edge.problems import install_handlers
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.mcp = mount_mcp(app, settings, service)  # /mcp: the MCP tools over streamable HTTP
     install_auth(app, settings, store.engine)  # API keys, inside the observer: a 401 gets a request id too
     add_metrics_route(app)
+    install_site_guard(app, settings)  # Host (DNS rebinding: 421) and cross-site writes (403), on every route
     observe_requests(app)  # request ids and HTTP metrics
     install_nosniff(app)  # outermost: X-Content-Type-Options on every answer
     add_status_routes(app, settings, service, version_fields)  # /version has the Playground's fields too

@@ -130,7 +130,14 @@ class Settings(BaseSettings):
     callback_hosts: str = Field("", description="hosts (host or host:port, comma-separated) callbacks may go to")
     callback_secret: str = Field("", description="HMAC-SHA256 key of the X-Gosandbox-Signature on callbacks")
     cors_origins: str = Field(
-        "*", description="origins whose pages may call the Go Playground routes: *, a comma-separated list, or empty"
+        "",
+        description="origins whose pages may call the Go Playground and Codapi routes and send writes: a comma-"
+        "separated list, * for any, or empty (the default: none but the server's own pages)",
+    )
+    public_hosts: str = Field(
+        "",
+        description="names clients reach this server by besides loopback and GOSANDBOX_HOST (a Host header naming"
+        " anything else gets 421: DNS rebinding), comma-separated; * accepts any",
     )
     auth: str = Field(
         "off",

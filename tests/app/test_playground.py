@@ -305,14 +305,17 @@ def test_version_keeps_ours_and_adds_the_playgrounds(client: TestClient) -> None
 
 
 @pytest.mark.parametrize("path", ["/compile", "/fmt", "/share", "/p/abcdefghij.go", "/version"])
-def test_playground_routes_answer_cors_and_preflights(client: TestClient, path: str) -> None:
-    preflight = client.options(path, headers={"Origin": "https://example.test", "Access-Control-Request-Method":
-                                              "POST", "Access-Control-Request-Headers": "content-type"})  # fmt: skip
+def test_playground_routes_answer_cors_and_preflights(tmp_path: Path, backend: FakeBackend, path: str) -> None:
+    settings = make_settings(tmp_path, cors_origins="*")  # any origin: the operator's choice, not the default
+    with TestClient(create_app(settings, backend=backend)) as client:
+        asked = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+        preflight = client.options(path, headers={"Origin": "https://example.test", **asked})
+        answer = client.get(path, headers={"Origin": "https://example.test"})
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "*"
     assert "POST" in preflight.headers["access-control-allow-methods"]
     assert preflight.headers["access-control-allow-headers"] == "content-type"
-    assert client.get(path, headers={"Origin": "https://example.test"}).headers["access-control-allow-origin"] == "*"
+    assert answer.headers["access-control-allow-origin"] == "*"
 
 
 def test_native_routes_answer_no_cors(client: TestClient) -> None:
@@ -336,13 +339,14 @@ def test_a_list_of_origins_names_only_those(tmp_path: Path, backend: FakeBackend
 
 
 def test_a_preflight_needs_no_api_key_and_a_401_carries_cors(tmp_path: Path, backend: FakeBackend) -> None:
-    with TestClient(create_app(make_settings(tmp_path, auth="required"), backend=backend)) as client:
+    settings = make_settings(tmp_path, auth="required", cors_origins="https://x.test")
+    with TestClient(create_app(settings, backend=backend)) as client:
         preflight = client.options("/compile", headers={"Origin": "https://x.test",
                                                         "Access-Control-Request-Method": "POST"})  # fmt: skip
         assert preflight.status_code == 204
         refused = client.post("/compile", json={"Body": HELLO}, headers={"Origin": "https://x.test"})
         assert refused.status_code == 401
-        assert refused.headers["access-control-allow-origin"] == "*"
+        assert refused.headers["access-control-allow-origin"] == "https://x.test"
 
 
 # --- the small things -----------------------------------------------------------------------------

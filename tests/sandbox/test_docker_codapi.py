@@ -1,8 +1,9 @@
 """The @antonz/codapi widget from npm, in Debian's Chromium, against a live server on real Docker.
 
 The page and the widget's files are served by Playwright (``page.route``, no product route serves
-test pages) at ``http://localhost:PORT``: another origin than the server's ``http://127.0.0.1:PORT``,
-so the widget's ``POST /v1/exec`` goes through a CORS preflight, as on a real docs site.
+test pages) at ``http://docs.example.test``: another origin than the server's ``http://127.0.0.1:PORT``,
+so the widget's ``POST /v1/exec`` goes through a CORS preflight, as on a real docs site; the server
+lists that origin in ``GOSANDBOX_CORS_ORIGINS``, as its operator would (the default lists none).
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ def page_html(server: Server, code: str) -> str:
 <script src="/codapi/snippet.js"></script></body></html>"""
 
 
+SITE = "http://docs.example.test"  # the docs site's origin; fulfilled by Playwright, never reaches a network
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serving(tmp_path_factory.mktemp("codapi"), f"{TEST_INSTANCE}-codapi") as live:
+    env = {"GOSANDBOX_CORS_ORIGINS": SITE}
+    with serving(tmp_path_factory.mktemp("codapi"), f"{TEST_INSTANCE}-codapi", env) as live:
         yield live
 
 
@@ -59,7 +64,7 @@ def open_page(browser: Browser, server: Server, code: str) -> Page:
         name = route.request.url.rsplit("/", 1)[-1]
         route.fulfill(path=WIDGET / name, content_type="text/css" if name.endswith(".css") else "text/javascript")
 
-    site = server.url.replace("127.0.0.1", "localhost")  # another origin; never reaches a server
+    site = SITE
     page.route(f"{site}/test-page.html", lambda route: route.fulfill(body=page_html(server, code),
                                                                        content_type="text/html"))  # fmt: skip
     page.route(f"{site}/codapi/*", widget_file)

@@ -30,7 +30,7 @@ VET = 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Printf("%d\\n", "tex
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"GOSANDBOX_DEFAULT_WALL_S": "2"}
+    env = {"GOSANDBOX_DEFAULT_WALL_S": "2", "GOSANDBOX_CORS_ORIGINS": "https://go.dev"}  # the page's origin, listed
     with serving(tmp_path_factory.mktemp("playground"), INSTANCE, env) as server:
         yield server
 
@@ -46,7 +46,7 @@ def compile_form(http: httpx.Client, body: str, with_vet: bool = True) -> dict[s
     """``$.ajax('/compile', {type: 'POST', data: {version: 2, body, withVet}, dataType: 'json'})``."""
     response = http.post("/compile", data={"version": "2", "body": body, "withVet": "true" if with_vet else "false"})
     assert response.status_code == 200, response.text
-    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-allow-origin"] == "https://go.dev"
     answer: dict[str, Any] = response.json()
     return answer
 

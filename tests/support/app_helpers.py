@@ -41,6 +41,7 @@ def make_settings(state_dir: Path, **overrides: Any) -> Settings:
         "max_cpus": 2.0,
         "max_pids": 256,
         "max_output_bytes": 1024 * 1024,
+        "public_hosts": "testserver",  # the Host of Starlette's TestClient; the default stays loopback names only
     }
     return Settings(**{**values, **overrides})
 

@@ -40,7 +40,8 @@ def send_request(url: str, path: str, body: bytes, *, declared: int | None = Non
     host, port = url.removeprefix("http://").split(":")
     connection = socket.create_connection((host, int(port)), timeout=10)
     length = len(body) if declared is None else declared
-    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n")  # fmt: skip
     connection.sendall(head.encode() + body)
     return connection
 

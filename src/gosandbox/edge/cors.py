@@ -5,9 +5,11 @@ carries no credentials, so it is answered here, before a key is asked for; and e
 CORS path (a 401 or a 429 too) carries ``Access-Control-Allow-Origin``, so the page can read it.
 
 Each layer names its paths with one call, :func:`allow_cors`; the origins come from
-``GOSANDBOX_CORS_ORIGINS``: ``*`` (the default: any origin, as the Go Playground answers),
-a comma-separated list (each answer names the caller's origin, with ``Vary: Origin``), or empty
-(no CORS at all). The native API gets no CORS: it is meant for servers, not pages.
+``GOSANDBOX_CORS_ORIGINS``: empty (the default: no page of another origin may read an answer),
+a comma-separated list (each answer names the caller's origin, with ``Vary: Origin``), or ``*``
+(any origin, as the Go Playground answers: an operator's explicit choice). The native API gets no
+CORS: it is meant for servers, not pages. The same list says which pages may send a request that
+changes something at all (:mod:`gosandbox.edge.hosts`): CORS only decides what a page may read.
 """
 
 from __future__ import annotations

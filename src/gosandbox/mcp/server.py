@@ -72,7 +72,8 @@ T = TypeVar("T")
 _JSON = "application/json"
 #: Output progress is reported at most this often (a chatty program writes an event every 10 ms).
 _OUTPUT_PROGRESS_EVERY_S = 0.25
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: The SDK's own Host and Origin check is off: the app checks both for every route (gosandbox.edge.hosts).
+_NO_SDK_HOST_CHECK = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 _READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 
 INSTRUCTIONS = (
@@ -130,7 +131,7 @@ class McpEndpoint:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         self.server.streamable_http_app(stateless_http=True, max_request_body_size=self.settings.max_body_bytes,
-                                        transport_security=_transport_security(self.settings.host))  # fmt: skip
+                                        transport_security=_NO_SDK_HOST_CHECK)  # fmt: skip
         manager = self.server.session_manager
         async with manager.run():
             self._app = StreamableHTTPASGIApp(manager)
@@ -147,17 +148,6 @@ class McpEndpoint:
         body = await guarded_body(self.parsing, self.settings.max_body_bytes, scope, receive, send)
         if body is not None:
             await self._app(scope, replaying(body, receive), send)
-
-
-def _transport_security(host: str) -> TransportSecuritySettings:
-    """On loopback, only loopback Host and Origin headers (a web page must not reach it by DNS rebinding);
-    a server listening wider was exposed on purpose, behind its API keys."""
-    if host not in _LOOPBACK:
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    return TransportSecuritySettings(
-        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"],
-        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-    )
 
 
 def _tool(name: str, fn: Callable[..., Any], args: type[ArgModelBase], output: type[BaseModel],
