@@ -127,8 +127,13 @@ class Settings(BaseSettings):
     max_attempts: int = Field(
         2, ge=1, le=10, description="attempts a job gets when its workers are lost (2: one re-run, then 'worker lost')"
     )
-    callback_hosts: str = Field("", description="hosts (host or host:port, comma-separated) callbacks may go to")
-    callback_secret: str = Field("", description="HMAC-SHA256 key of the X-Gosandbox-Signature on callbacks")
+    callback_hosts: str = Field(
+        "", description="host:port, host:* (every port) or host (its default port only), comma-separated: callbacks' "
+        "destinations",
+    )  # fmt: skip
+    callback_secret: str = Field(
+        "", description="HMAC-SHA256 key of the X-Gosandbox-Signature (over X-Gosandbox-Timestamp and the body)"
+    )
     cors_origins: str = Field(
         "",
         description="origins whose pages may call the Go Playground and Codapi routes and send writes: a comma-"
