@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
         "gosandbox.settings", "gosandbox.binary_cache", "gosandbox.examples", "gosandbox.images", "gosandbox.seccomp",
     ),
     ("gosandbox.backends",),
-    ("gosandbox.verdict", "gosandbox.runner", "gosandbox.go_tools", "gosandbox.explain"),
+    ("gosandbox.verdict", "gosandbox.runner", "gosandbox.go_tools", "gosandbox.explain", "gosandbox.judge"),
     ("gosandbox.jobs", "gosandbox.client"),
     ("gosandbox.auth",),
     ("gosandbox.edge",),
