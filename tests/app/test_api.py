@@ -136,8 +136,8 @@ def test_the_default_program_comes_from_the_settings(tmp_path: Path) -> None:
         assert "main.go:package main // mine" in result_of(client.post("/run"))["stdout"]
 
 
-def test_program_output_is_decoded_and_control_characters_are_shown_as_their_pictures(tmp_path: Path) -> None:
-    """Invalid UTF-8 is U+FFFD and a control character its Control Picture (3 bytes, not a 6-byte JSON escape)."""
+def test_program_output_is_decoded_and_control_characters_are_kept(tmp_path: Path) -> None:
+    """Invalid UTF-8 is U+FFFD; control characters (NUL, a terminal escape) reach the client as written."""
 
     def execute(job: ExecJob) -> ExecOutcome:
         return ExecOutcome(exit_code=0, signal=None, stdout=b"a\x00b\xffc\t\n", stderr=b"\x1b[0m", duration_s=0.0)
@@ -145,9 +145,8 @@ def test_program_output_is_decoded_and_control_characters_are_shown_as_their_pic
     with TestClient(create_app(make_settings(tmp_path), backend=FakeBackend(execute=execute))) as client:
         response = client.post("/run", json={"code": MAIN})
     body = result_of(response)
-    assert body["stdout"] == "a\u2400b\ufffdc\t\n"
-    assert body["stderr"] == "\u241b[0m"
-    assert "\\u00" not in response.text
+    assert body["stdout"] == "a\x00b\ufffdc\t\n"
+    assert body["stderr"] == "\x1b[0m"
 
 
 def test_a_program_failure_is_200_not_5xx(tmp_path: Path) -> None:

@@ -1,14 +1,12 @@
-"""A program's output as the job service keeps and shows it: text whose JSON is at most three bytes per
-byte of output, stored once.
+"""A program's output as the job service keeps and shows it: text, stored once.
 
 **The text form.** The output's bytes are decoded as UTF-8, a byte that is not UTF-8 becoming U+FFFD
-(as :func:`gosandbox.runner.text` does), and each control character but tab, newline and carriage
-return becomes its Unicode Control Picture, U+2400 plus its code (``\\x01`` → ``␁``, ``\\x1b`` → ``␛``,
-``\\x00`` → ``␀``). JSON spells a control character as a six-byte ``\\u0001``: 1 MiB of them was a
-6 MiB answer; a picture is three bytes of UTF-8, as U+FFFD is, so no output of ``output_bytes`` bytes
-has a JSON form above three times that. The form is lossy where the bytes were not text, and the
-same in every answer (results, events, the compatibility layers), but for a form that carries bytes:
-Judge0's ``base64_encoded=true`` encodes the control characters themselves (:func:`unprintable`).
+(as :func:`gosandbox.runner.text` does); every other character, control characters included, is kept as
+the program wrote it, so terminal colours, NUL and the rest reach a client exactly. JSON spells a control
+character as a six-byte ``\\u00XX``: an answer is at most six times ``output_bytes`` plus its envelope
+(the cap bounds it), and Judge0's ``base64_encoded=true`` carries the bytes in a third more. A form that
+replaced control characters by pictures (three bytes each) was tried and left: it changed what programs
+print (ANSI escapes, NUL) and could not be undone exactly for Base64 (a program may print a picture).
 
 **Stored once.** A finished run's ``stdout``/``stderr`` events hold the same text as its result: they
 are stored with their lengths only (``{"text_in_result": n}``), and the text is cut from the result
@@ -20,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Control characters JSON would escape as ``\\u00XX``, to their Control Pictures (tab, LF and CR stay).
-_PICTURES = {code: 0x2400 + code for code in range(0x20) if code not in (0x09, 0x0A, 0x0D)}
+#: Characters the text form replaces: none (see the module's docstring); one table, so the form is one decision.
+_PICTURES: dict[int, int] = {}
 _CONTROLS = {picture: code for code, picture in _PICTURES.items()}
 STREAMS = ("stdout", "stderr")
 #: The key of a stored output event that holds only its length in the result's text.
@@ -29,16 +27,16 @@ IN_RESULT = "text_in_result"
 
 
 def printable(text: str) -> str:
-    """``text`` with its control characters (but tab, newline, carriage return) as Control Pictures.
+    """``text`` in the text form: as the program wrote it (see the module's docstring).
 
     >>> printable("a\\x01b\\tc\\n")
-    'a␁b\\tc\\n'
+    'a\\x01b\\tc\\n'
     """
     return text.translate(_PICTURES)
 
 
 def unprintable(text: str) -> str:
-    """The control characters back from their pictures: for a form that carries bytes (Base64) exactly.
+    """The text form back to the program's text: for a form that carries bytes (Base64) exactly.
 
     >>> unprintable(printable("a\x01b\x00")) == "a\x01b\x00"
     True
