@@ -115,7 +115,7 @@ def sandbox_backend(combination: Combination, request: pytest.FixtureRequest, sa
     return sandbox_apps.backend(combination)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture  # built for each test that asks: another test's image build prunes tags it does not know
 def alt_toolchain() -> Iterator[dict[str, str]]:
     """A second toolchain whose base image is the default builder (any image with Go at /usr/local/go works)."""
     toolchains = {ALT: image_names().builder}
