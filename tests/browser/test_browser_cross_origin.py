@@ -10,17 +10,16 @@ servers are real uvicorn servers on loopback (another origin: ``http://127.0.0.1
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from gosandbox.app import create_app
 from gosandbox.backends.fake import FakeBackend
 from support.app_helpers import MAIN, make_settings
-from support.browser_helpers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from support.browser_helpers import NO_LOCAL_NETWORK_CHECKS, TIMEOUT_MS, chromium
 from support.inprocess_server import uvicorn_serving
 
 SITE = "http://docs.example.test"
@@ -70,15 +69,8 @@ def listing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail("chromium is missing: run `make test-deps` (scripts/ensure-node.sh)")
-    with sync_playwright() as playwright:
-        # The fulfilled page counts as public to Local Network Access, which would refuse its calls to loopback
-        # before CORS is even asked (a real docs site calls a server that is not on loopback).
-        args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+    with chromium(NO_LOCAL_NETWORK_CHECKS) as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -8,18 +8,17 @@ does not; /embed can be framed by a page of another origin, the full page cannot
 from __future__ import annotations
 
 import http.client
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Route, expect
 
 from gosandbox.app import create_app
 from gosandbox.backends.fake import FakeBackend
 from support.app_helpers import make_settings
-from support.browser_helpers import CHROMIUM, CHROMIUM_ARGS, PolicyWatched
+from support.browser_helpers import NO_LOCAL_NETWORK_CHECKS, PolicyWatched, chromium
 from support.inprocess_server import uvicorn_serving
 from support.web_bundle import write_bundle
 
@@ -42,14 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail("chromium is missing: run `make test-deps` (scripts/ensure-node.sh)")
-    with sync_playwright() as playwright:
-        # A page fulfilled by Playwright counts as public to Local Network Access (see test_docker_codapi.py).
-        args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+    with chromium(NO_LOCAL_NETWORK_CHECKS) as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

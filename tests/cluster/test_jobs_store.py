@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from sqlalchemy import Engine, update
-from sqlalchemy.exc import OperationalError
 
 from gosandbox.errors import StoreUnavailable
 from gosandbox.gotest import TestOptions
@@ -30,7 +29,7 @@ from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
 from gosandbox.jobs.tables import SubmissionRow
 from gosandbox.limits import Limits
 from gosandbox.source import make_spec
-from support.jobs_helpers import POSTGRES_URL, fresh_postgres_engine, sample_request
+from support.jobs_helpers import sample_request
 
 T = TypeVar("T")
 
@@ -44,26 +43,6 @@ LONG_AGO = 1_000_000.0  # 1970-01-12: before any cutoff the tests use
 
 
 # --- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on an empty database of each kind (no tables yet)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path}/s.db")
-    else:
-        try:
-            engine = fresh_postgres_engine()
-        except OperationalError as exc:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} does not answer ({exc}); run scripts/ensure-services.sh")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine) -> Store:
-    upgrade(engine)
-    return Store(engine)
 
 
 # --- helpers --------------------------------------------------------------------------------------

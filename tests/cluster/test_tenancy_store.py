@@ -11,47 +11,25 @@ holds their text.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from importlib import resources
-from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, FromClause, TableClause, column, insert, select, table, update
-from sqlalchemy.exc import OperationalError
 
 from gosandbox.errors import StorageQuotaExceeded
 from gosandbox.jobs.migrate import current_revision, upgrade
 from gosandbox.jobs.outputs import compact_events
 from gosandbox.jobs.quota import StorageQuota
 from gosandbox.jobs.shares import ShareStore, share_id
-from gosandbox.jobs.store import Claim, Store, make_engine
+from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.submission import KEYLESS, Owner, State
 from gosandbox.jobs.tables import ShareRow, SubmissionRow
-from support.jobs_helpers import POSTGRES_URL, fresh_postgres_engine, sample_request
+from support.jobs_helpers import sample_request
 
 ANN, BOB = Owner("ann"), Owner("bob")
 ORIGIN = "api-1"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path}/s.db")
-    else:
-        try:
-            engine = fresh_postgres_engine()
-        except OperationalError as exc:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} does not answer ({exc}); run scripts/ensure-services.sh")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine) -> Store:
-    upgrade(engine)
-    return Store(engine)
 
 
 def upgrade_to(engine: Engine, revision: str) -> None:

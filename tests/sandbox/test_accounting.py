@@ -15,34 +15,13 @@ from fastapi.testclient import TestClient
 
 from support.combinations import COMBINATIONS, DEFAULT_COMBINATION, Combination, every_combination
 from support.docker_helpers import run
+from support.oci_programs import cpu_burner
 
 MIB = 1024
 
 # Burns CPU until its own rusage says 500 ms, however loaded the host: "a 0.5 s busy loop" in CPU time, which a
 # wall-clock loop is not on a busy machine.
-BUSY_500_MS = """package main
-
-import (
-	"fmt"
-	"syscall"
-)
-
-func used() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6
-}
-
-func main() {
-	x := 0
-	for used() < 500 {
-		for i := 0; i < 1000000; i++ {
-			x += i
-		}
-	}
-	fmt.Println(used(), x > 0)
-}
-"""
+BUSY_500_MS = cpu_burner(500)
 
 # Touches every byte of 40 MiB, so that all of it is resident, and exits at once: the peak is at the very end.
 TOUCH_40_MIB = """package main

@@ -7,33 +7,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from support.docker_helpers import run
+from support.oci_programs import cpu_burner
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # Burns CPU until its own rusage says 400 ms (however loaded the host), then prints what it used.
-BURN = """package main
-
-import (
-	"fmt"
-	"syscall"
-)
-
-func used() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6
-}
-
-func main() {
-	x := 0
-	for used() < 400 {
-		for i := 0; i < 1000000; i++ {
-			x += i
-		}
-	}
-	fmt.Println(used(), x > 0)
-}
-"""
+BURN = cpu_burner(400)
 
 SLEEP = 'package main\n\nimport "time"\n\nfunc main() { time.Sleep(500 * time.Millisecond) }\n'
 

@@ -35,12 +35,19 @@ document.addEventListener("securitypolicyviolation",
 TIMEOUT_MS = 30_000
 
 
+#: A page fulfilled by Playwright counts as public to Local Network Access, which would refuse its calls to
+#: loopback before CORS is even asked (a real site calls a server that is not on loopback).
+NO_LOCAL_NETWORK_CHECKS = "--disable-features=LocalNetworkAccessChecks"
+
+
 @contextmanager
-def chromium() -> Iterator[Browser]:
+def chromium(*extra_args: str) -> Iterator[Browser]:
+    """Debian's Chromium, headless, with the tests' flags and ``extra_args``."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail("chromium is missing: run `make test-deps` (scripts/ensure-node.sh)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        args = [*CHROMIUM_ARGS, *extra_args]
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
         try:
             yield browser
         finally:

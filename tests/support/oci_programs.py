@@ -92,34 +92,24 @@ func main() {
 }
 """
 
+
+def cpu_burner(ms: int, touch_mib: int = 0) -> str:
+    """A program that burns ``ms`` of CPU by its own rusage (however loaded the host), after touching
+    ``touch_mib`` MiB, then prints what it used (or the bytes it touched) and that it computed something."""
+    touch = f"\tb := make([]byte, {touch_mib}<<20)\n\tfor j := 0; j < len(b); j += 4096 {{\n\t\tb[j] = 1\n\t}}\n"
+    shown = "len(b)" if touch_mib else "used()"
+    return (
+        'package main\n\nimport (\n\t"fmt"\n\t"syscall"\n)\n\n'
+        "func used() int64 {\n\tvar ru syscall.Rusage\n\t_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)\n"
+        "\treturn (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6\n}\n\n"
+        f"func main() {{\n{touch if touch_mib else ''}\tx := 0\n\tfor used() < {ms} {{\n"
+        "\t\tfor i := 0; i < 1000000; i++ {\n\t\t\tx += i\n\t\t}\n\t}\n"
+        f"\tfmt.Println({shown}, x > 0)\n}}\n"
+    )
+
+
 #: Burns 300 ms of CPU by its own rusage (however loaded the host), with 48 MiB touched.
-BUSY = """package main
-
-import (
-	"fmt"
-	"syscall"
-)
-
-func used() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6
-}
-
-func main() {
-	b := make([]byte, 48<<20)
-	for j := 0; j < len(b); j += 4096 {
-		b[j] = 1
-	}
-	x := 0
-	for used() < 300 {
-		for i := 0; i < 1000000; i++ {
-			x += i
-		}
-	}
-	fmt.Println(len(b), x > 0)
-}
-"""
+BUSY = cpu_burner(300, touch_mib=48)
 
 #: Prints its interfaces, its routes, then tries the host's loopback listener at the address in argv[1].
 NETWORK = """package main
