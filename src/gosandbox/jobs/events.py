@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gosandbox.jobs.outputs import printable
-
 #: The last event of every job.
 RESULT = "result"
 
@@ -167,7 +165,7 @@ class OutputEvents:
 
     Chunks that arrive within ``gather_s`` of each other are sent together (a program writing a
     byte at a time must not cost an event per byte); UTF-8 split across chunks is joined first. The
-    text is in the form results have (:func:`gosandbox.jobs.outputs.printable`).
+    text is kept as the program wrote it, as in results.
     """
 
     def __init__(self, publish: Callable[[str, dict[str, Any]], None], gather_s: float = 0.01) -> None:
@@ -207,7 +205,7 @@ class OutputEvents:
         with self._wake:
             batch, self._pending = self._pending, []
         for name, text in batch:
-            self._publish(name, {"text": printable(text)})
+            self._publish(name, {"text": text})
 
     def close(self) -> None:
         """Send what is left; every output event is published when this returns."""

@@ -20,21 +20,28 @@ from gosandbox.backends.base import BuildOutcome, Observers
 from gosandbox.errors import GosandboxError, StoreUnavailable
 from gosandbox.go_tools import explain, format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
-from gosandbox.jobs.outputs import compact_events, printable_result
+from gosandbox.jobs.outputs import compact_events
 from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
 from gosandbox.jobs.webhooks import Webhooks
+from gosandbox.judge.judging import Watchers, judge
+from gosandbox.judge.task import CaseResult, JudgeTask
 from gosandbox.logs import log_context
 from gosandbox.problems import internal_error, problem_of
 from gosandbox.runner import Runner
 
 logger = logging.getLogger(__name__)
 
+Publish = Callable[[str, dict[str, Any]], None]
 
-def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers) -> dict[str, Any]:
+
+def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers,
+            publish: Publish | None = None) -> dict[str, Any]:  # fmt: skip
     """Run the request's tool; its result as the synchronous endpoint returns it (the program's output in the
-    service's text form: :mod:`gosandbox.jobs.outputs`)."""
+    service's text form: :mod:`gosandbox.jobs.outputs`). ``publish``: a judging's ``case`` event per case."""
     spec = request.spec
+    if request.kind is Kind.JUDGE:
+        return judge_job(runner, request, cancel, observers, publish)
     if request.kind is Kind.RUN:
         result: Any = replace(runner.run(spec, cancel=cancel, observers=observers),
                               default_program=request.default_program)  # fmt: skip
@@ -46,7 +53,20 @@ def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observ
         result = explain(runner, spec, request.explain_options)
     else:
         result = format_files(runner, spec, request.sent_files)
-    return printable_result(asdict(result)) if request.kind in (Kind.RUN, Kind.TEST) else asdict(result)
+    return asdict(result)
+
+
+def judge_job(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers,
+              publish: Publish | None) -> dict[str, Any]:  # fmt: skip
+    """A judging: its build seen by the compile observer, a ``case`` event as each case ends."""
+    task = JudgeTask.from_json(request.spec, request.judge or {})
+
+    def heard(index: int, case: CaseResult) -> None:
+        if publish is not None:
+            publish("case", {"index": index, **asdict(case)})
+
+    result = judge(runner, task, Watchers(observers.on_compiled, heard, cancel))
+    return asdict(result)
 
 
 class CancelSwitches:
@@ -111,9 +131,6 @@ class JobEnd:
             # Read in full: a compat layer's shape renders from the request and the events just stored.
             method, body = self.webhooks.callback_of(self.store.get(submission.id) or submission)
             self.webhooks.send(submission.id, submission.callback_url, body, method)
-
-
-Publish = Callable[[str, dict[str, Any]], None]
 
 
 class _Abandoned(Exception):
@@ -252,7 +269,7 @@ class JobExecutor:
 
         try:
             observers = Observers(on_compiled=compiled, on_output=output.write)
-            result = perform(self.runner, JobRequest.from_json(request_json), cancel, observers)
+            result = perform(self.runner, JobRequest.from_json(request_json), cancel, observers, publish)
         except _Abandoned:
             return State.CANCELLED, None, None
         except GosandboxError as exc:

@@ -18,47 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Characters the text form replaces: none (see the module's docstring); one table, so the form is one decision.
-_PICTURES: dict[int, int] = {}
-_CONTROLS = {picture: code for code, picture in _PICTURES.items()}
 STREAMS = ("stdout", "stderr")
 #: The key of a stored output event that holds only its length in the result's text.
 IN_RESULT = "text_in_result"
-
-
-def printable(text: str) -> str:
-    """``text`` in the text form: as the program wrote it (see the module's docstring).
-
-    >>> printable("a\\x01b\\tc\\n")
-    'a\\x01b\\tc\\n'
-    """
-    return text.translate(_PICTURES)
-
-
-def unprintable(text: str) -> str:
-    """The text form back to the program's text: for a form that carries bytes (Base64) exactly.
-
-    >>> unprintable(printable("a\x01b\x00")) == "a\x01b\x00"
-    True
-    """
-    return text.translate(_CONTROLS)
-
-
-def printable_result(result: dict[str, Any]) -> dict[str, Any]:
-    """A job's result with the program's output in the text form (a run's streams, a test binary's output)."""
-    shown = dict(result)
-    for name in ("stdout", "stderr", "output"):
-        if isinstance(shown.get(name), str):
-            shown[name] = printable(shown[name])
-    if isinstance(shown.get("tests"), list):
-        shown["tests"] = [_printable_case(case) for case in shown["tests"]]
-    return shown
-
-
-def _printable_case(case: Any) -> Any:
-    if isinstance(case, dict) and isinstance(case.get("output"), str):
-        return {**case, "output": printable(case["output"])}
-    return case
 
 
 def _texts(events: list[dict[str, Any]], stream: str) -> str:

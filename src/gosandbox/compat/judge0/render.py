@@ -21,7 +21,6 @@ from gosandbox.compat.judge0.info import CALLBACK_SHAPE, GO, STACK_LIMIT_KB, lan
 from gosandbox.compat.judge0.schemas import bad_request
 from gosandbox.compat.judge0.status import COMPILATION_ERROR, signal_number, status_document, submission_status
 from gosandbox.compat.order import ordered_chunks, stored_chunks
-from gosandbox.jobs.outputs import unprintable
 from gosandbox.jobs.submission import State, Submission, is_submission_id, iso
 from gosandbox.jobs.webhooks import CallbackShape
 
@@ -37,8 +36,6 @@ ATTRIBUTES = (
 DEFAULT_FIELDS = ("token", "time", "memory", "stdout", "stderr", "compile_output", "message", "status")
 ENCODED = frozenset({"source_code", "stdin", "expected_output", "stdout", "stderr", "compile_output", "message"})
 _CANCELLED = "cancelled (DELETE /submissions/{token}) before it finished"
-#: The program's output: its control characters are shown as pictures (gosandbox.jobs.outputs), Base64 as they were.
-_PROGRAM_OUTPUT = frozenset({"stdout", "stderr"})
 
 
 def to_token(submission_id: str) -> str:
@@ -176,8 +173,7 @@ def _shown(name: str, value: Any, encoded: bool) -> Any:
     if isinstance(value, bytes):
         return ruby_base64(value) if encoded else value.decode("utf-8", "replace")
     if encoded and name in ENCODED and isinstance(value, str):
-        text = unprintable(value) if name in _PROGRAM_OUTPUT else value  # Base64 carries the control bytes
-        return ruby_base64(text.encode("utf-8", "surrogatepass"))
+        return ruby_base64(value.encode("utf-8", "surrogatepass"))
     return value
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from gosandbox.jobs.outputs import printable
 from gosandbox.jobs.submission import State, Submission
 
 IN_QUEUE, PROCESSING, ACCEPTED, WRONG_ANSWER, TIME_LIMIT_EXCEEDED, COMPILATION_ERROR = 1, 2, 3, 4, 5, 6
@@ -53,7 +52,7 @@ def status_document(status_id: int) -> dict[str, Any]:
 
 
 #: Ruby's ``rstrip``: ASCII whitespace and NUL, and the Control Pictures our output shows the controls as.
-_RSTRIPPED = " \t\n\v\f\r\0" + printable("\v\f\0")
+_RSTRIPPED = " \t\n\v\f\r\0"
 
 
 def judge0_strip(text: str | None) -> str | None:
@@ -70,7 +69,7 @@ def judge0_strip(text: str | None) -> str | None:
 def output_matches(expected: str | None, stdout: str | None) -> bool:
     """Accepted or not: no ``expected_output`` accepts anything; else both stripped must be equal (the expected
     output's control characters read as the program's output shows them: :mod:`gosandbox.jobs.outputs`)."""
-    return expected is None or judge0_strip(printable(expected)) == judge0_strip(stdout)
+    return expected is None or judge0_strip(expected) == judge0_strip(stdout)
 
 
 def run_status(result: dict[str, Any], expected: str | None, stdout: str | None) -> int:
