@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -94,13 +95,29 @@ def test_a_cancelled_job_keeps_no_source_past_the_grace(tmp_path: Path) -> None:
         assert app.ids_of("ann") == [done]  # a finished job stays for the result TTL
 
 
-def test_shares_expire_and_sharing_again_moves_the_expiry_on(tmp_path: Path) -> None:
-    with tenants(tmp_path, auth="off", share_ttl_s=1) as app:
+class _Clock:
+    """``time`` as the share table and the sweep see it: a wall clock the test moves on (no sleeps)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def test_shares_expire_and_sharing_again_moves_the_expiry_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    monkeypatch.setattr("gosandbox.jobs.shares.time", clock)
+    monkeypatch.setattr("gosandbox.jobs.service.time", clock)
+    with tenants(tmp_path, auth="off", share_ttl_s=10) as app:
         first = app.http.post("/share", content=b"package main // one\n").text
         second = app.http.post("/share", content=b"package main // two\n").text
-        time.sleep(0.6)
+        clock.now += 6
         assert app.http.post("/share", content=b"package main // two\n").text == second  # renewed
-        time.sleep(0.6)
+        clock.now += 6
         problem_of(app.http.get(f"/p/{first}.go"), 404, "share-not-found")  # expired, before any sweep
         assert app.http.get(f"/p/{second}.go").status_code == 200
         app.service.sweep()
