@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from gosandbox._version import __version__
 from gosandbox.api.explain import add_explain_routes
 from gosandbox.api.jobs import add_job_routes
+from gosandbox.api.judge import add_judge_routes
 from gosandbox.api.programs import add_program_routes
 from gosandbox.api.status import add_status_routes
 from gosandbox.auth.middleware import install_auth
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     routes = RouteContext(settings, service, shutdown, parsing)
     add_program_routes(app, routes, lambda request: playground_fmt(request, routes))  # a form to /fmt: the Playground's
     add_explain_routes(app, routes)  # /explain: the compiler's decisions and assembly
+    add_judge_routes(app, routes)  # /judge: one build, many test cases
     add_job_routes(app, routes)  # /submissions
     add_judge0_routes(app, routes)  # /judge0: Judge0 CE's API
     add_piston_routes(app, routes)  # /api/v2: Piston's API

@@ -93,6 +93,12 @@ class Runner:
             message=explain(status, spec.limits, outcome),
         )
 
+    def compile(self, spec: RunSpec) -> tuple[BuildOutcome, bool, str]:
+        """Build once, through the binary cache: the build, whether it came from the cache, the toolchain."""
+        version = toolchain_of(self.backend, spec)
+        build, cached = self._compile(spec, version)
+        return build, cached, version
+
     def _compile(self, spec: RunSpec, version: str) -> tuple[BuildOutcome, bool]:
         key = self.cache.key(spec.files, version) if self.cache else ""
         binary = self.cache.get(key) if self.cache else None

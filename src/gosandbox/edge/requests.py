@@ -9,6 +9,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from gosandbox.auth.context import request_defaults, request_limits
+from gosandbox.edge.judge import JudgeRequest, JudgeSubmission, judge_task
 from gosandbox.edge.schemas import (
     FmtSubmission,
     RunRequest,
@@ -174,8 +175,16 @@ def fmt_job(body: bytes, kind: str, model: type[SourceRequest] = SourceRequest) 
     return JobRequest(Kind.FMT, spec, sent_files=tuple(sorted(sent)))
 
 
+def judge_job(body: bytes, settings: Settings, model: type[JudgeRequest] = JudgeRequest) -> JobRequest:
+    """POST /judge (JSON only): the job that judges the program on its cases."""
+    if not body.strip():
+        raise InvalidSource("send a judging: JSON with code or files, and cases")
+    task = judge_task(parse_json(body, model), settings)
+    return JobRequest(Kind.JUDGE, task.program, judge=task.to_json())
+
+
 def submission_job(body: bytes, kind: str, settings: Settings) -> tuple[JobRequest, str | None]:
-    """POST /submissions: a /run, /test, /vet or /fmt body with ``kind`` and ``callback_url``."""
+    """POST /submissions: a /run, /test, /vet, /fmt or /judge body with ``kind`` and ``callback_url``."""
     if not body.strip():
         raise InvalidSource("send a submission: JSON with code, files or txtar (and optionally kind, callback_url)")
     if kind == "text/plain":
@@ -187,4 +196,6 @@ def submission_job(body: bytes, kind: str, settings: Settings) -> tuple[JobReque
         return vet_job(body, kind, VetSubmission), head.callback_url
     if head.kind == "fmt":
         return fmt_job(body, kind, FmtSubmission), head.callback_url
+    if head.kind == "judge":
+        return judge_job(body, settings, JudgeSubmission), head.callback_url
     return run_job(body, kind, settings, "", RunSubmission), head.callback_url

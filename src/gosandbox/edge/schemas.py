@@ -94,7 +94,7 @@ class SubmissionHead(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    kind: Literal["run", "test", "vet", "fmt"] = Field("run", description="which endpoint's body this is")
+    kind: Literal["run", "test", "vet", "fmt", "judge"] = Field("run", description="which endpoint's body this is")
     callback_url: str | None = _CALLBACK
 
 
@@ -135,7 +135,7 @@ class SubmissionOut(BaseModel):
     """A job: its state (queued, running, done, failed, cancelled) and, once done, the endpoint's result."""
 
     id: str
-    kind: Literal["run", "test", "vet", "fmt", "explain"]  # explain: POST /explain's jobs (not submittable here)
+    kind: Literal["run", "test", "vet", "fmt", "explain", "judge"]  # explain: POST /explain's (not submittable here)
     state: Literal["queued", "running", "done", "failed", "cancelled"]
     result: dict[str, Any] | None = Field(description="what the synchronous endpoint returns (state done)")
     error: dict[str, Any] | None = Field(description="a problem document when the service failed (state failed)")

@@ -1,4 +1,4 @@
-"""A submission: one request (run, test, vet, fmt or explain) turned into a job with an id, a state and a result.
+"""A submission: one request (run, test, vet, fmt, explain or judge) turned into a job with an id, a state and a result.
 
 ``state`` is the job's (``queued`` → ``running`` → ``done`` | ``failed`` | ``cancelled``); the
 program's verdict stays in ``result["status"]``.
@@ -80,6 +80,7 @@ class Kind(StrEnum):
     VET = "vet"
     FMT = "fmt"
     EXPLAIN = "explain"
+    JUDGE = "judge"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ class JobRequest:
     #: see :func:`gosandbox.jobs.webhooks.callback_of`)
     compat: dict[str, Any] | None = None
     explain_options: ExplainOptions = field(default_factory=ExplainOptions)  # which assembly an explain lists
+    #: a judging's cases and how they are judged (:meth:`gosandbox.judge.task.JudgeTask.to_json`); ``spec``: its program
+    judge: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec
@@ -111,6 +114,7 @@ class JobRequest:
             "default_program": self.default_program,
             **({"compat": self.compat} if self.compat is not None else {}),
             **({"explain_options": asdict(self.explain_options)} if self.kind is Kind.EXPLAIN else {}),
+            **({"judge": self.judge} if self.judge is not None else {}),
         }
 
     @classmethod
@@ -126,7 +130,7 @@ class JobRequest:
         options = TestOptions(**data["test_options"])
         explain = ExplainOptions.from_json(data.get("explain_options") or {})
         return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]), bool(data.get("default_program")),
-                   data.get("compat"), explain)  # fmt: skip
+                   data.get("compat"), explain, data.get("judge"))  # fmt: skip
 
 
 def iso(epoch_s: float | None) -> str | None:
