@@ -38,7 +38,7 @@ from gosandbox.api.explain import explain_job
 from gosandbox.auth.context import current_owner, request_caps, request_defaults
 from gosandbox.edge.parsing import ParsingGate
 from gosandbox.edge.problems import problem_response
-from gosandbox.edge.requests import fmt_job, go_test_job, run_job, vet_job
+from gosandbox.edge.requests import fmt_job, go_test_job, judge_job, run_job, vet_job
 from gosandbox.errors import GosandboxError, InvalidRequest, JobFailed, Overloaded
 from gosandbox.jobs.events import RESULT, Event
 from gosandbox.jobs.service import JobService
@@ -46,6 +46,7 @@ from gosandbox.jobs.submission import JobRequest, Owner, State, Submission
 from gosandbox.limits import Limits
 from gosandbox.mcp.explain import EXPLAIN_DESCRIPTION, ExplainArgs, ExplainOutput, explain_body, explain_output
 from gosandbox.mcp.guards import BoundedArguments, guarded_body, replaying
+from gosandbox.mcp.judge import JUDGE_DESCRIPTION, JudgeArgs, JudgeOutput, judge_output
 from gosandbox.mcp.schemas import (
     FormatOutput,
     LimitValues,
@@ -98,6 +99,7 @@ def build_mcp_server(settings: Settings, service: JobService) -> MCPServer[Any]:
         _tool("vet_go", calls.vet_go, SourceArgs, VetOutput, _VET),
         _tool("format_go", calls.format_go, SourceArgs, FormatOutput, _FORMAT),
         _tool("explain_go", calls.explain_go, ExplainArgs, ExplainOutput, EXPLAIN_DESCRIPTION),
+        _tool("judge_go", calls.judge_go, JudgeArgs, JudgeOutput, JUDGE_DESCRIPTION),
         _tool("list_toolchains", calls.list_toolchains, NoArgs, ToolchainsOutput, _TOOLCHAINS),
     ]
     # log_level: the SDK configures logging only where nobody did (the CLI does, to stderr, before this).
@@ -183,6 +185,10 @@ class _Calls:
         job = await _parse(lambda body: explain_job(body, _JSON, self.settings), explain_body(arguments))
         return explain_output(await self._execute(job, ctx))
 
+    async def judge_go(self, ctx: Context[Any, Any], **arguments: Any) -> JudgeOutput:
+        job = await _parse(lambda body: judge_job(body, self.settings), arguments)
+        return judge_output(await self._execute(job, ctx))
+
     async def list_toolchains(self, ctx: Context[Any, Any]) -> ToolchainsOutput:
         del ctx
         versions = await _service_call(self.service.dispatcher.go_versions)
@@ -218,6 +224,8 @@ async def _parse(prepare: Callable[[bytes], JobRequest], arguments: dict[str, An
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, list):  # judge_go's cases
+        return [_plain(item) for item in value]
     return value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else value
 
 
@@ -283,6 +291,8 @@ class _Progress:
             if not event.data.get("succeeded"):
                 return "compile failed"
             return f"compiled in {event.data.get('duration_ms', 0)} ms; running in a fresh sandbox"
+        if event.name == "case":
+            return f"case {event.data.get('name')}: {event.data.get('status')}"
         if event.name in ("stdout", "stderr"):
             self.output_bytes += len(str(event.data.get("text", "")).encode())
             now = time.monotonic()
