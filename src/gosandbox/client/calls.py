@@ -19,6 +19,7 @@ from gosandbox.client.errors import ApiError, ClientError, Problem, RequestTimed
 from gosandbox.client.types import Event, Submission, from_json, request_body
 from gosandbox.explain import ExplainResult
 from gosandbox.jobs.submission import Kind
+from gosandbox.judge.task import JudgeResult
 from gosandbox.models import FmtResult, RunResult, TestResult, VetResult
 
 T = TypeVar("T")
@@ -102,6 +103,10 @@ def fmt(code: str | None, fields: Mapping[str, Any]) -> Call[FmtResult]:
 
 def explain(code: str | None, fields: Mapping[str, Any]) -> Call[ExplainResult]:
     return Call("POST", "/explain", _parser(ExplainResult), request_body(code, fields))
+
+
+def judge(code: str | None, fields: Mapping[str, Any]) -> Call[JudgeResult]:
+    return Call("POST", "/judge", _parser(JudgeResult), request_body(code, fields))
 
 
 @dataclass(frozen=True)

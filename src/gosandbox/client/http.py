@@ -31,9 +31,19 @@ import httpx
 
 from gosandbox.client import calls as core
 from gosandbox.client.calls import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Call, Retries, SubmitOptions
-from gosandbox.client.types import Event, ExplainInput, GoTestInput, RunInput, SourceInput, Submission, SubmitInput
+from gosandbox.client.types import (
+    Event,
+    ExplainInput,
+    GoTestInput,
+    JudgeInput,
+    RunInput,
+    SourceInput,
+    Submission,
+    SubmitInput,
+)
 from gosandbox.explain import ExplainResult
 from gosandbox.jobs.submission import Kind
+from gosandbox.judge.task import JudgeResult
 from gosandbox.models import FmtResult, RunResult, TestResult, VetResult
 
 __all__ = ["AsyncClient", "Client", "Retries"]
@@ -98,6 +108,17 @@ class Client:
         ['&T{...} escapes to heap']
         """
         return self._call(core.explain(code, fields))
+
+    def judge(self, code: str | None = None, **fields: Unpack[JudgeInput]) -> JudgeResult:
+        """``POST /judge``: one build, then each of ``cases`` in a fresh sandbox; ``result.status`` is the first
+        failing case's verdict (``accepted`` when none fails), ``result.cases`` each case's.
+
+        >>> with Client("http://127.0.0.1:8000") as client:  # doctest: +SKIP
+        ...     result = client.judge(code, cases=[{"stdin": "1 2\\n", "expected_stdout": "3\\n"}])
+        ...     result.status, [case.status for case in result.cases]
+        ('accepted', ['accepted'])
+        """
+        return self._call(core.judge(code, fields))
 
     def submit(
         self,
@@ -212,6 +233,10 @@ class AsyncClient:
     async def explain(self, code: str | None = None, **fields: Unpack[ExplainInput]) -> ExplainResult:
         """As :meth:`Client.explain`."""
         return await self._call(core.explain(code, fields))
+
+    async def judge(self, code: str | None = None, **fields: Unpack[JudgeInput]) -> JudgeResult:
+        """As :meth:`Client.judge`."""
+        return await self._call(core.judge(code, fields))
 
     async def submit(
         self,

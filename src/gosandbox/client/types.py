@@ -20,18 +20,20 @@ from typing import Any, TypedDict, TypeVar, Union
 from gosandbox.client.errors import Problem
 from gosandbox.explain import ExplainResult
 from gosandbox.jobs.submission import Kind, State
+from gosandbox.judge.task import JudgeResult
 from gosandbox.models import FmtResult, RunResult, TestResult, VetResult
 
 T = TypeVar("T")
 
 #: What a finished submission's ``result`` is, by its kind.
-Result = RunResult | TestResult | VetResult | FmtResult | ExplainResult
+Result = RunResult | TestResult | VetResult | FmtResult | ExplainResult | JudgeResult
 RESULT_TYPES: dict[Kind, type[Result]] = {
     Kind.RUN: RunResult,
     Kind.TEST: TestResult,
     Kind.VET: VetResult,
     Kind.FMT: FmtResult,
     Kind.EXPLAIN: ExplainResult,
+    Kind.JUDGE: JudgeResult,
 }
 
 
@@ -89,7 +91,42 @@ class ExplainInput(SourceInput, total=False):
     file: str
 
 
-class SubmitInput(RunInput, GoTestInput, total=False):
+class CaseInput(TypedDict, total=False):
+    """One test case of ``POST /judge``: its input, arguments and expected output (none: it only has to end ok)."""
+
+    name: str
+    stdin: str
+    args: Sequence[str]
+    expected_stdout: str
+
+
+class CompareInput(TypedDict, total=False):
+    """How ``POST /judge`` compares outputs: ``mode`` exact, lines (the default) or tokens; float tolerances."""
+
+    mode: str
+    float_abs: float
+    float_rel: float
+    case_sensitive: bool
+
+
+class CheckerInput(TypedDict, total=False):
+    """A Go output validator (Kattis's convention): ``code`` (main.go) or ``files``."""
+
+    code: str
+    files: Mapping[str, str]
+
+
+class JudgeInput(SourceInput, total=False):
+    """``POST /judge``: the package, its ``cases`` (1 to 1000), each case's limits, and a comparison or a checker."""
+
+    cases: Sequence[CaseInput]
+    limits: LimitsInput
+    compare: CompareInput
+    checker: CheckerInput
+    stop_on_first_failure: bool
+
+
+class SubmitInput(RunInput, GoTestInput, JudgeInput, total=False):
     """``POST /submissions``: any endpoint's fields (those of its ``kind``), and a ``callback_url``."""
 
     callback_url: str
