@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from gosandbox._version import __version__
 from gosandbox.api.explain import add_explain_routes
+from gosandbox.api.interactive import add_interactive_routes
 from gosandbox.api.jobs import add_job_routes
 from gosandbox.api.judge import add_judge_routes
 from gosandbox.api.programs import add_program_routes
@@ -91,8 +92,9 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     add_explain_routes(app, routes)  # /explain: the compiler's decisions and assembly
     add_judge_routes(app, routes)  # /judge: one build, many test cases
     add_job_routes(app, routes)  # /submissions
+    add_interactive_routes(app, routes)  # /runs/interactive: a run's stdin live over a WebSocket
     add_judge0_routes(app, routes)  # /judge0: Judge0 CE's API
-    add_piston_routes(app, routes)  # /api/v2: Piston's API
+    add_piston_routes(app, routes)  # /api/v2: Piston's API (/api/v2/connect: its interactive runs)
     add_codapi_routes(app, routes)  # /v1/exec: Codapi's API
     add_playground_routes(app, routes, share_page)  # /compile, /share, /p/: the Go Playground's
     add_doc_routes(app)

@@ -54,7 +54,7 @@ class Runner:
     def run(
         self, spec: RunSpec, *, cancel: threading.Event | None = None, observers: Observers | None = None
     ) -> RunResult:
-        """Compile, then run once; ``observers`` see the run as it happens."""
+        """Compile, then run once; ``observers`` see the run as it happens (and feed its stdin, when live)."""
         run_id = uuid.uuid4().hex[:12]
         with log_context(run_id=run_id):
             return self._run(spec, run_id, cancel, observers)
@@ -72,7 +72,8 @@ class Runner:
             logger.info("run %s: compile_error", run_id)
             return self._compile_error(build, started, version)
         cancel = cancel or threading.Event()
-        job = ExecJob(build.binary, spec.stdin, spec.args, spec.limits, cancel, on_output=observers.on_output)
+        job = ExecJob(build.binary, spec.stdin, spec.args, spec.limits, cancel, on_output=observers.on_output,
+                      live=observers.live)  # fmt: skip
         outcome = self.backend.execute(job)
         status = classify(outcome)
         verdict = "cancelled" if outcome.cancelled else status  # the job ends cancelled, not timed out

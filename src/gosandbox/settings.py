@@ -156,6 +156,17 @@ class Settings(BaseSettings):
         60.0, ge=1, description="a job queued this long is enqueued again (the queue may have lost it)"
     )
 
+    # Interactive runs (docs/interactive.md): their client's bounds.
+    interactive_idle_s: float = Field(
+        30.0, gt=0, description="an interactive run's client that neither sends nor reads this long is cut off"
+    )
+    interactive_stdin_bytes: int = Field(
+        1024 * 1024, ge=1, description="the stdin an interactive run may get in all; more cancels it"
+    )
+    interactive_message_bytes: int = Field(
+        64 * 1024, ge=1024, description="one WebSocket message of an interactive run's client, at most"
+    )
+
     # Abuse of the HTTP edge (see SECURITY.md, "Denial of service").
     head_timeout_s: float = Field(
         10.0, gt=0, description="a request's line and headers must arrive within this time, else the connection closes"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gosandbox.backends.live import LiveStdin
 from gosandbox.limits import Limits
 from gosandbox.toolchain import Tool
 
@@ -45,10 +46,12 @@ OutputSink = Callable[[str, bytes], None]
 
 @dataclass(frozen=True)
 class Observers:
-    """Who watches a run as it happens: the build's end, and each chunk of output as it is written."""
+    """Who watches a run as it happens: the build's end, and each chunk of output as it is written; and for an
+    interactive run, who talks back: its stdin as it comes (``live``)."""
 
     on_compiled: Callable[[BuildOutcome], None] | None = None
     on_output: OutputSink | None = None
+    live: LiveStdin | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class ExecJob:
     package_files: dict[str, str] = field(default_factory=dict)
     #: Called from the backend's reader thread for each chunk it keeps, in the order written.
     on_output: OutputSink | None = field(default=None, compare=False)
+    #: An interactive run's stdin, as it comes (``stdin`` is then empty): see :mod:`gosandbox.backends.live`.
+    live: LiveStdin | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

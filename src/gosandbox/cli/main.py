@@ -11,6 +11,7 @@ from gosandbox.cli.commands import COMMANDS
 from gosandbox.cli.commands import settings as _settings
 from gosandbox.cli.exits import fail
 from gosandbox.cli.explain import explain_command
+from gosandbox.cli.judge import judge_command
 from gosandbox.cli.keys import keys
 from gosandbox.errors import GosandboxError
 from gosandbox.logs import configure_logging
@@ -131,6 +132,7 @@ def db_upgrade() -> None:
 
 main.add_command(keys)
 main.add_command(explain_command)
+main.add_command(judge_command)
 for _command in COMMANDS:
     main.add_command(_command)
 

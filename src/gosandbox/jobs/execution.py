@@ -18,8 +18,10 @@ from typing import Any
 from gosandbox import metrics
 from gosandbox.backends.base import BuildOutcome, Observers
 from gosandbox.errors import GosandboxError, StoreUnavailable
+from gosandbox.backends.live import LiveStdin
 from gosandbox.go_tools import explain, format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
+from gosandbox.jobs.live import LIVE_INPUTS
 from gosandbox.jobs.outputs import compact_events
 from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
@@ -215,7 +217,11 @@ class JobExecutor:
         kind = str(outcome.request.get("kind"))
         metrics.job_started(kind, outcome.created_at)
         with _watchdog(self.store, submission_id, outcome.attempt, cancel), metrics.RUNS_IN_FLIGHT.track_inprogress():
-            state, result, error = self._perform(outcome.request, cancel, publish)
+            live = LIVE_INPUTS.take(submission_id) if outcome.request.get("interactive") else None
+            try:
+                state, result, error = self._perform(outcome.request, cancel, publish, live)
+            finally:
+                LIVE_INPUTS.drop(submission_id)
         verdict = "cancelled" if cancel.is_set() else metrics.verdict_of(state.value, result)
         metrics.job_ended(kind, verdict, result, outcome.created_at)
         if cancel.is_set():
@@ -257,7 +263,7 @@ class JobExecutor:
         return None
 
     def _perform(
-        self, request_json: dict[str, Any], cancel: threading.Event, publish: Publish
+        self, request_json: dict[str, Any], cancel: threading.Event, publish: Publish, live: LiveStdin | None = None
     ) -> tuple[State, dict[str, Any] | None, dict[str, Any] | None]:
         output = OutputEvents(publish)
 
@@ -268,7 +274,7 @@ class JobExecutor:
                                 "duration_ms": round(build.duration_s * 1000)})  # fmt: skip
 
         try:
-            observers = Observers(on_compiled=compiled, on_output=output.write)
+            observers = Observers(on_compiled=compiled, on_output=output.write, live=live)
             result = perform(self.runner, JobRequest.from_json(request_json), cancel, observers, publish)
         except _Abandoned:
             return State.CANCELLED, None, None

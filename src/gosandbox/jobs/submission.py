@@ -99,6 +99,8 @@ class JobRequest:
     explain_options: ExplainOptions = field(default_factory=ExplainOptions)  # which assembly an explain lists
     #: a judging's cases and how they are judged (:meth:`gosandbox.judge.task.JudgeTask.to_json`); ``spec``: its program
     judge: dict[str, Any] | None = None
+    #: a run whose stdin comes live from its client (:mod:`gosandbox.jobs.live`), not from ``spec.stdin``
+    interactive: bool = False
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec
@@ -115,6 +117,7 @@ class JobRequest:
             **({"compat": self.compat} if self.compat is not None else {}),
             **({"explain_options": asdict(self.explain_options)} if self.kind is Kind.EXPLAIN else {}),
             **({"judge": self.judge} if self.judge is not None else {}),
+            **({"interactive": True} if self.interactive else {}),
         }
 
     @classmethod
@@ -130,7 +133,7 @@ class JobRequest:
         options = TestOptions(**data["test_options"])
         explain = ExplainOptions.from_json(data.get("explain_options") or {})
         return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]), bool(data.get("default_program")),
-                   data.get("compat"), explain, data.get("judge"))  # fmt: skip
+                   data.get("compat"), explain, data.get("judge"), bool(data.get("interactive")))  # fmt: skip
 
 
 def iso(epoch_s: float | None) -> str | None:

@@ -313,6 +313,13 @@ _ISOLATION = (
 )
 
 
+_BATCH = (
+    "Runs are not interactive: the program gets all its stdin at its start and a call returns once it ended, so "
+    "a program that prompts and waits must be sent its answers up front in stdin (a tool call cannot type into a "
+    "running program; people do that over the HTTP API's /runs/interactive)."
+)
+
+
 def _limits_text(settings: Settings) -> str:
     d, m = settings.default_limits(), settings.limit_caps()
     return (
@@ -331,7 +338,7 @@ def _run_description(settings: Settings) -> str:
         "diagnostics (file, line, column, message), timings and whether output was truncated. Send the program as "
         "code (main.go) or files (with go.mod and more files); optionally stdin, args, limits and go_version. "
         f"The standard library only: the build has no network to fetch modules. {_ISOLATION} "
-        f"{_limits_text(settings)} A compile error or a timeout is a normal result, not a tool error."
+        f"{_limits_text(settings)} A compile error or a timeout is a normal result, not a tool error. {_BATCH}"
     )
 
 

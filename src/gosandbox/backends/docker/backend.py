@@ -26,6 +26,7 @@ from gosandbox.backends.docker.gvisor import builder_policy, starts_program_itse
 from gosandbox.backends.docker.images import AGENT, ImageNames
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
+from gosandbox.backends.live import feed
 from gosandbox.backends.handover import (
     PROGRAM_PATH,
     SANDBOX_DIR,
@@ -41,6 +42,7 @@ from gosandbox.backends.supervisor import (
     SUPERVISOR_CAPABILITIES,
     ReportFileChannel,
     SupervisorLink,
+    SupervisorStdin,
     create_report,
     supervisor_args,
 )
@@ -209,7 +211,7 @@ class DockerBackend:
             api._raise_for_status(response)
 
     def execute(self, job: ExecJob) -> ExecOutcome:
-        if self._direct:
+        if self._direct or job.live is not None:  # a live run's input goes through the supervisor
             return self._execute_direct(job)
         sandbox = self._acquire()
         try:
@@ -240,7 +242,7 @@ class DockerBackend:
             image=self.images.runner,
             # The program's supervisor, as another uid (it starts as root and becomes INIT_UID): it opens the stdin
             # file, starts the program as PROGRAM_UID and reports its end and CPU time (backends/supervisor.py).
-            entrypoint=supervisor_args(job.args, job.limits.cpu_ms, docker=True),
+            entrypoint=supervisor_args(job.args, job.limits.cpu_ms, docker=True, live=job.live is not None),
             command=[],
             user="0:0",
             capabilities=SUPERVISOR_CAPABILITIES,
@@ -284,6 +286,8 @@ class DockerBackend:
             started = time.monotonic()
             api.start(sandbox.container_id)
             link.start()
+            if job.live is not None:
+                feed(job.live, SupervisorStdin(link), finished)
             watch(killer, job, finished, started, link.cpu_used_ns)
             _read_to_end(lambda: stream, output, killer, finished)
             duration = time.monotonic() - started

@@ -31,6 +31,7 @@ from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.cgroups import CgroupPlaces, cpu_time_ns_at, merge_usage, read_usage_at
 from gosandbox.backends.docker.builds import Builds, BuildsConfig
+from gosandbox.backends.live import PipeStdin, StdinSink, feed
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.outcome import outcome, run_end
@@ -38,7 +39,7 @@ from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
 from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
 from gosandbox.backends.oci.usage import UsageSampler, remove_instance_cgroups, sandbox_places
 from gosandbox.backends.streams import BoundedOutput
-from gosandbox.backends.supervisor import SocketChannel, SupervisorLink
+from gosandbox.backends.supervisor import SocketChannel, SupervisorLink, SupervisorStdin
 from gosandbox.backends.watch import SandboxKiller, stop_flood, watch
 from gosandbox.errors import BackendUnavailable, SandboxFailure
 
@@ -170,15 +171,20 @@ class OciBackend:
         output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
         # Under runsc the sandbox's stdin is its supervisor's socket (it opens the program's stdin file itself).
         channel = SocketChannel() if self.runtime.name == "runsc" else None
+        # A live run under runc: the program's stdin is a pipe we feed.
+        pipe = os.pipe() if channel is None and job.live is not None else None
         with bundle.stdin.open("rb") as stdin_file:
             stdin = stdin_file if channel is None else channel.sandbox_end()
             started = time.monotonic()
-            process = self.runtime.run(bundle.directory, bundle.sandbox_id, stdin)
+            process = self.runtime.run(bundle.directory, bundle.sandbox_id, stdin if pipe is None else pipe[0])
         link = None
         if channel is not None:
             channel.runtime_started()
             link = SupervisorLink(places, channel)
             link.start()
+        sink = self._live_sink(bundle, pipe, link)
+        if job.live is not None and sink is not None:
+            feed(job.live, sink, finished)
         sampler = UsageSampler(places).start()
         # Under runc the cgroup's CPU time is the program's; under runsc the supervisor's figures tell it.
         watch(killer, job, finished, started, link.cpu_used_ns if link is not None else lambda: cpu_time_ns_at(places))
@@ -186,6 +192,8 @@ class OciBackend:
             status = _read_until_exit(process, output)
         finally:
             finished.set()
+            if isinstance(sink, PipeStdin):
+                sink.end()
             usage = sampler.stop()
             supervised = link.finish(_RUNTIME_EXIT_S) if link is not None else None
         duration = time.monotonic() - started
@@ -196,6 +204,17 @@ class OciBackend:
         if killer.usage is not None:
             usage = merge_usage(usage, killer.usage)
         return outcome(killer, output, run_end(status, duration, usage, supervised, killer.reason is not None))
+
+    def _live_sink(
+        self, bundle: Bundle, pipe: tuple[int, int] | None, link: SupervisorLink | None
+    ) -> StdinSink | None:
+        """Where a live run's input goes: the supervisor's channel under runsc, the pipe under runc."""
+        if link is not None:
+            return SupervisorStdin(link)
+        if pipe is None:
+            return None
+        os.close(pipe[0])  # the runtime holds the program's end now
+        return PipeStdin(pipe[1], lambda number: self.runtime.signal(bundle.sandbox_id, number))
 
     def close(self) -> None:
         """Remove every sandbox of this instance, its bundles, its state root and cgroups; stop the builders."""

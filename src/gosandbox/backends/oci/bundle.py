@@ -70,7 +70,7 @@ def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
     first_uid = INIT_UID if supervised else PROGRAM_UID
     return OciShape(
         rootfs=str(place.rootfs),
-        args=supervisor_args(job.args, limits.cpu_ms) if supervised else [PROGRAM_PATH, *job.args],
+        args=_first_args(job, supervised),
         env=program_environment(limits),
         cwd=working_dir(job),
         uid=first_uid,
@@ -85,3 +85,10 @@ def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
         cgroups_path=cgroups_path(place.instance, bundle.sandbox_id),
         binds={str(bundle.sandbox_dir): SANDBOX_DIR},
     )
+
+
+def _first_args(job: ExecJob, supervised: bool) -> list[str]:
+    """The sandbox's first process: the program's supervisor (under runsc), else the program itself."""
+    if supervised:
+        return supervisor_args(job.args, job.limits.cpu_ms, live=job.live is not None)
+    return [PROGRAM_PATH, *job.args]

@@ -74,6 +74,10 @@ class OciRuntime:
         """SIGKILL the sandbox's PID 1: its pid namespace, and so every process in it, dies with it."""
         self._control("kill", sandbox_id, "KILL")
 
+    def signal(self, sandbox_id: str, number: int) -> None:
+        """Send signal ``number`` to the sandbox's PID 1 (an interactive run's Ctrl-C)."""
+        self._control("kill", sandbox_id, str(number))
+
     def delete(self, sandbox_id: str) -> None:
         """Remove the sandbox (killing what is left of it) and its cgroup."""
         self._control("delete", "--force", sandbox_id)
