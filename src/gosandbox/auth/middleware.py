@@ -56,7 +56,8 @@ CACHE_ENTRIES = 10_000
 MAX_KEY_CHARS = 128
 #: Paths served without a key. /metrics too: protect it by network (scrape on an internal address).
 #: The playground's page and files too (a browser sends no key for them; they touch neither store nor backend).
-PUBLIC_PATHS = frozenset({"/", "/embed", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/metrics"})
+PUBLIC_PATHS = frozenset({"/", "/embed", "/favicon.ico", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json",
+                          "/metrics"})  # fmt: skip
 PUBLIC_PREFIXES = ("/docs/assets/", "/static/")
 
 
@@ -132,13 +133,24 @@ def _headers(key: ApiKey, decision: Decision) -> list[tuple[bytes, bytes]]:
     return [(b"ratelimit-policy", policy_header(key).encode()), (b"ratelimit", state_header(key, decision).encode())]
 
 
-async def _send_problem(send: Send, document: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+async def send_problem(
+    scope: Scope, send: Send, document: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Answer with a problem document; a WebSocket upgrade is refused with it (or, where the server cannot
+    answer an upgrade with a body, closed with 1008 before it is accepted: the client sees a 403)."""
     import json  # noqa: PLC0415 - tiny; only refusals need it
 
     body = json.dumps(document).encode()
-    start = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()), *headers]
-    await send({"type": "http.response.start", "status": document["status"], "headers": start})
-    await send({"type": "http.response.body", "body": body})
+    start = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    start += headers or []
+    prefix = "http"
+    if scope["type"] == "websocket":
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008, "reason": str(document.get("detail", ""))[:120]})
+            return
+        prefix = "websocket.http"
+    await send({"type": f"{prefix}.response.start", "status": document["status"], "headers": start})
+    await send({"type": f"{prefix}.response.body", "body": body})
 
 
 def _document(exc: GosandboxError) -> dict[str, Any]:
@@ -163,23 +175,24 @@ class AuthMiddleware:
         if scope["type"] == "lifespan" or public:
             await self.app(scope, receive, send)
             return
-        if scope["type"] != "http":  # no websocket route exists; one added later must not be open by default
+        if scope["type"] not in ("http", "websocket"):
             await send({"type": "websocket.close", "code": 1008})
             return
-        cost = 1 if scope["method"] == "POST" else 0
+        # A WebSocket (an interactive run) runs a job as a POST does.
+        cost = 1 if scope["type"] == "websocket" or scope["method"] == "POST" else 0
         try:
             key = await self._authenticate(scope, send)
             if key is None:
                 return
             decision = await self._take(key, cost)
         except BackendUnavailable as exc:  # the key store or the limiter's Redis does not answer
-            await _send_problem(send, _document(exc), [])
+            await send_problem(scope, send, _document(exc), [])
             return
         if not decision.allowed:
             count_refusal(key)
             refused = refusal(key, decision, cost)
             headers = [(b"retry-after", str(refused.retry_after_s).encode()), *_headers(key, decision)]
-            await _send_problem(send, _document(refused), headers)
+            await send_problem(scope, send, _document(refused), headers)
             return
         principal = Principal(key, self.limiter, decision)
         sending = _Sending(send, principal)
@@ -195,14 +208,14 @@ class AuthMiddleware:
         challenge = [(b"www-authenticate", b'Bearer realm="gosandbox"')]
         if presented is None:
             detail = "this server requires an API key: send Authorization: Bearer <key> (or X-Auth-Token: <key>)"
-            await _send_problem(send, _unauthorized(detail), challenge)
+            await send_problem(scope, send, _unauthorized(detail), challenge)
             return None
         key = None
         if presented.startswith(KEY_PREFIX) and len(presented) <= MAX_KEY_CHARS:
             key = await self.keys.find(presented)
         if key is None:
             challenge = [(b"www-authenticate", b'Bearer realm="gosandbox", error="invalid_token"')]
-            await _send_problem(send, _unauthorized("the API key is unknown or revoked"), challenge)
+            await send_problem(scope, send, _unauthorized("the API key is unknown or revoked"), challenge)
         return key
 
     async def _take(self, key: ApiKey, cost: int) -> Decision:

@@ -62,18 +62,26 @@ _REPORT_MODE = 0o600
 _LINE_BYTES = 200
 #: How often the Docker backend reads the supervisor's report file.
 _POLL_S = 0.002
+#: The supervisor's STDIN argument for a live run (images/supervise.go): a pipe fed by our messages.
+LIVE_STDIN = "@backend"
+#: A live run's input waits this long at most for the program to start.
+_START_WAIT_S = 30.0
 
 
-def supervisor_args(program_args: tuple[str, ...], cpu_ms: int | None, *, docker: bool = False) -> list[str]:
+def supervisor_args(
+    program_args: tuple[str, ...], cpu_ms: int | None, *, docker: bool = False, live: bool = False
+) -> list[str]:
     """The sandbox's first process: the supervisor, which starts the program (stdin from its file) as PROGRAM_UID.
 
+    ``live``: the program's stdin is a pipe the supervisor feeds from our messages (:class:`SupervisorStdin`).
     It runs as INIT_UID. Under Docker it starts as root and becomes INIT_UID itself (the engine gives a non-root
     user's added capabilities to its bounding set only), and writes its lines to REPORT_PATH instead of its stdin.
     """
     limit = str(cpu_ms) if cpu_ms is not None else "0"
     first = [f"--as={INIT_UID}"] if docker else []
     report = REPORT_PATH if docker else "-"
-    return [AGENT, "supervise", *first, str(PROGRAM_UID), limit, report, STDIN_PATH, PROGRAM_PATH, *program_args]
+    stdin = LIVE_STDIN if live else STDIN_PATH
+    return [AGENT, "supervise", *first, str(PROGRAM_UID), limit, report, stdin, PROGRAM_PATH, *program_args]
 
 
 def create_report(path: Path) -> Path:
@@ -225,6 +233,8 @@ class SupervisorLink:
         self._memory_at_start: int | None = None
         self._cpu_at_start: int | None = None
         self._usage_at_end: SandboxUsage | None = None
+        #: set once the supervisor was told "go": from then on a live run's messages may follow on the channel
+        self.program_started = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="sandbox-supervisor", daemon=True)
 
     def start(self) -> None:
@@ -263,6 +273,7 @@ class SupervisorLink:
             self._cpu_at_start = cpu_time_ns_at(self.places)
             self.channel.send(b"go\n")
             self._started = True
+            self.program_started.set()
         elif (progress := _PROGRESS.fullmatch(line)) is not None:
             self._cpu_ns = int(progress[1]) * 1000
         elif (end := _END.fullmatch(line)) is not None:
@@ -273,6 +284,27 @@ class SupervisorLink:
         else:
             logger.warning("the sandbox's supervisor said something unexpected: %r", line[:80])
         return True
+
+
+class SupervisorStdin:
+    """A live run's input as the supervisor's messages: ``in N`` and N bytes, ``eof``, ``signal N`` (after "go")."""
+
+    def __init__(self, link: SupervisorLink) -> None:
+        self.link = link
+
+    def write(self, data: bytes) -> None:
+        self._send(b"in %d\n" % len(data) + data)
+
+    def end(self) -> None:
+        self._send(b"eof\n")
+
+    def signal(self, number: int) -> None:
+        self._send(b"signal %d\n" % number)
+
+    def _send(self, message: bytes) -> None:
+        if not self.link.program_started.wait(_START_WAIT_S):
+            raise OSError("the program did not start")
+        self.link.channel.send(message)
 
 
 def _program_end(found: re.Match[str]) -> ProgramEnd:

@@ -31,6 +31,7 @@ import httpx
 
 from gosandbox.client import calls as core
 from gosandbox.client.calls import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Call, Retries, SubmitOptions
+from gosandbox.client.interactive import OPEN_TIMEOUT_S, AsyncInteractiveRun, InteractiveRun, websocket_url
 from gosandbox.client.types import (
     Event,
     ExplainInput,
@@ -40,6 +41,7 @@ from gosandbox.client.types import (
     SourceInput,
     Submission,
     SubmitInput,
+    request_body,
 )
 from gosandbox.explain import ExplainResult
 from gosandbox.jobs.submission import Kind
@@ -135,6 +137,12 @@ class Client:
         ``idempotency_key`` sent again returns the first submission instead of a new one.
         """
         return self._call(core.submit(code, fields, SubmitOptions(kind, idempotency_key, wait_s)))
+
+    def interactive(self, code: str | None = None, **fields: Unpack[RunInput]) -> InteractiveRun:
+        """A run whose stdin goes to the program as it is sent (``/runs/interactive``, a WebSocket): ``send``,
+        ``close_stdin``, ``signal``, its events as they happen, ``result()``. Use it in ``with``."""
+        return InteractiveRun(websocket_url(str(self._http.base_url)), self._http.headers,
+                              request_body(code, fields), OPEN_TIMEOUT_S)  # fmt: skip
 
     def get(self, submission_id: str) -> Submission:
         """``GET /submissions/{id}``: the job's state, its result once done (:class:`NotFound` once purged)."""
@@ -249,6 +257,11 @@ class AsyncClient:
     ) -> Submission:
         """As :meth:`Client.submit`."""
         return await self._call(core.submit(code, fields, SubmitOptions(kind, idempotency_key, wait_s)))
+
+    def interactive(self, code: str | None = None, **fields: Unpack[RunInput]) -> AsyncInteractiveRun:
+        """:meth:`Client.interactive` for asyncio: ``async with client.interactive(code) as run``."""
+        return AsyncInteractiveRun(websocket_url(str(self._http.base_url)), self._http.headers,
+                                   request_body(code, fields), OPEN_TIMEOUT_S)  # fmt: skip
 
     async def get(self, submission_id: str) -> Submission:
         """As :meth:`Client.get`."""

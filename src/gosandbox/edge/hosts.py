@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
+from gosandbox.auth.middleware import send_problem
 from gosandbox.edge.cors import CorsPolicy
 from gosandbox.edge.problems import problem_response
 from gosandbox.problems import problem_document
@@ -124,19 +125,26 @@ class SiteGuard:
         self.app, self.policy = app, policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PROBE_PATHS:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
         host = _header(scope, b"host")
         if not self.policy.knows(host):
-            await problem_response(_MISDIRECTED)(scope, receive, send)
+            await self._refuse(scope, receive, send, _MISDIRECTED)
             return
-        if scope["method"] in _WRITES and not self.policy.lets_write(
-            _header(scope, b"origin"), _header(scope, b"sec-fetch-site"), host
-        ):
-            await problem_response(_CROSS_SITE)(scope, receive, send)
+        # A WebSocket upgrade is a write: an interactive run starts on it (a browser always sends its Origin).
+        writes = scope["type"] == "websocket" or scope["method"] in _WRITES
+        if writes and not self.policy.lets_write(_header(scope, b"origin"), _header(scope, b"sec-fetch-site"), host):
+            await self._refuse(scope, receive, send, _CROSS_SITE)
             return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, document: dict[str, Any]) -> None:
+        if scope["type"] == "websocket":
+            await send_problem(scope, send, document)
+        else:
+            await problem_response(document)(scope, receive, send)
 
 
 def install_site_guard(app: FastAPI, settings: Settings) -> None:

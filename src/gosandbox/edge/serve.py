@@ -80,6 +80,7 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
         # JSON: uvicorn's records go to our root handler (see gosandbox.logs), not to its own text handlers.
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         timeout_keep_alive=max(1, round(settings.keep_alive_s)),
+        ws_max_size=settings.interactive_message_bytes,  # interactive runs: a bigger message is refused (1009)
         timeout_graceful_shutdown=int(settings.max_wall_s + settings.build_timeout_s),
     )
     limit_repeats(settings.max_log_repeats)  # after uvicorn set up its log handlers

@@ -44,6 +44,12 @@ const (
 //	                      every process of the program is dead; the sandbox lives on (and its counters with it)
 //	                      until the backend closes the socket
 //
+// With STDIN "@backend" (a live run) the program's stdin is a pipe that the backend feeds after "go":
+//
+//	<- "in N" and N bytes  written to the program's stdin as they come, in order
+//	<- "eof"               the program's stdin is closed
+//	<- "signal N"          signal N to the program's first process (from the thread that holds CAP_KILL)
+//
 // cpu_us is the CPU time of every process of the program, from wait4's rusage: gVisor's own accounting of the
 // program's tasks, without the Sentry's and the Gofer's work that the sandbox's cgroup counts beside it (but in
 // 10 ms ticks, and counting a task that waits for a host CPU as running). The backend holds the CPU-time limit
@@ -73,7 +79,7 @@ func runSupervise(args []string) {
 	}
 	dropBoundingSet()
 	backend := openChannel(args[2])
-	stdin := openStdin(args[3])
+	stdin, feed := openStdin(args[3])
 	backend.send("ready")
 	backend.await("go")
 	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
@@ -83,9 +89,14 @@ func runSupervise(args []string) {
 		fail("start the program: " + err.Error())
 	}
 	_ = syscall.Close(stdin)
+	signals := make(chan syscall.Signal, 16)
+	if feed != nil {
+		backend.fed = make(chan struct{})
+		go backend.feedStdin(feed, signals)
+	}
 	exits := make(chan reaped, 16)
 	go reapAll(exits)
-	s := supervision{pid: pid, cpuLimit: cpuLimit, backend: backend}
+	s := supervision{pid: pid, cpuLimit: cpuLimit, backend: backend, signals: signals}
 	status := s.untilExit(exits)
 	_ = syscall.Kill(-1, syscall.SIGKILL) // what the program left running ends with it, as when it was PID 1
 	for r := range exits {
@@ -100,6 +111,7 @@ func runSupervise(args []string) {
 type channel struct {
 	in  *bufio.Reader
 	out *os.File
+	fed chan struct{} // a live run's: closed when the backend hung up
 }
 
 // openChannel moves stdin to a close-on-exec descriptor (the program gets the stdin file instead).
@@ -111,13 +123,13 @@ func openChannel(report string) channel {
 	_ = syscall.Close(0)
 	in := os.NewFile(fd, "backend")
 	if report == "-" {
-		return channel{bufio.NewReader(in), in}
+		return channel{bufio.NewReader(in), in, nil}
 	}
 	out, err := os.OpenFile(report, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		fail("open the report: " + err.Error())
 	}
-	return channel{bufio.NewReader(in), out}
+	return channel{bufio.NewReader(in), out, nil}
 }
 
 func (c channel) send(line string) {
@@ -145,11 +157,14 @@ func (c channel) await(want string) {
 
 // awaitClose waits until the backend closes the channel (it has read the sandbox's counters), or gives up.
 func (c channel) awaitClose() {
-	closed := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, c.in)
-		close(closed)
-	}()
+	closed := c.fed
+	if closed == nil {
+		closed = make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, c.in)
+			close(closed)
+		}()
+	}
 	select {
 	case <-closed:
 	case <-time.After(backendTimeout):
@@ -163,6 +178,8 @@ type supervision struct {
 	backend   channel
 	reapedCPU time.Duration // of every process of the program that was reaped: by us, or by one we reaped
 	overLimit bool
+	// a live run's signals for the program, sent from this thread: only it holds CAP_KILL under Docker
+	signals <-chan syscall.Signal
 }
 
 // reaped is one process of the program that ended, and its rusage's CPU time (its own and its reaped children's).
@@ -183,6 +200,8 @@ func (s *supervision) untilExit(exits <-chan reaped) syscall.WaitStatus {
 			if r.pid == s.pid {
 				return r.status
 			}
+		case sig := <-s.signals:
+			_ = syscall.Kill(s.pid, sig)
 		case <-ticker.C:
 			switch {
 			case tick%progressEvery == 0:
@@ -281,7 +300,15 @@ func dropBoundingSet() {
 }
 
 // openStdin opens the program's stdin file ("-": /dev/null), close-on-exec: the program gets it as fd 0.
-func openStdin(path string) int {
+// "@backend": a pipe, whose write end is returned too (the backend's stdin messages go there).
+func openStdin(path string) (int, *os.File) {
+	if path == "@backend" {
+		var ends [2]int
+		if err := syscall.Pipe2(ends[:], syscall.O_CLOEXEC); err != nil {
+			fail("stdin pipe: " + err.Error())
+		}
+		return ends[0], os.NewFile(uintptr(ends[1]), "stdin")
+	}
 	if path == "-" {
 		path = os.DevNull
 	}
@@ -289,7 +316,44 @@ func openStdin(path string) int {
 	if err != nil {
 		fail("open stdin: " + err.Error())
 	}
-	return fd
+	return fd, nil
+}
+
+// feedStdin serves a live run's messages (see runSupervise) until the backend hangs up; a write the program's
+// end refuses (it closed its stdin, or ended) drops the rest of the input, not the signals.
+func (c channel) feedStdin(stdin *os.File, signals chan<- syscall.Signal) {
+	defer close(c.fed)
+	open := true
+	for {
+		line, err := c.in.ReadString('\n')
+		if err != nil {
+			break
+		}
+		word, value, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+		number, _ := strconv.Atoi(value)
+		switch {
+		case word == "in" && number > 0:
+			data := make([]byte, number)
+			if _, err := io.ReadFull(c.in, data); err != nil {
+				open = false
+				break
+			}
+			if open {
+				if _, err := stdin.Write(data); err != nil {
+					open = false
+				}
+			}
+		case word == "eof":
+			open = false
+			_ = stdin.Close()
+		case word == "signal" && number > 0 && number < 65:
+			select {
+			case signals <- syscall.Signal(number):
+			default: // sixteen pending: the program is not handling them anyway
+			}
+		}
+	}
+	_ = stdin.Close()
 }
 
 // liveCPU is the CPU time so far of every process of the sandbox but us, and of the children they reaped.

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gosandbox.compat.finish import run_to_end
+from gosandbox.compat.piston.connect import add_piston_connect
 from gosandbox.compat.piston.request import PistonJob, execute_job, runtimes
 from gosandbox.compat.piston.result import execute_answer, failed_answer
 from gosandbox.edge.context import RouteContext
@@ -42,6 +43,7 @@ def piston_error(unfinished: Unfinished) -> JSONResponse:
 
 def add_piston_routes(app: FastAPI, routes: RouteContext) -> None:
     settings, service, shutdown, parsing = routes.settings, routes.service, routes.shutdown, routes.parsing
+    add_piston_connect(app, routes)  # /api/v2/connect: interactive runs (a WebSocket)
     tags: list[str | Enum] = ["Piston v2"]
 
     def prepare(body: bytes) -> PistonJob:
