@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     )
     max_concurrent_runs: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1)
     max_queued: int = Field(200, ge=0, description="jobs waiting for a slot or a worker; beyond it, 429")
+    max_running_per_key: int = Field(
+        0, ge=0, description="jobs one API key (or the keyless tenant) runs at once while another key's job waits "
+        "(0: half the run slots, rounded up); a key alone may use every slot",
+    )  # fmt: skip
     binary_cache_mb: int = Field(256, ge=0)
 
     database_url: str | None = Field(

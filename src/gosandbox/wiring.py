@@ -111,7 +111,8 @@ def job_service(settings: Settings, store: Store, runner: Runner | None, backend
         assert runner is not None
         assert backend is not None
         executor = JobExecutor(runner, end, worker=settings.instance, max_attempts=settings.max_attempts)
-        local = LocalDispatcher(executor, backend, settings.max_concurrent_runs, settings.max_queued)
+        local = LocalDispatcher(executor, backend, settings.max_concurrent_runs, settings.max_queued,
+                                settings.max_running_per_key)  # fmt: skip
         metrics.watch_queue(lambda: local.waiting)
         dispatcher = local
     else:

@@ -13,12 +13,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol
 
 from gosandbox.backends.base import Backend
 from gosandbox.errors import Overloaded, SandboxFailure
 from gosandbox.jobs.execution import CancelSwitches, JobExecutor
+from gosandbox.jobs.fairness import FairQueue, Tenant, running_cap, tenant_of
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ class Dispatcher(Protocol):
     def admit(self, count: int = 1) -> None:
         """Raise :class:`Overloaded` when ``count`` more jobs would pass the queue's bound."""
 
-    def enqueue(self, submission_id: str, go_version: str | None) -> None:
-        """Hand a stored, queued job to whoever runs it."""
+    def enqueue(self, submission_id: str, go_version: str | None, tenant: Tenant | None = None) -> None:
+        """Hand a stored, queued job to whoever runs it; ``tenant``: its owner's (None: read from the store)."""
 
     def resend(self, submission_ids: list[str]) -> list[str]:
         """Hand on again queued jobs that may have been lost; return the ids sent."""
@@ -92,26 +93,42 @@ class DrainRate:
         return (count - 1) / (now - oldest)
 
 
-class LocalDispatcher:
-    """At most ``slots`` jobs run at once in this process, ``max_queued`` wait behind them, 429 beyond."""
+@dataclass(frozen=True)
+class _Queued:
+    submission_id: str
+    cancel: threading.Event
+    context: contextvars.Context  # the submitter's: the job's log records carry the id of the request that sent it
 
-    def __init__(self, executor: JobExecutor, backend: Backend, slots: int, max_queued: int) -> None:
+
+class LocalDispatcher:
+    """At most ``slots`` jobs run at once in this process, ``max_queued`` wait behind them, 429 beyond.
+
+    Waiting jobs start in the order of :mod:`gosandbox.jobs.fairness` (round robin between API keys,
+    at most ``per_key_cap`` of one key's running while another key waits), not in the order they came.
+    """
+
+    def __init__(self, executor: JobExecutor, backend: Backend, slots: int, max_queued: int,
+                 per_key_cap: int = 0) -> None:  # fmt: skip
         self.executor, self.backend = executor, backend
         self.slots, self.max_queued = slots, max_queued
         self.running = self.waiting = 0
         self._lock = threading.Lock()
         self._cancels = CancelSwitches()
-        self._pool: ThreadPoolExecutor | None = None
+        self._queue: FairQueue[_Queued] = FairQueue(running_cap(per_key_cap, slots))
+        self._threads: list[threading.Thread] = []
         self._stopping_now = False
         self.drain = DrainRate()  # for Retry-After: how fast the queue empties
 
     def start(self) -> None:
         """Jobs a killed predecessor of this instance was running go back to the queue, then all queued run."""
         with self._lock:
-            self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="job")
+            self._threads = [threading.Thread(target=self._slot, name=f"job-{n}", daemon=True)
+                             for n in range(self.slots)]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
         self.executor.recover(sync_clients_gone=True)
         for submission_id in self.executor.store.queued_ids():
-            self._submit(submission_id)
+            self._submit(submission_id, self._tenant(submission_id))
 
     def admit(self, count: int = 1) -> None:
         with self._lock:
@@ -124,20 +141,32 @@ class LocalDispatcher:
                 retry_after_s=retry_after_s(self.waiting, self.slots, self.drain.per_second()),
             )
 
-    def enqueue(self, submission_id: str, go_version: str | None) -> None:
+    def enqueue(self, submission_id: str, go_version: str | None, tenant: Tenant | None = None) -> None:
         del go_version  # this one backend has every toolchain it offers
         with self._lock:
             self._check_room(1)
-        self._submit(submission_id)
+        self._submit(submission_id, self._tenant(submission_id) if tenant is None else tenant)
 
-    def _submit(self, submission_id: str) -> None:
+    def _tenant(self, submission_id: str) -> Tenant:
+        submission = self.executor.store.get_light(submission_id)
+        return tenant_of(submission.api_key_name if submission is not None else None)
+
+    def _submit(self, submission_id: str, tenant: Tenant) -> None:
         with self._lock:
-            if self._pool is None or self._stopping_now:
+            if not self._threads or self._stopping_now:
                 raise SandboxFailure("the server is not serving (starting or shutting down)", hint="retry shortly")
             self.waiting += 1
             cancel = self._cancels.add(submission_id)
-            # In the submitter's context: the job's log records carry the id of the request that sent it.
-            self._pool.submit(contextvars.copy_context().run, self._run, submission_id, cancel)
+        self._queue.put(tenant, _Queued(submission_id, cancel, contextvars.copy_context()))
+
+    def _slot(self) -> None:
+        """One run slot: take the next fair job, run it; until the queue closes."""
+        while (held := self._queue.take()) is not None:
+            try:
+                job = held.item
+                job.context.run(self._run, job.submission_id, job.cancel)
+            finally:
+                self._queue.done(held.tenant)
 
     def _run(self, submission_id: str, cancel: threading.Event) -> None:
         with self._lock:
@@ -162,7 +191,7 @@ class LocalDispatcher:
                 return []
             lost = [i for i in submission_ids if i not in self._cancels]
         for submission_id in lost:
-            self._submit(submission_id)
+            self._submit(submission_id, self._tenant(submission_id))
         return lost
 
     def cancel_running(self, submission_id: str) -> None:
@@ -190,6 +219,10 @@ class LocalDispatcher:
     def close(self) -> None:
         """Running jobs finish; queued ones stay queued in the store for the next start."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            threads, self._threads = self._threads, []
+        for job in self._queue.close():
+            with self._lock:
+                self.waiting -= 1
+                self._cancels.remove(job.submission_id)
+        for thread in threads:
+            thread.join()

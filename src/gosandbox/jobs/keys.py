@@ -15,6 +15,11 @@ CANCEL_CHANNEL = "gosandbox:cancel"
 #: Workers announce themselves here (one key each, expiring unless refreshed).
 WORKER_PREFIX = "gosandbox:worker:"
 
+#: Fairness between API keys (:mod:`gosandbox.jobs.redis_fairness`): the jobs queued and the jobs running,
+#: sorted sets of ``<submission id>:<tenant>`` (scored by when queued, and by when the running lease ends).
+FAIR_WAITING = "gosandbox:fair:waiting"
+FAIR_RUNNING = "gosandbox:fair:running"
+
 _QUEUE_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 

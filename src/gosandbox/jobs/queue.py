@@ -10,6 +10,7 @@ Messages are Dramatiq's JSON; they carry only the submission id (the request is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -22,8 +23,10 @@ from dramatiq.middleware import CurrentMessage
 
 from gosandbox.errors import Overloaded, QueueUnavailable
 from gosandbox.jobs.dispatch import retry_after_s
+from gosandbox.jobs.fairness import Tenant, tenant_of
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, QUEUE_NAMESPACE, WORKER_PREFIX, toolchain_queue
 from gosandbox.jobs.redis_clients import sync_client
+from gosandbox.jobs.redis_fairness import RedisFairness
 from gosandbox.jobs.store import Store
 
 logger = logging.getLogger(__name__)
@@ -56,9 +59,14 @@ def make_broker(url: str, heartbeat_timeout_s: float) -> RedisBroker:
     )
 
 
-def job_message(submission_id: str, go_version: str | None) -> Message[None]:
+def job_message(submission_id: str, go_version: str | None, tenant: Tenant) -> Message[None]:
+    """The job's message: its id, and its owner's tenant in the options (for the workers' fairness)."""
     return Message(queue_name=toolchain_queue(go_version), actor_name=ACTOR, args=(submission_id,), kwargs={},
-                   options={})  # fmt: skip
+                   options={TENANT_OPTION: tenant})  # fmt: skip
+
+
+#: The message option that names the job's tenant (:mod:`gosandbox.jobs.fairness`).
+TENANT_OPTION = "gosandbox_tenant"
 
 
 class WorkerDirectory:
@@ -98,6 +106,7 @@ class QueueDispatcher:
         self.broker = make_broker(url, heartbeat_timeout_s)
         self.client = sync_client(url)
         self.directory = WorkerDirectory(self.client)
+        self.fairness = RedisFairness(self.client, lease_s=heartbeat_timeout_s)
 
     def start(self) -> None:
         """Nothing to start: the workers run the jobs."""
@@ -115,12 +124,18 @@ class QueueDispatcher:
         except QueueUnavailable:
             return []
 
-    def enqueue(self, submission_id: str, go_version: str | None) -> None:
-        message = job_message(submission_id, go_version)
+    def enqueue(self, submission_id: str, go_version: str | None, tenant: Tenant | None = None) -> None:
+        if tenant is None:
+            submission = self.store.get_light(submission_id)
+            tenant = tenant_of(submission.api_key_name if submission is not None else None)
+        message = job_message(submission_id, go_version, tenant)
         try:
+            self.fairness.queued(submission_id, tenant)
             self.broker.declare_queue(message.queue_name)
             self.broker.enqueue(message)
         except redis.RedisError as exc:
+            with contextlib.suppress(redis.RedisError):
+                self.fairness.forget(submission_id, tenant)
             raise QueueUnavailable(f"the task queue (Redis) does not answer ({type(exc).__name__})") from exc
 
     def resend(self, submission_ids: list[str]) -> list[str]:
@@ -128,7 +143,7 @@ class QueueDispatcher:
         for submission_id in submission_ids:
             submission = self.store.get_light(submission_id)
             if submission is not None:
-                self.enqueue(submission_id, submission.go_version)
+                self.enqueue(submission_id, submission.go_version, tenant_of(submission.api_key_name))
         return submission_ids
 
     def cancel_running(self, submission_id: str) -> None:

@@ -29,6 +29,7 @@ from gosandbox.errors import (
 from gosandbox.jobs.dispatch import Dispatcher, LocalDispatcher
 from gosandbox.jobs.events import RESULT, Event, EventLog, events_after
 from gosandbox.jobs.execution import JobEnd
+from gosandbox.jobs.fairness import tenant_of
 from gosandbox.jobs.quota import StorageQuota
 from gosandbox.jobs.shares import ShareStore
 from gosandbox.jobs.store import Store, json_bytes
@@ -145,7 +146,7 @@ class JobService:
     def _hand_on(self, submission: Submission) -> None:
         self.events.publish(submission.id, "state", {"state": State.QUEUED.value})
         try:
-            self.dispatcher.enqueue(submission.id, submission.go_version)
+            self.dispatcher.enqueue(submission.id, submission.go_version, tenant_of(submission.api_key_name))
         except (Overloaded, BackendUnavailable):
             self.store.delete(submission.id)  # never accepted: the client is told to retry
             self.events.retire(submission.id)

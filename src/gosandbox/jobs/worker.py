@@ -23,11 +23,13 @@ import redis
 from dramatiq import Worker
 from dramatiq.middleware import CurrentMessage
 
-from gosandbox.errors import SandboxFailure
+from gosandbox.errors import QueueUnavailable, SandboxFailure
 from gosandbox.jobs.execution import CancelSwitches, JobEnd, JobExecutor
+from gosandbox.jobs.fairness import Tenant, running_cap, tenant_of
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, DEFAULT_QUEUE, toolchain_queue, worker_key
-from gosandbox.jobs.queue import make_broker
+from gosandbox.jobs.queue import TENANT_OPTION, WorkerDirectory, make_broker
 from gosandbox.jobs.redis_clients import sync_client
+from gosandbox.jobs.redis_fairness import RedisFairness
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
 
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 _ANNOUNCE_EVERY_S = 3.0
 #: The longest a consumer sleeps between polls of an empty queue: the pick-up latency when idle.
 _POLL_MS = 20
+#: The pause before a job refused by the per-key cap goes back to the queue.
+_DEFER_PAUSE_S = 0.005
 
 
 def _is_a_worker(pid: object) -> bool:
@@ -55,20 +59,61 @@ class JobWorker:
         self.redis = sync_client(settings.queue_url)
         self.broker = make_broker(settings.queue_url, settings.heartbeat_timeout_s)
         self._stopping = threading.Event()
+        self.directory = WorkerDirectory(self.redis)
+        # A lease outlives a few missed renewals (every _ANNOUNCE_EVERY_S); a killed worker's ends with it.
+        self.fairness = RedisFairness(self.redis, lease_s=max(settings.heartbeat_timeout_s, 4 * _ANNOUNCE_EVERY_S))
+        self._admitted: dict[str, Tenant] = {}  # the jobs this worker admitted and runs: their leases
+        self._lock = threading.Lock()
         dramatiq.actor(actor_name=ACTOR, queue_name=DEFAULT_QUEUE, broker=self.broker)(self._execute)
         for version in self.backend.go_versions:
             self.broker.declare_queue(toolchain_queue(version))
 
     def _execute(self, submission_id: str) -> None:
         message = CurrentMessage.get_current_message()
+        tenant = self._tenant_of(message, submission_id)
+        if message is not None and not self.fairness.admit(submission_id, tenant, self._cap()):
+            self._defer(message, submission_id)
+            return
         token = message.message_id if message is not None else submission_id
         cancel = self.running.add(submission_id)
+        with self._lock:
+            self._admitted[submission_id] = tenant
         try:
             self.executor.execute(submission_id, token, cancel)
         except Exception:  # the store is down: the job stays queued or running, the API's sweeper re-sends it
             logger.exception("submission %s could not be executed", submission_id)
         finally:
             self.running.remove(submission_id)
+            with self._lock:
+                self._admitted.pop(submission_id, None)
+            with contextlib.suppress(redis.RedisError):
+                self.fairness.forget(submission_id, tenant)
+
+    def _tenant_of(self, message: Any, submission_id: str) -> Tenant:
+        """The tenant its message names (one sent before there was fairness names none: the store says)."""
+        if message is not None and isinstance(tenant := message.options.get(TENANT_OPTION), str):
+            return tenant
+        submission = self.executor.store.get_light(submission_id)
+        return tenant_of(submission.api_key_name if submission is not None else None)
+
+    def _cap(self) -> int:
+        """The per-key cap over every live worker's slots (this one's, if the directory cannot be read)."""
+        try:
+            slots = sum(int(str(w.get("concurrency", 1))) for w in self.directory.workers())
+        except QueueUnavailable:
+            slots = 0
+        return running_cap(self.settings.max_running_per_key, max(slots, self.concurrency))
+
+    def _defer(self, message: Any, submission_id: str) -> None:
+        """Its tenant is at its cap while another waits: the message goes to the back of the queue.
+
+        A short pause first, so a worker whose queue holds only such jobs does not spin on Redis.
+        """
+        time.sleep(_DEFER_PAUSE_S)
+        try:
+            self.broker.enqueue(message.copy())
+        except redis.RedisError as exc:  # its message is acknowledged anyway: the sweeper re-sends the job
+            logger.warning("submission %s: could not put it back on the queue: %s", submission_id, exc)
 
     def announcement(self) -> dict[str, Any]:
         return {"name": self.name, "host": socket.gethostname(), "pid": os.getpid(),
@@ -78,6 +123,9 @@ class JobWorker:
     def _announce_loop(self) -> None:
         while not self._stopping.wait(_ANNOUNCE_EVERY_S):
             self._announce()
+            with self._lock:
+                admitted = list(self._admitted.items())
+            self.fairness.renew(admitted)
 
     def _announce(self) -> None:
         try:
