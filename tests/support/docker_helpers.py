@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.reaper import list_sandboxes, reap
+from gosandbox.backends.oci.userns import IDS_PER_SANDBOX, host_range
 from gosandbox.policy import PROGRAM_UID
 from gosandbox.settings import Settings
 
@@ -67,8 +68,9 @@ def _belongs_to(container_id: str | None, instance: str, pid: str = "") -> bool:
 def program_processes(instance: str = TEST_INSTANCE) -> list[int]:
     """Host pids running as the sandboxed program's uid in this test run's sandboxes.
 
-    There is no user namespace, so the program's uid is the same on the host; other
-    gosandbox instances on this engine are ignored.
+    The program's uid on the host is its own under Docker and runsc; under the OCI backend's runc it is that
+    uid of its sandbox's user namespace's host range (backends/oci/userns.py). Other gosandbox instances on
+    this engine are ignored.
     """
     pids = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -80,9 +82,14 @@ def program_processes(instance: str = TEST_INSTANCE) -> list[int]:
             continue  # a zombie is dead already: it runs nothing and holds no memory
         uid_line = next((line for line in text.splitlines() if line.startswith("Uid:")), "")
         pid = status.parent.name
-        if uid_line.split()[1:2] == [str(PROGRAM_UID)] and _belongs_to(_container_of(pid), instance, pid):
+        if _is_program_uid(uid_line.split()[1:2]) and _belongs_to(_container_of(pid), instance, pid):
             pids.append(int(pid))
     return pids
+
+
+def _is_program_uid(field: list[str]) -> bool:
+    uid = int(field[0]) if field and field[0].isdigit() else -1
+    return uid == PROGRAM_UID or (uid in host_range() and uid % IDS_PER_SANDBOX == PROGRAM_UID)
 
 
 def wait_for_program_processes(instance: str, count: int, timeout_s: float = 15.0) -> bool:

@@ -14,7 +14,9 @@ from gosandbox.backends.oci.spec import (
     Host,
     OciShape,
     UnsupportedPolicy,
+    UserNamespaceShape,
     oci_config,
+    process_rlimits,
     seccomp_to_oci,
     thermal_throttle_paths,  # imported before the fixture below replaces it in the module
 )
@@ -211,6 +213,20 @@ def test_under_runsc_only_the_pids_limit_differs_by_gvisors_own_host_tasks() -> 
     assert config == {**EXPECTED, "linux": {**EXPECTED["linux"], "resources": resources}}
     assert spec.RUNTIMES["runsc"].flags == ("--network=none", "--oci-seccomp")
     assert spec.RUNTIMES["runc"].flags == ()
+
+
+def test_in_a_user_namespace_of_its_own_only_the_namespace_its_ids_and_the_rlimits_differ() -> None:
+    userns = UserNamespaceShape("/proc/4242/ns/user", 0x7000_0000, 65536)
+    config = oci_config(replace(SHAPE, user_namespace=userns), POLICY)
+    mapping = [{"containerID": 0, "hostID": 0x7000_0000, "size": 65536}]
+    namespaces = [{"type": "user", "path": "/proc/4242/ns/user"}, *EXPECTED["linux"]["namespaces"]]
+    linux = {**EXPECTED["linux"], "namespaces": namespaces, "uidMappings": mapping, "gidMappings": mapping}
+    process = {key: value for key, value in EXPECTED["process"].items() if key != "rlimits"}
+    assert config == {**EXPECTED, "process": process, "linux": linux}
+    # The rlimits the config no longer carries are the ones the runtime applies (OciRuntime.run), unchanged.
+    carried = {entry["type"]: entry["hard"] for entry in EXPECTED["process"]["rlimits"]}
+    assert process_rlimits(SHAPE, POLICY) == carried
+    assert all(entry["soft"] == entry["hard"] for entry in EXPECTED["process"]["rlimits"])
 
 
 def test_loosening_capabilities_and_privileges_shows_in_the_config() -> None:

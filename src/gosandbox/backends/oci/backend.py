@@ -37,7 +37,9 @@ from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.outcome import outcome, run_end
 from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
 from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
+from gosandbox.backends.oci.separation import Separation, remove_leftover_views
 from gosandbox.backends.oci.usage import UsageSampler, remove_instance_cgroups, sandbox_places
+from gosandbox.backends.oci.userns import check_host_range
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.supervisor import SocketChannel, SupervisorLink, SupervisorStdin
 from gosandbox.backends.watch import SandboxKiller, stop_flood, watch
@@ -116,6 +118,8 @@ class OciBackend:
         with self._start_lock:
             if self._place is not None:
                 return
+            if self.runtime.name == "runc":
+                check_host_range()  # the host ids of the sandboxes' user namespaces are no one else's
             self.builds.reap()  # builders a crashed predecessor left
             self._reap()
             self._watch = DeathWatch(self.runtime)  # from here on, a dead server's sandboxes go with it
@@ -132,6 +136,7 @@ class OciBackend:
         metrics.sandboxes_reaped(len(leftovers))
         if leftovers:
             logger.warning("removed %d OCI sandbox(es) left behind by an earlier process", len(leftovers))
+        remove_leftover_views(_own_segment(self.config.builds.instance))
         shutil.rmtree(self._bundles_dir, ignore_errors=True)
         self._bundles_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
 
@@ -146,25 +151,35 @@ class OciBackend:
         self.start()
         assert self._place is not None
         bundle = Bundle(self._bundles_dir / uuid.uuid4().hex, uuid.uuid4().hex)
+        separation = self._separation(bundle.sandbox_id)
         try:
-            write_bundle(self._place, bundle, job)
+            rlimits = write_bundle(self._place, bundle, job, separation)
             metrics.sandbox_created("run")
-            return self._run(bundle, job)
+            return self._run(bundle, job, rlimits)
         finally:
             # The program is dead and its counters read: removal need not delay the result, only the next
             # run when removals fall behind (backpressure, not a backlog).
             self._pending_removals.acquire()
-            self._cleanup.submit(self._remove, bundle)
+            self._cleanup.submit(self._remove, bundle, separation)
 
-    def _remove(self, bundle: Bundle) -> None:
+    def _separation(self, sandbox_id: str) -> Separation | None:
+        """Under runc, the sandbox's own root view and user namespace (separation.py); gVisor needs neither."""
+        if self.runtime.name != "runc":
+            return None
+        assert self._place is not None
+        return Separation.open(self._place.rootfs, _own_segment(self._place.instance), sandbox_id)
+
+    def _remove(self, bundle: Bundle, separation: Separation | None = None) -> None:
         try:
             self.runtime.delete(bundle.sandbox_id)
+            if separation is not None:
+                separation.close()
             shutil.rmtree(bundle.directory, ignore_errors=True)
             metrics.sandbox_removed("run")
         finally:
             self._pending_removals.release()
 
-    def _run(self, bundle: Bundle, job: ExecJob) -> ExecOutcome:
+    def _run(self, bundle: Bundle, job: ExecJob, rlimits: dict[str, int] | None = None) -> ExecOutcome:
         places = sandbox_places(self.config.builds.instance, bundle.sandbox_id)
         killer = OciKiller(self.runtime, bundle.sandbox_id, places)
         finished = threading.Event()
@@ -176,7 +191,7 @@ class OciBackend:
         with bundle.stdin.open("rb") as stdin_file:
             stdin = stdin_file if channel is None else channel.sandbox_end()
             started = time.monotonic()
-            process = self.runtime.run(bundle.directory, bundle.sandbox_id, stdin if pipe is None else pipe[0])
+            process = self.runtime.run(bundle.directory, bundle.sandbox_id, stdin if pipe is None else pipe[0], rlimits)
         link = None
         if channel is not None:
             channel.runtime_started()
@@ -205,9 +220,7 @@ class OciBackend:
             usage = merge_usage(usage, killer.usage)
         return outcome(killer, output, run_end(status, duration, usage, supervised, killer.reason is not None))
 
-    def _live_sink(
-        self, bundle: Bundle, pipe: tuple[int, int] | None, link: SupervisorLink | None
-    ) -> StdinSink | None:
+    def _live_sink(self, bundle: Bundle, pipe: tuple[int, int] | None, link: SupervisorLink | None) -> StdinSink | None:
         """Where a live run's input goes: the supervisor's channel under runsc, the pipe under runc."""
         if link is not None:
             return SupervisorStdin(link)
@@ -225,6 +238,7 @@ class OciBackend:
         if self._watch is not None:
             self._watch.close()
             self._watch = None
+        remove_leftover_views(_own_segment(self.config.builds.instance))
         shutil.rmtree(self._bundles_dir, ignore_errors=True)
         shutil.rmtree(self.runtime.root, ignore_errors=True)
         remove_instance_cgroups(self.config.builds.instance)

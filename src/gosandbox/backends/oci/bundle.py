@@ -2,19 +2,21 @@
 
 A bundle lives under ``<state_dir>/oci/bundles/<instance>/<id>``: ``config.json``, the runtime's
 JSON log, and ``sandbox/`` (the binary, its stdin and any package files), bound read-only at
-``/sandbox``. The root filesystem is the shared unpacked image, never copied.
+``/sandbox``. The root filesystem is the shared unpacked image, never copied (under runc, seen through an
+overlay of the sandbox's own: ``separation.py``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gosandbox.backends.base import ExecJob
 from gosandbox.backends.handover import PROGRAM_PATH, SANDBOX_DIR, hand_over, program_environment, working_dir
-from gosandbox.backends.oci.spec import OciShape, oci_config
+from gosandbox.backends.oci.separation import Separation
+from gosandbox.backends.oci.spec import OciShape, oci_config, process_rlimits
 from gosandbox.backends.oci.usage import cgroups_path
 from gosandbox.backends.supervisor import SUPERVISOR_CAPABILITIES, supervisor_args
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
@@ -53,13 +55,23 @@ class BundlePlace:
     runtime: str
 
 
-def write_bundle(place: BundlePlace, bundle: Bundle, job: ExecJob) -> None:
-    """Write ``config.json`` and hand the program over; the directory must not exist yet."""
+def write_bundle(
+    place: BundlePlace, bundle: Bundle, job: ExecJob, separation: Separation | None = None
+) -> dict[str, int] | None:
+    """Write ``config.json`` and hand the program over; the directory must not exist yet.
+
+    With a ``separation`` (runc) the sandbox's root is its own view and it joins its own user namespace;
+    the rlimits its config then cannot carry are returned, for the runtime to apply (``OciRuntime.run``).
+    """
     bundle.directory.mkdir(mode=0o700)
     bundle.sandbox_dir.mkdir(mode=0o755)
     hand_over(bundle.sandbox_dir, job)
-    config = oci_config(_shape(place, bundle, job), place.policy)
+    shape = _shape(place, bundle, job)
+    if separation is not None:
+        shape = replace(shape, rootfs=str(separation.view), user_namespace=separation.userns_shape)
+    config = oci_config(shape, place.policy)
     (bundle.directory / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return process_rlimits(shape, place.policy) if separation is not None else None
 
 
 def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:

@@ -1,13 +1,16 @@
 """The run image's root filesystem, unpacked once per image id into the state directory, shared read-only.
 
-Every OCI sandbox mounts the same directory as its read-only root, so unpacking costs once per image,
-not per run. The tree is written to a temporary directory beside its final place and renamed there
-in one step: a reader sees a whole tree or none, and a crash mid-way leaves only a temporary directory.
+Every OCI sandbox's read-only root is the same directory, so unpacking costs once per image, not per
+run; under runc each sandbox sees it through an overlay of its own (:func:`mount_view`), so that no
+inode, and no lock on one, is shared between sandboxes (gVisor's Sentry keeps its own file objects).
+The tree is written to a temporary directory beside its final place and renamed there in one step:
+a reader sees a whole tree or none, and a crash mid-way leaves only a temporary directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -133,3 +136,56 @@ class _ChunkReader:
         else:
             data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
+
+
+#: Where each runc sandbox's own view of the root filesystem is mounted: ``<VIEWS_DIR>/<instance>/<sandbox id>``.
+#: Outside the state directory, whose parents may be closed to the sandbox's mapped root (runc mounts the
+#: root from inside the sandbox's user namespace, and traverses the path as that unprivileged host uid).
+VIEWS_DIR = Path("/run/gosandbox/rootfs")
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV = 0x1, 0x2, 0x4
+_MNT_DETACH = 0x2
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def mount_view(rootfs: Path, mountpoint: Path) -> None:
+    """A read-only overlay of ``rootfs`` at ``mountpoint`` (made here): the sandbox's own inodes.
+
+    Two sandboxes mounting the same tree by a bind would share its inodes, and with them ``flock``s,
+    leases and inotify watches (a channel between runs); an overlay is a file system of its own, with
+    its own inodes over the same files, and costs one mount (no copy: it has no upper layer). Its second
+    lower layer is an empty directory: an overlay without an upper layer needs two.
+    """
+    for directory in (VIEWS_DIR.parent, VIEWS_DIR, mountpoint.parent):  # traversable whatever the umask
+        directory.mkdir(exist_ok=True)
+        directory.chmod(0o711)
+    empty = VIEWS_DIR / ".empty"
+    empty.mkdir(mode=0o755, exist_ok=True)
+    mountpoint.mkdir(mode=0o711)
+    options = f"lowerdir={_escape(rootfs)}:{_escape(empty)}".encode()
+    flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+    if _libc.mount(b"overlay", bytes(mountpoint), b"overlay", flags, options) != 0:
+        error = ctypes.get_errno()
+        mountpoint.rmdir()
+        raise OSError(error, f"mounting the root view at {mountpoint}: {os.strerror(error)}")
+
+
+def unmount_view(mountpoint: Path) -> None:
+    """Detach the view (if mounted) and remove its mount point; a view already gone is no error."""
+    _libc.umount2(bytes(mountpoint), _MNT_DETACH)
+    with contextlib.suppress(FileNotFoundError):
+        mountpoint.rmdir()
+
+
+def unmount_views(parent: Path) -> None:
+    """Every view under ``parent`` (what a crashed predecessor of an instance left), and ``parent`` itself."""
+    if not parent.is_dir():
+        return
+    for mountpoint in parent.iterdir():
+        unmount_view(mountpoint)
+    with contextlib.suppress(OSError):
+        parent.rmdir()
+
+
+def _escape(path: Path) -> str:
+    """A path as an overlay option value: its separators ``,`` and ``:`` (and ``\\``) escaped."""
+    return str(path).replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")

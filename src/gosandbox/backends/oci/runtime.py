@@ -15,7 +15,7 @@ import os
 import selectors
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -58,14 +58,20 @@ class OciRuntime:
         """The runtime and its global flags (our state root), to be followed by a subcommand."""
         return self._command()
 
-    def run(self, bundle: Path, sandbox_id: str, stdin: IO[bytes] | int) -> subprocess.Popen[bytes]:
+    def run(
+        self, bundle: Path, sandbox_id: str, stdin: IO[bytes] | int, rlimits: Mapping[str, int] | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start the sandbox and its program; the runtime exits with the program's status.
 
         runc keeps the stopped sandbox (``--keep``) so that its cgroup's counters can be read
         before :meth:`delete`; runsc has no such flag and removes its cgroup as it exits.
+        ``rlimits`` (OCI names, soft = hard), when given, are set on the runtime itself by ``prlimit(1)``
+        and inherited by the sandbox's first process: for a config that cannot carry them (spec.oci_config).
         """
         keep = ["--keep"] if self.name == "runc" else []
         command = self._command("run", *keep, "--bundle", str(bundle), sandbox_id, log=bundle / "runtime.log")
+        if rlimits:
+            command = [*_prlimit_command(rlimits), *command]
         return subprocess.Popen(  # noqa: S603 - our own runtime binary, our own arguments
             command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True
         )
@@ -101,6 +107,17 @@ class OciRuntime:
         )
         if result.returncode != 0:
             logger.debug("%s %s: %s", self.name, " ".join(args), result.stderr.decode(errors="replace")[:300])
+
+
+#: OCI rlimit names -> prlimit(1)'s options.
+_PRLIMIT_OPTIONS = {"RLIMIT_NOFILE": "nofile", "RLIMIT_FSIZE": "fsize", "RLIMIT_CORE": "core", "RLIMIT_CPU": "cpu"}
+
+
+def _prlimit_command(rlimits: Mapping[str, int]) -> list[str]:
+    binary = shutil.which("prlimit")
+    if binary is None:
+        raise BackendUnavailable("prlimit(1) is missing", hint="apt-get install util-linux")
+    return [binary, *(f"--{_PRLIMIT_OPTIONS[kind]}={value}:{value}" for kind, value in rlimits.items()), "--"]
 
 
 def find_runtime(name: str, root: Path, binary: str | None = None, platform: str = "auto") -> OciRuntime:

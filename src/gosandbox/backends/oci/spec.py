@@ -4,7 +4,9 @@ It gives a sandbox run by ``runc`` or ``runsc`` directly every hardening the Doc
 sandboxes get from the engine (see ``backends/docker/options.py``): the same namespaces, no
 network, a read-only root, no capabilities, no-new-privileges, a non-root user, memory = memory+swap,
 a CPU quota, a pids limit, tmpfs sizes, rlimits, our seccomp profile, Docker's device rules and its
-masked and read-only ``/proc`` and ``/sys`` paths. The program is the sandbox's own process (PID 1):
+masked and read-only ``/proc`` and ``/sys`` paths. Under runc it adds what Docker's sandboxes do not have:
+a user namespace of the sandbox's own (its users an unprivileged host range, ``userns.py``) and a root
+filesystem view of its own (``rootfs.mount_view``). The program is the sandbox's own process (PID 1):
 there is no agent and no exec, so no runtime process is ever visible inside.
 """
 
@@ -134,6 +136,17 @@ class OciShape:
     #: What the first process holds: none for a program; under runsc its supervisor's (it starts the program as
     #: another uid, with none, see backends/supervisor.py).
     capabilities: tuple[str, ...] = ()
+    #: runc: the sandbox's own user namespace (userns.py), joined by path; None: the host's users (runsc).
+    user_namespace: UserNamespaceShape | None = None
+
+
+@dataclass(frozen=True)
+class UserNamespaceShape:
+    """A user namespace made for one sandbox: where runc joins it, and the host ids its ids 0.. map to."""
+
+    path: str
+    host_base: int
+    size: int
 
 
 @dataclass(frozen=True)
@@ -156,11 +169,17 @@ def oci_config(shape: OciShape, policy: Policy) -> dict[str, Any]:
     """The whole ``config.json`` of a sandbox; raises UnsupportedPolicy for what an OCI sandbox cannot give.
 
     A value to write out, not to edit: its seccomp section is shared between calls (translated once per profile).
+    In a user namespace of its own the rlimits are not in it: the runtime applies them (:func:`process_rlimits`).
     """
     _refuse_unsupported(policy)
+    process = _process(shape, policy)
+    if shape.user_namespace is not None:
+        # runc sets config rlimits on its child from outside, once the child is the namespace's unprivileged
+        # host uid: without CAP_SYS_RESOURCE (this host's root has none) that prlimit is refused (EPERM).
+        del process["rlimits"]
     return {
         "ociVersion": OCI_VERSION,
-        "process": _process(shape, policy),
+        "process": process,
         "root": {"path": shape.rootfs, "readonly": policy.read_only_root},
         "hostname": shape.hostname,
         "mounts": _mounts(shape, policy),
@@ -195,13 +214,18 @@ def _process(shape: OciShape, policy: Policy) -> dict[str, Any]:
         # Bounding only when loosened: as Docker does for a non-root user, nothing effective or permitted.
         "capabilities": {"bounding": bounding, "effective": held, "inheritable": [], "permitted": held, "ambient": []},
         "noNewPrivileges": policy.no_new_privileges,
-        "rlimits": [
-            _rlimit("RLIMIT_NOFILE", policy.nofile),
-            _rlimit("RLIMIT_FSIZE", policy.fsize_mb * MIB),
-            _rlimit("RLIMIT_CORE", 0),
-            _rlimit("RLIMIT_CPU", shape.cpu_time_limit_s),
-        ],
+        "rlimits": [_rlimit(kind, value) for kind, value in process_rlimits(shape, policy).items()],
         "oomScoreAdj": 0,
+    }
+
+
+def process_rlimits(shape: OciShape, policy: Policy) -> dict[str, int]:
+    """The sandbox's first process's rlimits (soft = hard), by their OCI names."""
+    return {
+        "RLIMIT_NOFILE": policy.nofile,
+        "RLIMIT_FSIZE": policy.fsize_mb * MIB,
+        "RLIMIT_CORE": 0,
+        "RLIMIT_CPU": shape.cpu_time_limit_s,
     }
 
 
@@ -240,7 +264,7 @@ def _bind(source: str, target: str, mode: str) -> dict[str, Any]:
 def _linux(shape: OciShape, policy: Policy) -> dict[str, Any]:
     assert policy.seccomp_profile is not None  # refused before
     capabilities = frozenset(_process(shape, policy)["capabilities"]["bounding"])
-    return {
+    linux: dict[str, Any] = {
         # A fresh network namespace has only a loopback interface, down until the runtime raises it.
         "namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
         "resources": {
@@ -254,6 +278,12 @@ def _linux(shape: OciShape, policy: Policy) -> dict[str, Any]:
         "readonlyPaths": list(READONLY_PATHS),
         "seccomp": _seccomp_once(policy.seccomp_profile, capabilities, Host.this()),
     }
+    userns = shape.user_namespace
+    if userns is not None:
+        linux["namespaces"].insert(0, {"type": "user", "path": userns.path})
+        mapping = [{"containerID": 0, "hostID": userns.host_base, "size": userns.size}]
+        linux["uidMappings"], linux["gidMappings"] = mapping, [dict(entry) for entry in mapping]
+    return linux
 
 
 def thermal_throttle_paths(sys_root: Path = Path("/sys")) -> list[str]:
