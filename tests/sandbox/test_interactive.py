@@ -8,11 +8,16 @@ The backends' live stdin under every combination (backend x runtime); the WebSoc
 from __future__ import annotations
 
 import json
+import os
 import queue
+import select
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -23,6 +28,7 @@ from gosandbox.app import create_app
 from gosandbox.backends.base import Backend, BuildJob, ExecJob, ExecOutcome
 from gosandbox.backends.live import LiveStdin
 from gosandbox.limits import Limits
+from support.cli_runs import Cli
 from support.combinations import DEFAULT_COMBINATION, every_combination
 from support.docker_helpers import TEST_INSTANCE, docker_settings
 from support.inprocess_server import uvicorn_serving
@@ -349,3 +355,47 @@ def test_the_same_exchange_over_pistons_connect(server: tuple[str, Any]) -> None
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=30)
         assert (ws.close_code, ws.close_reason) == (4999, "Job Completed")
+
+
+# --- the command line --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    command = Cli(tmp_path_factory.mktemp("cli"), f"{TEST_INSTANCE}-interactive-cli")
+    yield command
+    command.reap()
+
+
+def _read_until(stream: IO[bytes], wanted: bytes, timeout_s: float = 120.0) -> bytes:
+    seen, deadline = b"", time.monotonic() + timeout_s
+    while wanted not in seen:
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no {wanted!r} within {timeout_s} s; saw {seen!r}"
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, f"the command ended before {wanted!r}; saw {seen!r}"
+        seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("where", ["this host", "a server"])
+def test_the_cli_attaches_its_stdin_to_the_running_program(
+    cli: Cli, server: tuple[str, Any], tmp_path: Path, where: str
+) -> None:
+    main = tmp_path / "main.go"
+    main.write_text(PROMPT)
+    remote = ["--server", server[0]] if where == "a server" else []
+    command = [sys.executable, "-m", "gosandbox.cli.main", "run", "--interactive", *remote, str(main)]
+    process = subprocess.Popen(command, env=cli.env({}), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        assert _read_until(process.stdout, b"name? ") == b"name? "  # prompted before any input was sent
+        process.stdin.write(b"gopher\n")
+        process.stdin.flush()
+        assert _read_until(process.stdout, b"\n") == b"hello gopher\n"
+        assert process.wait(60) == 0
+    finally:
+        process.kill()
+        process.wait()

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +22,7 @@ from gosandbox.errors import GosandboxError
 from gosandbox.settings import Settings
 
 if TYPE_CHECKING:
+    from gosandbox.backends.live import LiveStdin
     from gosandbox.cli.package import LocalPackage
     from gosandbox.cli.tools import Request, Tools
 
@@ -88,6 +90,15 @@ def _request(package: LocalPackage, limits: dict[str, Any], *, stdin: bytes = b"
     return Request(package.files, stdin, args, overrides, limits.get("go_version"))
 
 
+def _interactive(asked: bool | None, ours: bool) -> LiveStdin | None:
+    """The live stdin of an interactive run: asked for, or by default when our stdin is a terminal."""
+    from gosandbox.backends.live import LiveStdin  # noqa: PLC0415
+
+    terminal = sys.stdin is not None and sys.stdin.isatty()
+    wanted = asked if asked is not None else ours and terminal
+    return LiveStdin() if wanted and ours else None
+
+
 def _stdin_of(stdin_file: IO[bytes] | None, no_stdin: bool) -> bytes:
     """--stdin FILE; else ours when it is a pipe or a file, not a terminal; nothing with --no-stdin."""
     from gosandbox.source import MAX_STDIN_BYTES  # noqa: PLC0415
@@ -112,17 +123,21 @@ def _exit_with(command: Callable[[], int]) -> None:
 @click.argument("args", nargs=-1)
 @click.option("--stdin", "stdin_file", type=click.File("rb"), help="feed this file to the program ('-': our stdin)")
 @click.option("--no-stdin", is_flag=True, help="give the program an empty stdin even when ours is piped")
+@click.option("--interactive/--no-interactive", default=None,
+              help="attach our stdin to the running program as it is typed (default: when it is a terminal)")
 @limit_options
 @server_options
-def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdin: bool, server: str | None,
-        api_key: str | None, **limits: Any) -> None:  # fmt: skip
+def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdin: bool, interactive: bool | None,
+        server: str | None, api_key: str | None, **limits: Any) -> None:  # fmt: skip
     """Run PATH (a .go file or a package) and exit with its exit code.
 
     PATH is a .go file or a package directory. Arguments after `--` go to the program: gosandbox run main.go -- -n 3
 
     Standard input: when ours is piped or redirected (echo Ada | gosandbox run main.go), the
-    program reads it; from a terminal it gets none. --stdin FILE feeds a file instead, and
-    --no-stdin gives it nothing.
+    program reads it all at its start. From a terminal the run is interactive: what is typed reaches
+    the program a line at a time as it runs, Ctrl-D ends its input and Ctrl-C sends it SIGINT
+    (--interactive does this with a pipe too; --no-interactive gives it none). --stdin FILE feeds a
+    file instead, and --no-stdin gives it nothing.
 
     It runs on this host, on the backend and runtime `gosandbox serve` uses (a builder stays warm
     for the next command; `gosandbox reap` removes it), or with --server on that server.
@@ -130,9 +145,12 @@ def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdi
     from gosandbox.cli.package import read_package  # noqa: PLC0415
     from gosandbox.cli.run import run_once  # noqa: PLC0415
 
+    live = _interactive(interactive, stdin_file is None and not no_stdin)
+
     def run_it() -> int:
         package = read_package(path)
-        request = _request(package, limits, stdin=_stdin_of(stdin_file, no_stdin), args=args)
+        stdin = b"" if live is not None else _stdin_of(stdin_file, no_stdin)
+        request = replace(_request(package, limits, stdin=stdin, args=args), live=live)
         with tools(server, api_key) as where:
             return run_once(where, package, request)
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gosandbox.backends.base import BuildOutcome, Observers
+from gosandbox.backends.live import LiveStdin
 from gosandbox.cli.tools import Live, Request
 from gosandbox.go_tools import format_files, run_tests, vet
 from gosandbox.gotest import TestOptions
@@ -79,7 +80,7 @@ class LocalTools:
         self.settings, self.runner = settings, runner
 
     def run(self, request: Request, live: Live) -> RunResult:
-        return self.runner.run(self._spec(request), observers=_observers(live))
+        return self.runner.run(self._spec(request), observers=_observers(live, request.live))
 
     def test(self, request: Request, options: TestOptions, live: Live) -> TestResult:
         return run_tests(self.runner, self._spec(request), options, observers=_observers(live))
@@ -96,8 +97,8 @@ class LocalTools:
                          go_version=request.go_version)  # fmt: skip
 
 
-def _observers(live: Live) -> Observers:
+def _observers(live: Live, stdin: LiveStdin | None = None) -> Observers:
     def compiled(build: BuildOutcome) -> None:
         live.compiled(build.output)
 
-    return Observers(on_compiled=compiled, on_output=live.output)
+    return Observers(on_compiled=compiled, on_output=live.output, live=stdin)

@@ -9,15 +9,18 @@ The server decodes output as UTF-8 (an invalid byte becomes U+FFFD) and takes st
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from gosandbox.backends.live import LiveStdin
+from gosandbox.cli.interactive import pump_to_server
 from gosandbox.cli.tools import Live, Request
 from gosandbox.client.errors import ClientError, Unreachable
 from gosandbox.client.http import Client
-from gosandbox.client.types import Submission
+from gosandbox.client.types import Event, Submission
 from gosandbox.errors import GosandboxError, InvalidRequest, JobFailed
 from gosandbox.gotest import TestOptions
 from gosandbox.jobs.submission import Kind, State
@@ -52,6 +55,8 @@ class ServerTools:
         self.client = client
 
     def run(self, request: Request, live: Live) -> RunResult:
+        if request.live is not None:
+            return self._interactive(request, request.live, live)
         fields = {**_source(request), "stdin": _text(request.stdin), "args": list(request.args)}
         return _result(self._job(Kind.RUN, fields, live), RunResult)
 
@@ -64,6 +69,18 @@ class ServerTools:
 
     def fmt(self, request: Request) -> FmtResult:
         return self.client.fmt(files=request.files)
+
+    def _interactive(self, request: Request, stdin: LiveStdin, live: Live) -> RunResult:
+        """The run over ``/runs/interactive``: ``stdin`` sent as it comes, its events told to ``live``."""
+        finished = threading.Event()
+        with self.client.interactive(**_source(request), args=list(request.args)) as run:
+            pump_to_server(stdin, run, finished)
+            try:
+                for event in run:
+                    _tell(live, event)
+                return run.result()
+            finally:
+                finished.set()
 
     def _job(self, kind: Kind, fields: dict[str, Any], live: Live) -> Submission:
         """Submit a job, tell ``live`` what its events say, return it finished; cancel it if we are stopped."""
@@ -79,13 +96,17 @@ class ServerTools:
 def follow(client: Client, submission_id: str, live: Live) -> Submission:
     """The job's events, told to ``live`` as they come (the stream resumes if cut); the finished submission."""
     for event in client.events(submission_id):
-        if event.name == "compile":
-            live.compiled(str(event.data.get("output", "")))
-        elif event.name in OUTPUT_EVENTS:
-            live.output(event.name, event.text.encode())
-        elif event.submission is not None:
+        _tell(live, event)
+        if event.submission is not None:
             return event.submission
     return client.get(submission_id)  # the stream had nothing more to say: the job had ended
+
+
+def _tell(live: Live, event: Event) -> None:
+    if event.name == "compile":
+        live.compiled(str(event.data.get("output", "")))
+    elif event.name in OUTPUT_EVENTS:
+        live.output(event.name, event.text.encode())
 
 
 def _cancel_quietly(client: Client, submission_id: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from gosandbox.cli.exits import exit_code_for
+from gosandbox.cli.interactive import read_terminal, run_attached
 from gosandbox.cli.output import LineWriter, LiveOutput, RawWriter, encoded
 from gosandbox.cli.package import LocalPackage
 from gosandbox.cli.testprint import TestPrinter, summary_line
@@ -34,10 +35,15 @@ def _live(package: LocalPackage, stdout: LineWriter | RawWriter) -> tuple[Live, 
 
 
 def run_once(tools: Tools, package: LocalPackage, request: Request) -> int:
-    """Run the package; its stdout reaches ours byte for byte, as it is written."""
+    """Run the package; its stdout reaches ours byte for byte, as it is written (interactive: our stdin reaches
+    it as it is typed, see :mod:`gosandbox.cli.interactive`)."""
     live, sink = _live(package, RawWriter(sys.stdout.buffer))
     try:
-        result = tools.run(request, live)
+        if request.live is None:
+            result = tools.run(request, live)
+        else:
+            read_terminal(request.live, sys.stdin.buffer)
+            result = run_attached(lambda: tools.run(request, live), request.live)
     finally:
         sink.close()
     code = exit_code_for(result.status, result.exit_code)

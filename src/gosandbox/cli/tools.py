@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gosandbox.backends.live import LiveStdin
 from gosandbox.gotest import TestOptions
 from gosandbox.models import FmtResult, RunResult, TestResult, VetResult
 
@@ -28,6 +29,8 @@ class Request:
     limits: dict[str, float | int] = field(default_factory=dict)
     #: a toolchain the runner has; None: its default
     go_version: str | None = None
+    #: an interactive run's stdin as it comes (``--interactive``); ``stdin`` is then unused
+    live: LiveStdin | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
