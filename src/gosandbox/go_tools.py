@@ -17,17 +17,21 @@ from gosandbox.toolchain import Tool
 from gosandbox.verdict import classify
 
 
-def run_tests(
+def run_tests(  # noqa: PLR0913 - the owner's name goes along
     runner: Runner,
     spec: RunSpec,
     options: TestOptions,
     cancel: threading.Event | None = None,
     observers: Observers | None = None,
+    *,
+    tenant: str = "",
 ) -> TestResult:
-    """Compile the package's tests in the builder, run the test binary once in a fresh sandbox."""
+    """Compile the package's tests in the builder, run the test binary once in a fresh sandbox.
+
+    ``tenant`` (the owner's API key name, "" keyless): its packages are compiled apart from other tenants'."""
     started = time.monotonic()
     version = toolchain_of(runner.backend, spec)
-    build = _build_tests(runner, spec, options, version)
+    build = _build_tests(runner, spec, options, version, tenant)
     observers = observers or Observers()
     if observers.on_compiled is not None:
         observers.on_compiled(build)
@@ -70,13 +74,12 @@ def run_tests(
     )
 
 
-def _build_tests(runner: Runner, spec: RunSpec, options: TestOptions, version: str) -> BuildOutcome:
+def _build_tests(runner: Runner, spec: RunSpec, options: TestOptions, version: str, tenant: str) -> BuildOutcome:
     """The test binary. Coverage instrumentation moves columns: a failed cover build is compiled
     again without it, so its messages point where the source says (only failures pay for this).
     """
-    job = BuildJob(
-        spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz, go_version=version
-    )
+    job = BuildJob(spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz,
+                   go_version=version, tenant=tenant)  # fmt: skip
     build = runner.backend.build(job)
     if build.succeeded or not options.cover:
         return build

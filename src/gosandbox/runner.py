@@ -52,19 +52,28 @@ class Runner:
         self.cache = cache
 
     def run(
-        self, spec: RunSpec, *, cancel: threading.Event | None = None, observers: Observers | None = None
+        self,
+        spec: RunSpec,
+        *,
+        cancel: threading.Event | None = None,
+        observers: Observers | None = None,
+        tenant: str = "",
     ) -> RunResult:
-        """Compile, then run once; ``observers`` see the run as it happens (and feed its stdin, when live)."""
+        """Compile, then run once; ``observers`` see the run as it happens (and feed its stdin, when live).
+
+        ``tenant`` (an API key's name, "" the keyless tenant): whose build, so that no tenant's build is served
+        from another's caches (issue 24).
+        """
         run_id = uuid.uuid4().hex[:12]
         with log_context(run_id=run_id):
-            return self._run(spec, run_id, cancel, observers)
+            return self._run(spec, run_id, cancel, observers, tenant)
 
     def _run(
-        self, spec: RunSpec, run_id: str, cancel: threading.Event | None, observers: Observers | None
+        self, spec: RunSpec, run_id: str, cancel: threading.Event | None, observers: Observers | None, tenant: str
     ) -> RunResult:
         started = time.monotonic()
         version = toolchain_of(self.backend, spec)
-        build, cached = self._compile(spec, version)
+        build, cached = self._compile(spec, version, tenant)
         observers = observers or Observers()
         if observers.on_compiled is not None:
             observers.on_compiled(build)
@@ -94,18 +103,19 @@ class Runner:
             message=explain(status, spec.limits, outcome),
         )
 
-    def compile(self, spec: RunSpec) -> tuple[BuildOutcome, bool, str]:
+    def compile(self, spec: RunSpec, *, tenant: str = "") -> tuple[BuildOutcome, bool, str]:
         """Build once, through the binary cache: the build, whether it came from the cache, the toolchain."""
         version = toolchain_of(self.backend, spec)
-        build, cached = self._compile(spec, version)
+        build, cached = self._compile(spec, version, tenant)
         return build, cached, version
 
-    def _compile(self, spec: RunSpec, version: str) -> tuple[BuildOutcome, bool]:
-        key = self.cache.key(spec.files, version) if self.cache else ""
+    def _compile(self, spec: RunSpec, version: str, tenant: str) -> tuple[BuildOutcome, bool]:
+        key = self.cache.key(spec.files, version, tenant=tenant) if self.cache else ""
         binary = self.cache.get(key) if self.cache else None
         if binary is not None:
             return BuildOutcome(succeeded=True, output="", binary=binary, duration_s=0.0), True
-        build = self.backend.build(BuildJob(spec.files, self.build_timeout_s, go_version=version))
+        job = BuildJob(spec.files, self.build_timeout_s, go_version=version, tenant=tenant)
+        build = self.backend.build(job)
         if self.cache and build.succeeded and build.binary is not None:
             self.cache.put(key, build.binary)
         return build, False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 from collections.abc import Mapping
@@ -50,26 +51,52 @@ EXPLAIN_OUTPUT_BYTES = 8 * 1024 * 1024
 OUTPUT_CUT = "gosandbox: the compiler's output was cut at"
 
 
-def go_command(
-    tool: Tool, binary_path: str, *, cover: bool = False, fuzz: str | None = None, assembly: bool = True
+def tenant_compile_flag(tenant: str) -> str:
+    """A compiler flag that changes nothing the compiler makes, distinct for every tenant.
+
+    ``-D`` sets the prefix of relative imports, which the go command never lets reach the compiler in module mode
+    (it passes ``-nolocalimports``); but the flags are part of the go command's cache key of each compile, so the
+    submission's own packages compiled for one tenant are never another tenant's cache hit (issue 24: the shared
+    build cache answered "has anyone compiled exactly this?" by its speed). The standard library is compiled
+    without it and stays shared.
+
+    >>> tenant_compile_flag("key-a") != tenant_compile_flag("key-b")
+    True
+    """
+    return "-D=/gosandbox-tenant/" + hashlib.sha256(tenant.encode()).hexdigest()[:24]
+
+
+def go_command(  # noqa: PLR0913 - each keyword is one option of the build
+    tool: Tool,
+    binary_path: str,
+    *,
+    cover: bool = False,
+    fuzz: str | None = None,
+    assembly: bool = True,
+    tenant_flag: str | None = None,
 ) -> list[str]:
     """The argv the builder runs in the package directory (``binary_path``: where a binary goes).
 
     ``fuzz`` (a checked pattern, one argv element) instruments the test binary for coverage-guided fuzzing;
-    ``assembly``: an EXPLAIN build lists the assembly too.
+    ``assembly``: an EXPLAIN build lists the assembly too; ``tenant_flag`` (:func:`tenant_compile_flag`) goes to
+    the compiles of the submission's own packages (``./...``) only.
     """
+    own = (f"-gcflags=./...={tenant_flag}",) if tenant_flag else ()
     if tool is Tool.BUILD:
-        return ["go", "build", *BUILD_FLAGS, "-o", binary_path, "."]
+        return ["go", "build", *BUILD_FLAGS, *own, "-o", binary_path, "."]
     if tool is Tool.TEST:
-        return _test_command(binary_path, cover=cover, fuzz=fuzz)
+        return _test_command(binary_path, cover=cover, fuzz=fuzz, flags=(*BUILD_FLAGS, *own))
     if tool is Tool.VET:
         return ["go", "vet", "-json", "./..."]
     if tool is Tool.EXPLAIN:
-        return _explain_command(posixpath.join(posixpath.dirname(binary_path), EXPLAIN_RECORDS), assembly=assembly)
+        records = posixpath.join(posixpath.dirname(binary_path), EXPLAIN_RECORDS)
+        return _explain_command(records, assembly=assembly, tenant_flag=tenant_flag)
     return ["gofmt", "-l", "-w", ".", THEN, "go", "mod", "edit", "-fmt"]
 
 
-def _test_command(binary_path: str, *, cover: bool, fuzz: str | None) -> list[str]:
+def _test_command(
+    binary_path: str, *, cover: bool, fuzz: str | None, flags: tuple[str, ...] = BUILD_FLAGS
+) -> list[str]:
     """``go test -c``, which also runs go test's vet analyzers (a finding fails the build).
 
     Under ``-cover`` go test would vet the instrumented sources, so its findings would carry wrong
@@ -81,12 +108,12 @@ def _test_command(binary_path: str, *, cover: bool, fuzz: str | None) -> list[st
     """
     fuzzing = [f"-fuzz={fuzz}"] if fuzz else []
     if not cover:
-        return ["go", "test", "-c", *BUILD_FLAGS, *fuzzing, "-o", binary_path, "."]
-    compile_ = ["go", "test", "-c", *BUILD_FLAGS, "-vet=off", "-cover", *fuzzing, "-o", binary_path, "."]
+        return ["go", "test", "-c", *flags, *fuzzing, "-o", binary_path, "."]
+    compile_ = ["go", "test", "-c", *flags, "-vet=off", "-cover", *fuzzing, "-o", binary_path, "."]
     return [*compile_, AND, "go", "vet", "-trimpath", *TEST_VET_FLAGS, "."]
 
 
-def _explain_command(records_dir: str, *, assembly: bool) -> list[str]:
+def _explain_command(records_dir: str, *, assembly: bool, tenant_flag: str | None) -> list[str]:
     """Compile the submission's packages (``./...``) without linking, recording decisions and assembly.
 
     ``go list -export`` compiles each package as ``go build`` does, and links nothing. The flags reach only
@@ -96,6 +123,7 @@ def _explain_command(records_dir: str, *, assembly: bool) -> list[str]:
     no other build can be given its output from the cache (gopls asks the same way, with a fresh directory).
     """
     flags = f"./...=-json=0,file://{records_dir} -m" + (" -S" if assembly else "")
+    flags += f" {tenant_flag}" if tenant_flag else ""
     return ["go", "list", "-export", *BUILD_FLAGS, f"-gcflags={flags}", "-f", "{{if false}}{{end}}", "."]
 
 

@@ -156,3 +156,11 @@ def test_a_file_removed_behind_the_caches_back_is_a_miss(tmp_path: Path) -> None
     cache.put("k", b"data")
     (tmp_path / "k.bin").unlink()
     assert cache.get("k") is None
+
+
+def test_key_is_per_tenant(tmp_path: Path) -> None:
+    """Issue 24: one tenant's binary is never another's cache hit (its speed would say what the other ran)."""
+    cache = make_cache(tmp_path)
+    keys = {cache.key(FILES, "go1.27.3", tenant=tenant) for tenant in ("", "key-a", "key-b")}
+    assert len(keys) == 3
+    assert cache.key(FILES, "go1.27.3", tenant="key-a") == cache.key(dict(FILES), "go1.27.3", tenant="key-a")

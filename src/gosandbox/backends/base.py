@@ -28,6 +28,8 @@ class BuildJob:
     fuzz: str | None = None  # Tool.TEST: the fuzz target pattern to instrument for
     go_version: str | None = None  # None: the backend's default toolchain
     assembly: bool = True  # Tool.EXPLAIN: list the assembly too
+    #: Whose build (an API key's name; "" the keyless tenant): the submission's own compiles are cached per tenant.
+    tenant: str = ""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from gosandbox.backends.docker.backend import connect
 from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.bench.backends import Measured, origin_measured, run_all
 from gosandbox.bench.cluster import queue_cluster
+from gosandbox.bench.floor import print_floor, run_floor
 from gosandbox.bench.scenarios import (
     HELLO,
     NET_HTTP,
@@ -137,9 +138,17 @@ def main() -> None:
     parser.add_argument("--workloads-only", action="store_true", help="only the workload suite under each runtime")
     parser.add_argument("--no-workloads", action="store_true", help="skip the workload suite")
     parser.add_argument("--workload-runs", type=int, default=3, help="runs of each workload (the median is shown)")
+    parser.add_argument("--floor-only", action="store_true", help="only the floor: builds against a native go build")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor table")
+    parser.add_argument("--floor-no-server", action="store_true", help="the floor without the whole-request rows")
+    parser.add_argument("--floor-duration-s", type=float, default=15.0, help="each floor row's concurrent period")
     parser.add_argument("--runsc", action="append", metavar="PATH", help="another runsc binary to compare (repeat)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gosandbox-bench-") as state:
+        if args.floor_only or not (args.no_floor or args.workloads_only or args.backends_only):
+            print_floor(run_floor(args, Path(state) / "floor"), args)
+            if args.floor_only:
+                return
         if not args.workloads_only:
             origin = origin_measured(args.origin_runs)  # once, for both tables
             if not args.backends_only:

@@ -1,12 +1,15 @@
 // gosandbox-agent is the small trusted helper baked into the gosandbox images.
 // It never runs user code itself except by exec'ing it in place.
 //
-//	gosandbox-agent init [--lease=MS]            PID 1: reap orphans, exit on SIGTERM. With a lease (a run
+//	gosandbox-agent init [--lease=MS|--serve=SOCKET]
+//	                                             PID 1: reap orphans, exit on SIGTERM. With a lease (a run
 //	                                             sandbox): exit unless an exec arms a deadline within MS,
 //	                                             and exit at that deadline. When PID 1 exits, the kernel kills
 //	                                             every other process of the sandbox and the container stops.
 //	                                             Other arguments are ignored (a command that repeats the
 //	                                             image's entrypoint, "gosandbox-agent init", is appended to it).
+//	                                             With --serve (the builder): start the build service on SOCKET
+//	                                             (`serve`, buildservice.go) as a child, and exit when it does.
 //	gosandbox-agent exec DEADLINE_MS STDIN PROG [ARGS...]
 //	                                             have init arm the deadline (from now), stdin from a file
 //	                                             (or "-" for /dev/null), then execve PROG
@@ -61,6 +64,10 @@ func main() {
 		runSupervise(os.Args[2:])
 	case "build":
 		runBuild(os.Args[2:])
+	case "serve":
+		runServe(os.Args[2:])
+	case "stdlib":
+		runStdlib(os.Args[2:])
 	default:
 		fail("unknown command " + os.Args[1])
 	}
@@ -88,13 +95,16 @@ func runInit(args []string) {
 		}
 		go awaitDeadline(listener, armed)
 	}
+	service := startService(args)
 	for {
 		select {
 		case sig := <-signals:
 			if sig != syscall.SIGCHLD {
 				os.Exit(0)
 			}
-			reapChildren()
+			if reapChildren(service) {
+				fail("the build service ended")
+			}
 		case deadline := <-armed:
 			expiry, expiredExit = time.After(deadline), deadlineExit
 		case <-expiry:
@@ -113,12 +123,34 @@ func leaseOf(args []string) time.Duration {
 	return 0
 }
 
-func reapChildren() {
+// startService starts the build service (--serve=SOCKET) as init's child; its pid, or 0 without one.
+func startService(args []string) int {
+	for _, arg := range args {
+		if socket, ok := strings.CutPrefix(arg, "--serve="); ok {
+			self, err := os.Executable()
+			if err != nil {
+				fail("the agent's path: " + err.Error())
+			}
+			cmd := exec.Command(self, "serve", socket)
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			if err := cmd.Start(); err != nil {
+				fail("start the build service: " + err.Error())
+			}
+			return cmd.Process.Pid
+		}
+	}
+	return 0
+}
+
+// reapChildren reaps every child that ended; whether watched (a pid, 0: none) was one of them.
+func reapChildren(watched int) bool {
+	ended := false
 	for {
 		pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
 		if pid <= 0 || err != nil {
-			return
+			return ended
 		}
+		ended = ended || (watched != 0 && pid == watched)
 	}
 }
 

@@ -37,18 +37,19 @@ logger = logging.getLogger(__name__)
 Publish = Callable[[str, dict[str, Any]], None]
 
 
-def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers,
-            publish: Publish | None = None) -> dict[str, Any]:  # fmt: skip
+def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers,  # noqa: PLR0913 - the owner's name goes along
+            publish: Publish | None = None, *, tenant: str = "") -> dict[str, Any]:  # fmt: skip
     """Run the request's tool; its result as the synchronous endpoint returns it (the program's output in the
-    service's text form: :mod:`gosandbox.jobs.outputs`). ``publish``: a judging's ``case`` event per case."""
+    service's text form: :mod:`gosandbox.jobs.outputs`). ``publish``: a judging's ``case`` event per case;
+    ``tenant``: the owner's API key name ("" keyless), so that its build shares no cache entry with another's."""
     spec = request.spec
     if request.kind is Kind.JUDGE:
         return judge_job(runner, request, cancel, observers, publish)
     if request.kind is Kind.RUN:
-        result: Any = replace(runner.run(spec, cancel=cancel, observers=observers),
+        result: Any = replace(runner.run(spec, cancel=cancel, observers=observers, tenant=tenant),
                               default_program=request.default_program)  # fmt: skip
     elif request.kind is Kind.TEST:
-        result = run_tests(runner, spec, request.test_options, cancel, observers)
+        result = run_tests(runner, spec, request.test_options, cancel, observers, tenant=tenant)
     elif request.kind is Kind.VET:
         result = vet(runner, spec)
     elif request.kind is Kind.EXPLAIN:
@@ -219,7 +220,7 @@ class JobExecutor:
         with _watchdog(self.store, submission_id, outcome.attempt, cancel), metrics.RUNS_IN_FLIGHT.track_inprogress():
             live = LIVE_INPUTS.take(submission_id) if outcome.request.get("interactive") else None
             try:
-                state, result, error = self._perform(outcome.request, cancel, publish, live)
+                state, result, error = self._perform(outcome.request, cancel, publish, live, outcome.owner or "")
             finally:
                 LIVE_INPUTS.drop(submission_id)
         verdict = "cancelled" if cancel.is_set() else metrics.verdict_of(state.value, result)
@@ -263,7 +264,12 @@ class JobExecutor:
         return None
 
     def _perform(
-        self, request_json: dict[str, Any], cancel: threading.Event, publish: Publish, live: LiveStdin | None = None
+        self,
+        request_json: dict[str, Any],
+        cancel: threading.Event,
+        publish: Publish,
+        live: LiveStdin | None = None,
+        tenant: str = "",
     ) -> tuple[State, dict[str, Any] | None, dict[str, Any] | None]:
         output = OutputEvents(publish)
 
@@ -275,7 +281,7 @@ class JobExecutor:
 
         try:
             observers = Observers(on_compiled=compiled, on_output=output.write, live=live)
-            result = perform(self.runner, JobRequest.from_json(request_json), cancel, observers, publish)
+            result = perform(self.runner, JobRequest.from_json(request_json), cancel, observers, publish, tenant=tenant)
         except _Abandoned:
             return State.CANCELLED, None, None
         except GosandboxError as exc:

@@ -93,6 +93,7 @@ class ClaimOutcome:
     attempt: int = 0
     request: dict[str, Any] | None = field(default=None, compare=False)  # Claim.RUN: what to run
     created_at: float | None = field(default=None, compare=False)  # Claim.RUN: when it was submitted
+    owner: str | None = field(default=None, compare=False)  # Claim.RUN: its API key's name (None: keyless)
 
 
 @contextmanager
@@ -212,11 +213,11 @@ class Store:
         The same token on a running job means that message was delivered again because the
         worker that held it was lost: run it again, or fail it after ``max_attempts``.
         """
-        now, wanted = time.time(), (_C.attempts, _C.request, _C.created_at)
+        now, wanted = time.time(), (_C.attempts, _C.request, _C.created_at, _C.api_key_name)
         taken = self._take(submission_id, _C.state == State.QUEUED.value, returning=wanted, state=State.RUNNING.value,
                            attempts=_C.attempts + 1, started_at=now, worker=worker, claim=token)  # fmt: skip
         if taken is not None:
-            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request, taken.created_at)
+            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request, taken.created_at, taken.api_key_name)
         again = (_C.state == State.RUNNING.value, _C.claim == token)
         taken = self._take(submission_id, *again, _C.attempts < max_attempts, returning=wanted,
                            attempts=_C.attempts + 1, started_at=now, worker=worker)  # fmt: skip
@@ -224,7 +225,7 @@ class Store:
             logger.warning(
                 "submission %s: its worker was lost; attempt %d on %s", submission_id, taken.attempts, worker
             )
-            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request, taken.created_at)
+            return ClaimOutcome(Claim.RUN, int(taken.attempts), taken.request, taken.created_at, taken.api_key_name)
         lost = worker_lost(max_attempts)
         if self._update(submission_id, *again, state=State.FAILED.value, error=lost, finished_at=now):
             logger.error("submission %s: worker lost %d times; failed", submission_id, max_attempts)

@@ -1,12 +1,17 @@
-"""The long-lived builder sandbox: receives builds through ``docker exec``, never runs user code.
+"""The long-lived builder sandbox: receives builds from its build service, never runs user code.
 
-Each build gets a directory of its own under the state directory, bind-mounted at
-``/builds``. The Go standard library is pre-built in a cache volume seeded from the image,
-so a hello world compiles in about 0.1 s.
+Each build gets a directory of its own under the state directory, bind-mounted at ``/builds``. The builder's
+first process starts the agent's build service (images/buildservice.go), which listens on a unix socket in
+that directory: a build is one request over it (the package's directory, the deadline, the output cap, the go
+commands) and one answer (exit code, output, timings): no ``docker exec`` per build. A single ``main`` package
+of the standard library is compiled and linked directly (images/fastbuild.go), everything else by the go
+command. The Go standard library is pre-built in the image and in a cache volume seeded from it.
+``BuilderConfig.build_service=False`` is the former way, one ``docker exec`` of the agent's ``build`` per build.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -14,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import stat
 import threading
 import time
@@ -40,6 +46,7 @@ from gosandbox.toolchain import (
     Tool,
     go_command,
     not_a_main_package,
+    tenant_compile_flag,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +58,14 @@ MAX_RECORD_BYTES = 32 * 1024 * 1024
 MAX_RECORD_FILES = 1024
 #: 128 + SIGKILL: what an exec reports for a process the kernel or we killed.
 KILLED_EXIT = 137
+#: How long a build waits for the build service to listen after its builder (re)started.
+SERVICE_START_S = 10.0
+#: Beyond the build's own deadline (the service holds it), how long the server waits for the service's answer.
+ANSWER_MARGIN_S = 15.0
+#: The build service's socket, in a directory of the builds' directory that only the builder's uid can write.
+SERVICE_SOCKET = "build.sock"
+#: Every this many builds, the build cache is brought under its cap (images/trimcache.go); and at the first.
+TRIM_EVERY = 200
 #: A digest of the builder's container options: a builder kept for the next process is adopted only by one that
 #: would start the very same builder (image name, limits, mounts, environment, labels, policy).
 CONFIG_LABEL = "gosandbox.builder-config"
@@ -103,6 +118,17 @@ class BuilderConfig:
     #: A host directory laid out as a Go module proxy, mounted read-only; None: GOPROXY=off.
     module_proxy_dir: Path | None = None
     module_cache_volume: str = "gosandbox-gomodcache"
+    #: Builds are requests to the builder's build service; False: one ``docker exec`` each (the former way).
+    build_service: bool = True
+    #: A plain build of one ``main`` package of the standard library is compiled and linked directly.
+    direct_builds: bool = True
+    #: The build cache volume's cap: the least recently used entries go beyond it (0: no cap).
+    cache_max_mb: int = 2048
+
+    @property
+    def service_dir(self) -> str:
+        """The build service's directory's name in ``builds_dir`` (its socket in it): one per builder image."""
+        return f".service-{hashlib.sha256(self.image.encode()).hexdigest()[:12]}"
 
     def environment(self) -> dict[str, str]:
         """Module settings over the image's defaults (GOPROXY=off, -mod=readonly)."""
@@ -118,12 +144,13 @@ class Builder:
         self.client, self.config, self.policy = client, config, policy
         self._lock = threading.Lock()
         self._container_id: str | None = None
+        self._builds = 0
 
     def _shape(self) -> SandboxShape:
         c = self.config
         return SandboxShape(
             image=c.image,
-            command=[AGENT, "init"],
+            command=[AGENT, "init", *([f"--serve=/builds/{c.service_dir}/{SERVICE_SOCKET}"] * c.build_service)],
             user=f"{BUILDER_UID}:{BUILDER_UID}",
             memory_mb=c.memory_mb,
             cpus=c.cpus,
@@ -180,6 +207,8 @@ class Builder:
             if self._container_id is not None:
                 metrics.builder_restarted()  # it stopped (killed, the engine restarted): a new one takes over
             self.stop()
+            if self.config.build_service:
+                self._service_directory()
             with docker_errors("starting the builder sandbox"):
                 container = self.client.containers.run(**self._options())
             self._container_id = str(container.id)
@@ -187,6 +216,20 @@ class Builder:
             metrics.sandbox_created("builder")
             logger.info("builder sandbox %s started", container.short_id)
             return self._container_id
+
+    def _service_directory(self) -> None:
+        """The build service's directory: the builder's uid's alone (the server, as root, reaches the socket).
+
+        A server that is not root cannot give it away: the directory is then open to every uid, as the socket is
+        (the levels above it are traversable, not listable: :func:`gosandbox.backends.docker.builds.own_directory`).
+        """
+        path = self.config.builds_dir / self.config.service_dir
+        path.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(path, BUILDER_UID, BUILDER_UID)
+            path.chmod(0o700)
+        else:
+            path.chmod(0o777)
 
     def _is_running(self, container_id: str) -> bool:
         with docker_errors("inspecting the builder sandbox"):
@@ -217,16 +260,21 @@ class Builder:
             shutil.rmtree(host_dir, ignore_errors=True)
 
     def _run_tool(self, build_id: str, host_dir: Path, job: BuildJob) -> BuildOutcome:
-        container_id = self.container_id()
         inside = f"/builds/{build_id}"
-        tool = go_command(job.tool, f"{inside}/out/prog", cover=job.cover, fuzz=job.fuzz, assembly=job.assembly)
-        command = [AGENT, "build", str(int(job.timeout_s * 1000)), *tool]
+        tenant_flag = tenant_compile_flag(job.tenant) if job.tenant else None
+        tool = go_command(job.tool, f"{inside}/out/prog", cover=job.cover, fuzz=job.fuzz, assembly=job.assembly,
+                          tenant_flag=tenant_flag)  # fmt: skip
         cap = EXPLAIN_OUTPUT_BYTES if job.tool is Tool.EXPLAIN else MAX_COMPILE_OUTPUT_BYTES
         started = time.monotonic()
-        with docker_errors("running the toolchain in the builder sandbox"):
-            exec_id = self.client.api.exec_create(container_id, command, workdir=f"{inside}/src", user=f"{BUILDER_UID}")
-            output = _read_capped(self.client.api.exec_start(exec_id, stream=True), cap)
-            exit_code = self.client.api.exec_inspect(exec_id)["ExitCode"]
+        if self.config.build_service:
+            direct_ok = job.tool is Tool.BUILD and self.config.direct_builds
+            direct = f"{inside}/out/prog" if direct_ok else ""
+            request = {"dir": f"{inside}/src", "timeout_ms": int(job.timeout_s * 1000), "cap_bytes": cap,
+                       "steps": tool, "direct": direct, "flags": {"race": False}}  # fmt: skip
+            output, exit_code = self._request(request, job.timeout_s)
+            self._trim_now_and_then()
+        else:
+            output, exit_code = self._exec(inside, tool, job.timeout_s, cap)
         duration = time.monotonic() - started
         text = _BUILD_SOURCES.sub("", output.decode("utf-8", errors="replace")).replace(inside, ".")
         text += "".join(f"\n{note}\n" for note in self._notes(text, exit_code, job))
@@ -244,6 +292,73 @@ class Builder:
             succeeded, binary, text = False, None, not_a_main_package(job.files) + "\n"  # a library's archive
         files = _read_back(host_dir / "src", job.files) if job.tool is Tool.FMT else None
         return BuildOutcome(succeeded, text, binary, duration, files=files)
+
+    def _exec(self, inside: str, tool: list[str], timeout_s: float, cap: int) -> tuple[bytes, int]:
+        """The former way: one ``docker exec`` of the agent's ``build``; its output and exit code."""
+        container_id = self.container_id()
+        command = [AGENT, "build", str(int(timeout_s * 1000)), *tool]
+        with docker_errors("running the toolchain in the builder sandbox"):
+            exec_id = self.client.api.exec_create(container_id, command, workdir=f"{inside}/src", user=f"{BUILDER_UID}")
+            output = _read_capped(self.client.api.exec_start(exec_id, stream=True), cap)
+            exit_code = int(self.client.api.exec_inspect(exec_id)["ExitCode"])
+        return output, exit_code
+
+    def _request(self, request: dict[str, Any], timeout_s: float) -> tuple[bytes, int]:
+        """One build through the build service: its output and exit code."""
+        with self._connect() as conn:
+            conn.settimeout(timeout_s + ANSWER_MARGIN_S)
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            answer = _read_answer(conn)
+        if not isinstance(answer.get("exit"), int) or not isinstance(answer.get("output"), str):
+            raise SandboxFailure("the build service gave an answer without an exit code and output")
+        output = base64.b64decode(answer["output"])
+        logger.debug("build: %s path in %s ms%s", answer.get("path"), answer.get("ms"),
+                     f" (refused: {answer['refused']})" if answer.get("refused") else "")  # fmt: skip
+        return output, int(answer["exit"])
+
+    def _trim_now_and_then(self) -> None:
+        """Every :data:`TRIM_EVERY` builds (the first included), bring the build cache under its cap."""
+        with self._lock:
+            due, self._builds = self._builds % TRIM_EVERY == 0, self._builds + 1
+        if due and self.config.cache_max_mb > 0:
+            self.trim_cache()
+
+    def trim_cache(self) -> tuple[int, int, int]:
+        """Remove the least recently used build-cache entries beyond the cap: (bytes before, bytes after, removed)."""
+        request = {"trim": {"dir": "/cache", "max_bytes": self.config.cache_max_mb * 1024 * 1024}}
+        output, _exit = self._request(request, 60.0)
+        before, after, removed = (int(n) for n in output.split()[:3])
+        if removed:
+            logger.info("build cache trimmed from %d to %d MB (%d entries)", before >> 20, after >> 20, removed)
+        return before, after, removed
+
+    def _connect(self) -> socket.socket:
+        """A connection to the build service; the builder is (re)started when nothing answers on its socket."""
+        if self._container_id is not None:
+            with contextlib.suppress(OSError):
+                return self._dial()
+        self.container_id()  # inspects, restarts a stopped builder
+        give_up = time.monotonic() + SERVICE_START_S
+        while True:
+            try:
+                return self._dial()
+            except OSError as exc:
+                if time.monotonic() > give_up:
+                    raise SandboxFailure("the builder's build service does not answer") from exc
+                time.sleep(0.01)
+
+    def _dial(self) -> socket.socket:
+        """Connect through the builds directory's descriptor: its path may be longer than a socket address."""
+        directory = os.open(self.config.builds_dir, os.O_PATH | os.O_DIRECTORY)
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(f"/proc/self/fd/{directory}/{self.config.service_dir}/{SERVICE_SOCKET}")
+        except OSError:
+            conn.close()
+            raise
+        finally:
+            os.close(directory)
+        return conn
 
     def _notes(self, text: str, exit_code: int, job: BuildJob) -> list[str]:
         """gosandbox's own lines on a build's output: why it failed, when Go's words do not say."""
@@ -323,6 +438,26 @@ def _read_inside(root: Path, name: str, max_bytes: int) -> bytes:
         if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
             raise SandboxFailure(f"the builder left {name!r} as no regular file of at most {max_bytes} bytes")
         return handle.read(max_bytes)
+
+
+#: The largest answer the build service gives: the output's cap in base64, and room for the rest.
+_MAX_ANSWER_BYTES = EXPLAIN_OUTPUT_BYTES * 4 // 3 + 64 * 1024
+
+
+def _read_answer(conn: socket.socket) -> dict[str, Any]:
+    """The service's one JSON answer (it closes the connection after it), bounded."""
+    data = bytearray()
+    while chunk := conn.recv(1 << 16):
+        data += chunk
+        if len(data) > _MAX_ANSWER_BYTES:
+            raise SandboxFailure("the build service's answer is larger than any it should give")
+    try:
+        answer = json.loads(data)
+    except ValueError as exc:
+        raise SandboxFailure("the build service ended without an answer") from exc
+    if not isinstance(answer, dict):
+        raise SandboxFailure("the build service's answer is not an object")
+    return answer
 
 
 def _read_capped(stream: Any, cap_bytes: int) -> bytes:

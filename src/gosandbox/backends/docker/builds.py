@@ -1,8 +1,8 @@
 """The builds half of the Docker engine: one warm builder sandbox per installed toolchain, and their lifecycle.
 
 Both engines compile here: the Docker backend runs programs in containers of the same engine, the OCI
-backend runs them under runc/runsc directly but builds in these builders all the same (a ``docker exec``
-costs a few tens of milliseconds against a compile's hundreds).
+backend runs them under runc/runsc directly but builds in these builders all the same: a build is a request to
+the builder's build service over a unix socket (no engine call on the path), so the engine adds nothing to it.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ class BuildsConfig:
     #: Leave the builders running at close for the next process of this instance, which adopts each one that is
     #: the builder it would start (the command line's warm builder); ``gosandbox reap`` removes them.
     keep_builders: bool = False
+    #: Builds go to the build service that stays in the builder (its socket); False: one ``docker exec`` each.
+    build_service: bool = True
+    #: A plain build of one ``main`` package of the standard library is compiled and linked directly.
+    direct_builds: bool = True
+    #: Each builder's build cache volume's cap (least recently used entries go beyond it; 0: no cap).
+    build_cache_max_mb: int = 2048
 
 
 def own_directory(directory: Path) -> Path:
@@ -98,6 +104,9 @@ class Builds:
             cpus=c.builder_cpus,
             module_proxy_dir=c.module_proxy_dir,
             module_cache_volume=f"gosandbox-gomodcache-{c.instance}",
+            build_service=c.build_service,
+            direct_builds=c.direct_builds,
+            cache_max_mb=c.build_cache_max_mb,
         )
 
     def reap(self) -> None:
@@ -127,8 +136,10 @@ class Builds:
         return adopted, passed_over
 
     def _markers(self) -> set[str]:
-        """The names of the markers of the builders this process holds (:meth:`Builder.marker`)."""
-        return {builder.marker(held).name for builder in self.builders.values() if (held := builder.current_id)}
+        """The names of the markers of the builders this process holds (:meth:`Builder.marker`), and of their build
+        services' directories."""
+        held = {builder.marker(held).name for builder in self.builders.values() if (held := builder.current_id)}
+        return held | {builder.config.service_dir for builder in self.builders.values() if builder.current_id}
 
     def check_ready(self) -> None:
         with docker_errors("pinging the Docker engine"):

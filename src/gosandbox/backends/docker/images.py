@@ -46,6 +46,8 @@ BUILDER_ENV = {
     "CGO_ENABLED": "0",
 }
 AGENT = "/usr/local/bin/gosandbox-agent"
+#: The standard library's archives for the direct build, as images/fastbuild.go's stdlibDir names it.
+STDLIB_DIR = "/usr/local/lib/gosandbox-std"
 _PASSWD = (
     "root:x:0:0:root:/nonexistent:/sbin/nologin\n"
     f"builder:x:{BUILDER_UID}:{BUILDER_UID}:builder:/tmp:/sbin/nologin\n"
@@ -76,7 +78,7 @@ def pinned_go_version() -> str:
 
 
 #: The agent's Go files (one program): their text is part of every image's identity.
-_AGENT_FILES = ("agent.go", "supervise.go")
+_AGENT_FILES = ("agent.go", "supervise.go", "buildservice.go", "fastbuild.go", "trimcache.go")
 
 
 def _agent_file(name: str) -> bytes:
@@ -101,6 +103,9 @@ def _builder_dockerfile(base_image: str | None) -> str:
         f"USER {BUILDER_UID}:{BUILDER_UID}\n"
         "WORKDIR /tmp/warm\n"
         f'RUN ["/usr/local/go/bin/go", "build", {flags}, "std"]\n'
+        # The direct compile-and-link's standard library (fastbuild.go): its archives out of the build cache.
+        f"COPY --chown={BUILDER_UID}:{BUILDER_UID} cache/ {STDLIB_DIR}/\n"
+        f'RUN ["{AGENT}", "stdlib", "{STDLIB_DIR}"]\n'
         f'RUN ["/usr/local/go/bin/go", "build", {flags}, "-o", "/dev/null", "."]\n'
         f'RUN ["/usr/local/go/bin/go", "test", "-c", {flags}, "-cover", "-o", "/dev/null", "."]\n'
         'RUN ["/usr/local/go/bin/go", "vet", "."]\n'

