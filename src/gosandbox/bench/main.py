@@ -25,6 +25,7 @@ from gosandbox.backends.docker.reaper import list_sandboxes
 from gosandbox.bench.backends import Measured, origin_measured, run_all
 from gosandbox.bench.cluster import queue_cluster
 from gosandbox.bench.floor import print_floor, run_floor
+from gosandbox.bench.judge import judge_row
 from gosandbox.bench.scenarios import (
     HELLO,
     NET_HTTP,
@@ -126,6 +127,16 @@ def backends_comparison(args: argparse.Namespace, state: str, origin: Measured) 
     print(f"origin containers left: {len(left)}")
 
 
+def _leading_rows(args: argparse.Namespace, state: Path) -> bool:
+    """The judge's row and the floor, before the rest; True when only one of them was asked for."""
+    if args.judge or not (args.no_judge or args.floor_only or args.workloads_only or args.backends_only):
+        (state / "judge").mkdir()
+        judge_row(args, state / "judge")
+    if args.floor_only or not (args.judge or args.no_floor or args.workloads_only or args.backends_only):
+        print_floor(run_floor(args, state / "floor"), args)
+    return bool(args.judge or args.floor_only)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20, help="sequential runs per scenario")
@@ -143,12 +154,13 @@ def main() -> None:
     parser.add_argument("--floor-no-server", action="store_true", help="the floor without the whole-request rows")
     parser.add_argument("--floor-duration-s", type=float, default=15.0, help="each floor row's concurrent period")
     parser.add_argument("--runsc", action="append", metavar="PATH", help="another runsc binary to compare (repeat)")
+    parser.add_argument("--judge", action="store_true", help="only the judge's row: one /judge of 20 cases, 20 /run")
+    parser.add_argument("--no-judge", action="store_true", help="skip the judge's row")
+    parser.add_argument("--judge-rounds", type=int, default=3, help="rounds of each side of the judge's row")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gosandbox-bench-") as state:
-        if args.floor_only or not (args.no_floor or args.workloads_only or args.backends_only):
-            print_floor(run_floor(args, Path(state) / "floor"), args)
-            if args.floor_only:
-                return
+        if _leading_rows(args, Path(state)):
+            return
         if not args.workloads_only:
             origin = origin_measured(args.origin_runs)  # once, for both tables
             if not args.backends_only:
