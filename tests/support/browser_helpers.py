@@ -84,10 +84,6 @@ class Watched:
     def _console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
-        # Chromium asks every site for /favicon.ico, outside the page (page.route never sees it); its 404 is
-        # the server's to answer, not the page's error.
-        if urllib.parse.urlsplit(message.location.get("url", "")).path == "/favicon.ico":
-            return
         self.errors.append(f"{message.text} ({message.location})")
 
     def _dialog(self, dialog: Any) -> None:

@@ -76,3 +76,44 @@ export function follow(id, handlers) {
   });
   return () => source.close();
 }
+
+/**
+ * An interactive run (docs/interactive.md): the program's stdin over a WebSocket while it runs, its events back.
+ * @param {Record<string, unknown>} run a /run body
+ * @param {{onSubmitted?: (id: string) => void, onState?: (d: any) => void, onCompile?: (d: any) => void, onOutput: (stream: string, text: string) => void, onResult: (submission: any) => void, onLost: (reason: string) => void}} handlers
+ */
+export function interactive(run, handlers) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}/runs/interactive`);
+  let ended = false;
+  let reason = "";
+  socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "start", run })));
+  socket.addEventListener("message", (message) => {
+    const m = JSON.parse(message.data);
+    if (m.type === "submission") handlers.onSubmitted?.(m.id);
+    else if (m.type === "error") reason = m.message;
+    else if (m.type !== "event") return;
+    else if (m.event === "state") handlers.onState?.(m.data);
+    else if (m.event === "compile") handlers.onCompile?.(m.data);
+    else if (m.event === "stdout" || m.event === "stderr") handlers.onOutput(m.event, m.data.text);
+    else if (m.event === "result") {
+      ended = true;
+      handlers.onResult(m.data);
+    }
+  });
+  socket.addEventListener("close", (event) => {
+    if (!ended) handlers.onLost(reason || event.reason || `the connection closed (${event.code})`);
+  });
+  const send = (message) => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify(message));
+  return {
+    /** @param {string} data */
+    input: (data) => send({ type: "stdin", data }),
+    eof: () => send({ type: "eof" }),
+    /** @param {string} name */
+    signal: (name) => send({ type: "signal", signal: name }),
+    close: () => {
+      ended = true;
+      socket.close();
+    },
+  };
+}

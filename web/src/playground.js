@@ -2,7 +2,7 @@
 // /submissions and their event stream, and draws what they answer. State lives in the Workspace;
 // this module only turns user actions into requests and results into the panels.
 
-import { ApiError, api, follow } from "./api.js";
+import { ApiError, api, follow, interactive } from "./api.js";
 import { h } from "./dom.js";
 import { loadDraft, saveDraft } from "./draft.js";
 import { Editor } from "./editor.js";
@@ -11,6 +11,7 @@ import { Insight } from "./insight.js";
 import { buildLayout } from "./layout.js";
 import { Output, Problems, TestList, Verdict, runVerdict } from "./results.js";
 import { Tabs } from "./tabs.js";
+import { Terminal } from "./terminal.js";
 import { formatTxtar, looksLikeTxtar, parseTxtar, shareBody } from "./txtar.js";
 import { Workspace } from "./workspace.js";
 
@@ -33,6 +34,11 @@ export class Playground {
     this.tests = new TestList();
     this.problems = new Problems((finding) => this.jump(finding));
     this.notice = h("p", { class: "notice", "aria-live": "polite" });
+    this.terminal = new Terminal({
+      onInput: (text) => this.job?.live && (this.output.append("stdin", text), this.job.live.input(text)),
+      onEof: () => this.job?.live?.eof(),
+      onInterrupt: () => this.job?.live?.signal("SIGINT"),
+    });
     this.editor = new Editor(this.layout.editorHost, {
       onRun: () => this.submit("run"),
       onChange: () => this.changed(),
@@ -54,7 +60,8 @@ export class Playground {
     const pair = h("div", { class: "editor-pair" }, this.layout.editorHost, this.insight ? this.insight.pane.element : null);
     const column = h("div", { class: "editor-column" }, this.tabs.element, pair, this.layout.hint);
     const results = h("section", { class: "results", "aria-label": "Results" }, this.verdict.element,
-      this.problems.element, this.tests.element, h("h2", { class: "output-title" }, "Output"), this.output.element);
+      this.problems.element, this.tests.element, h("h2", { class: "output-title" }, "Output"), this.output.element,
+      this.terminal.element);
     const open = this.full ? null : h("a", { class: "open-full", href: this.shareId ? `/p/${this.shareId}` : "/", target: "_blank", rel: "noopener" }, "Open in the playground");
     if (open) this.layout.toolbar.append(open);
     root.replaceChildren(h("div", { class: `pg pg-${this.full ? "full" : "embed"}` }, this.layout.toolbar, this.notice,
@@ -186,8 +193,10 @@ export class Playground {
     this.tests.clear();
     this.setFindings([]);
     this.verdict.set(kind === "test" ? "testing…" : "submitting…", "busy");
-    const job = { id: "", kind, close: () => {}, compileShown: false };
+    const job = { id: "", kind, close: () => {}, compileShown: false, live: null };
     this.job = job;
+    // A run with no stdin set up front is interactive: what the terminal sends reaches it as it runs.
+    if (kind === "run" && !body.stdin) return this.interactive(job, body);
     try {
       job.id = (await api.submit(body)).id;
     } catch (error) {
@@ -203,6 +212,21 @@ export class Playground {
       onResult: (submission) => this.job === job && this.ended(job, submission),
       onLost: () => this.job === job && (this.finish(job), this.verdict.set("lost", "error", "the event stream ended early")),
     });
+  }
+
+  /** A run over /runs/interactive: the terminal is open while it runs. */
+  interactive(job, body) {
+    const { kind: _kind, stdin: _stdin, ...run } = body;
+    job.live = interactive(run, {
+      onSubmitted: (id) => (job.id = id),
+      onState: (data) => this.job === job && !FINAL.has(data.state) && this.verdict.set(`${data.state}…`, "busy"),
+      onCompile: (data) => this.job === job && this.compiled(job, data),
+      onOutput: (stream, text) => this.job === job && this.output.append(stream, text),
+      onResult: (submission) => this.job === job && this.ended(job, submission),
+      onLost: (reason) => this.job === job && (this.finish(job), this.verdict.set("lost", "error", reason)),
+    });
+    job.close = () => job.live.close();
+    this.terminal.open();
   }
 
   compiled(job, data) {
@@ -258,6 +282,10 @@ export class Playground {
     if (this.job !== job) return;
     this.job = null;
     this.busy(false);
+    if (job.live) {
+      job.close();
+      this.terminal.close();
+    }
   }
 
   setFindings(findings) {

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 _PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1"><title>gosandbox playground</title>'
+    '<link rel="icon" href="{root}/favicon.ico">'
     '<link rel="stylesheet" href="{root}/static/{style}"><script defer src="{root}/static/{script}"></script>'
     '</head><body><div id="playground" data-mode="{mode}" data-share-id="{share_id}">'
     # Painted as soon as the stylesheet is in, before the script runs (which replaces it): the first render.
@@ -44,6 +45,8 @@ _PAGE = (
     '<a href="{root}/docs">/docs</a>.</noscript></body></html>'
 )
 FULL, EMBED = "full", "embed"
+#: The site's icon: Go's cyan, 32 x 32 (a PNG in an ICO), read once.
+FAVICON = (Path(__file__).parent / "favicon.ico").read_bytes()
 NOT_BUILT = "the playground's bundle is not built: run `make web`; the API is served all the same (see /docs)"
 
 
@@ -150,6 +153,11 @@ def add_web_routes(app: FastAPI, settings: Settings, engine: Engine) -> Playgrou
     @app.api_route("/embed", methods=["GET", "HEAD"], include_in_schema=False)
     async def embed(request: Request) -> Response:
         return await playground.embed(request)
+
+    @app.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
+    async def favicon() -> Response:
+        """The site's icon (a browser asks every site for it)."""
+        return Response(FAVICON, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
     @app.api_route("/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def static(request: Request, name: str) -> Response:
