@@ -10,7 +10,7 @@ from dataclasses import replace
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, Observers
 from gosandbox.diagnostics import parse_positions, parse_vet_json
 from gosandbox.explain import ExplainOptions, ExplainResult, compile_errors, read_report
-from gosandbox.gotest import TestOptions, module_path, parse_test_output
+from gosandbox.gotest import TestOptions, module_path, parse_test_output, with_writable_dir
 from gosandbox.models import FmtResult, RunSpec, Status, TestResult, Timings, VetResult
 from gosandbox.runner import Runner, ms, text, toolchain_of
 from gosandbox.toolchain import Tool
@@ -78,7 +78,8 @@ def _build_tests(runner: Runner, spec: RunSpec, options: TestOptions, version: s
     """The test binary. Coverage instrumentation moves columns: a failed cover build is compiled
     again without it, so its messages point where the source says (only failures pay for this).
     """
-    job = BuildJob(spec.files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz,
+    files = with_writable_dir(spec.files)  # its tests may write into their package directory, as on a workstation
+    job = BuildJob(files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz,
                    go_version=version, tenant=tenant)  # fmt: skip
     build = runner.backend.build(job)
     if build.succeeded or not options.cover:

@@ -162,3 +162,60 @@ def module_path(go_mod: str) -> str:
         if len(words) == 2 and words[0] == "module":
             return words[1].strip('"`')
     return ""
+
+
+#: The file added to a package's test build: its tests run in a writable copy of their package directory.
+WRITABLE_DIR_FILE = "zz_gosandbox_writable_dir_test.go"
+#: Where that copy is made, on the sandbox's own /tmp (within its tmpfs size, gone with it).
+WRITABLE_DIR = "/tmp/gosandbox-pkg"
+_PACKAGE_CLAUSE = re.compile(r"^package\s+(\w+)", re.MULTILINE)
+_WRITABLE_DIR_SOURCE = """// Added by gosandbox: the tests run in a writable copy of their package directory
+// (on the sandbox's /tmp), as go test on a workstation lets them write there.
+package {package}
+
+import (
+	gosandboxFS "io/fs"
+	gosandboxOS "os"
+	gosandboxPath "path/filepath"
+)
+
+func init() {{
+	from, err := gosandboxOS.Getwd()
+	if err != nil || from != "/sandbox/pkg" {{
+		return
+	}}
+	err = gosandboxPath.WalkDir(from, func(path string, entry gosandboxFS.DirEntry, err error) error {{
+		if err != nil {{
+			return err
+		}}
+		relative, err := gosandboxPath.Rel(from, path)
+		if err != nil {{
+			return err
+		}}
+		target := gosandboxPath.Join("{to}", relative)
+		if entry.IsDir() {{
+			return gosandboxOS.MkdirAll(target, 0o755)
+		}}
+		data, err := gosandboxOS.ReadFile(path)
+		if err != nil {{
+			return err
+		}}
+		return gosandboxOS.WriteFile(target, data, 0o644)
+	}})
+	if err == nil {{
+		_ = gosandboxOS.Chdir("{to}")
+	}}
+}}
+"""
+
+
+def with_writable_dir(files: dict[str, str]) -> dict[str, str]:
+    """The package with :data:`WRITABLE_DIR_FILE` added (in its own package clause's package), so that its tests
+    run in a writable copy of the package directory; as sent when no package clause is found at its root."""
+    roots = sorted((name.endswith("_test.go"), name) for name in files if "/" not in name and name.endswith(".go"))
+    for _, name in roots:
+        clause = _PACKAGE_CLAUSE.search(files[name])
+        if clause is not None:
+            package = clause.group(1).removesuffix("_test")
+            return {**files, WRITABLE_DIR_FILE: _WRITABLE_DIR_SOURCE.format(package=package, to=WRITABLE_DIR)}
+    return files
