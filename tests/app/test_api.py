@@ -16,6 +16,7 @@ from gosandbox._version import __version__
 from gosandbox.app import create_app
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.fake import FakeBackend
+from gosandbox.defaults import PREFERRED, isolation, why
 from gosandbox.errors import EngineUnreachable, ImageMissing, SandboxFailure
 from gosandbox.limits import Limits
 from gosandbox.settings import Settings, bundled_example
@@ -371,10 +372,20 @@ def test_version(client: TestClient) -> None:
         "runtime": "runc",
         "backend": "docker",
         "mode": "embedded",
+        "isolation": isolation("docker", "runc"),  # what isolates a program there, and why it is in force
+        "isolation_reason": why("docker", "runc"),
         "Version": "go0.0-fake",  # the Go Playground's three
         "Release": "go0.0",
         "Name": "Go 0.0",
     }
+
+
+def test_version_says_what_isolates_a_program_and_why() -> None:
+    assert isolation("oci", "runc").startswith("host kernel; namespaces, a user namespace of its own")
+    assert "own overlay of the root filesystem" in isolation("oci", "runc")
+    assert isolation("oci", "runsc").startswith("gVisor's own kernel")
+    assert why(*PREFERRED).startswith("the default: the strongest isolation that keeps every hostile-corpus verdict")
+    assert "the stricter choice" in why("oci", "runsc")
 
 
 def test_openapi(client: TestClient) -> None:

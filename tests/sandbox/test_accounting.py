@@ -1,4 +1,4 @@
-"""CPU time and peak memory of the program itself, on every backend and runtime (the default, oci+runsc, first).
+"""CPU time and peak memory of the program itself, on every backend and runtime (the default, oci+runc, among them).
 
 Each figure is the median of three runs, through ``POST /run`` of the combination's app. Under runsc the cgroup
 counts gVisor's own tasks beside the program: the figures come from the sandbox's supervisor

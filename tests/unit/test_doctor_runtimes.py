@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gosandbox.cli.runtimes import DAEMON_JSON_SNIPPET, docker_runtime_checks, oci_runtime_checks, runtime_in_force
+from gosandbox.defaults import WHY_PREFERRED
 from gosandbox.settings import Settings
 
 RUNC_ONLY = {"Runtimes": {"runc": {"path": "runc"}, "io.containerd.runc.v2": {"path": "runc"}}}
@@ -40,9 +41,15 @@ def checks(client: FakeClient, info: dict[str, Any], config: Settings) -> dict[s
     return {c.name: (c.ok, c.detail) for c in docker_runtime_checks(client, info, config)}
 
 
-def test_in_force_names_the_backend_and_the_runtime(tmp_path: Path) -> None:
-    assert runtime_in_force(settings(tmp_path)) == "backend docker with runtime runc"
-    assert runtime_in_force(settings(tmp_path, backend="oci", runtime="runsc")) == "backend oci with runtime runsc"
+def test_in_force_names_the_backend_the_runtime_what_isolates_and_why(tmp_path: Path) -> None:
+    assert runtime_in_force(settings(tmp_path)).startswith("backend docker with runtime runc: host kernel;")
+    default = runtime_in_force(settings(tmp_path, backend="oci", runtime="runc"))
+    assert default.startswith("backend oci with runtime runc: host kernel; namespaces, a user namespace of its own")
+    assert default.endswith(WHY_PREFERRED)
+    assert "oci+runc 1.66x" in default
+    stricter = runtime_in_force(settings(tmp_path, backend="oci", runtime="runsc"))
+    assert stricter.startswith("backend oci with runtime runsc: gVisor's own kernel")
+    assert "the stricter choice" in stricter
 
 
 def test_each_registered_runtime_is_probed(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from gosandbox._version import __version__
 from gosandbox.auth.context import request_caps, request_defaults
+from gosandbox.defaults import isolation, why
 from gosandbox.edge.schemas import problem_responses
 from gosandbox.errors import BackendUnavailable
 from gosandbox.jobs.service import JobService
@@ -42,7 +43,8 @@ def add_status_routes(app: FastAPI, settings: Settings, service: JobService,
         more = more_version_fields(default) if more_version_fields is not None else {}
         return {"gosandbox": __version__, "go_version": default, "go_versions": versions, "runtime": settings.runtime,
                 "backend": settings.backend, "mode": "distributed" if service.distributed else "embedded",
-                **more}  # fmt: skip
+                "isolation": isolation(settings.backend, settings.runtime),
+                "isolation_reason": why(settings.backend, settings.runtime), **more}  # fmt: skip
 
     @app.get("/limits")
     async def limits() -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gosandbox.cli.checks import Check
+from gosandbox.defaults import isolation, why
 from gosandbox.settings import Settings
 
 RUNTIMES = ("runc", "runsc")
@@ -30,8 +31,9 @@ _SEARCH_PATH = ("/usr/local/sbin", "/usr/sbin", "/usr/bin", "/sbin")
 
 
 def runtime_in_force(settings: Settings) -> str:
-    """The backend and runtime this configuration runs sandboxes with, as doctor and /version name them."""
-    return f"backend {settings.backend} with runtime {settings.runtime}"
+    """The backend and runtime this configuration runs sandboxes with, what isolates a program there, and why."""
+    backend, runtime = settings.backend, settings.runtime
+    return f"backend {backend} with runtime {runtime}: {isolation(backend, runtime)}; {why(backend, runtime)}"
 
 
 def _probe(client: Any, image: str, runtime: str, instance: str) -> str | None:
