@@ -80,6 +80,12 @@ class LiveStdin:
         """Send the program SIGINT, SIGTERM or SIGKILL (ValueError for any other)."""
         self._items.put(Signal(signal_number(name)))
 
+    def put_signal(self, number: int) -> None:
+        """A signal by its number (one of :data:`SIGNALS`'), as it crossed from another node."""
+        if number not in SIGNALS.values():
+            raise ValueError(f"signal {number} is not one a client may send")
+        self._items.put(Signal(number))
+
     def take(self, timeout_s: float) -> Item | None:
         """The next item, or None when none came within ``timeout_s`` (the backend's side)."""
         try:

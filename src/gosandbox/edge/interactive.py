@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from gosandbox.backends.live import LiveStdin
 from gosandbox.errors import GosandboxError, InvalidRequest, SubmissionFinished
 from gosandbox.jobs.events import RESULT, Event
-from gosandbox.jobs.live import LIVE_INPUTS
+from gosandbox.jobs.live import inputs_for
 from gosandbox.jobs.service import JobService
 from gosandbox.jobs.submission import JobRequest, Kind, Owner, Submission
 from gosandbox.settings import Settings
@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 #: WebSocket close codes (4000-4999 are the application's; their reasons say more).
 DONE = 1000
 TOO_BIG = 1009
-POLICY = 1008
 TRY_LATER = 1013
 INTERNAL = 1011
 BAD_MESSAGE = 4400
@@ -84,6 +83,8 @@ class InteractiveRun:
     def __init__(self, settings: Settings, service: JobService) -> None:
         self.settings, self.service = settings, service
         self.bounds = Bounds.of(settings)
+        #: where its stdin goes: this process's executor, or a worker's through Redis
+        self.inputs = inputs_for(settings.queue_url)
         self.submission: Submission | None = None
         self.live: LiveStdin | None = None
         self.ended = False
@@ -94,12 +95,10 @@ class InteractiveRun:
         """Store the job as ``owner``'s (it runs on this node: its client is here) and open its stdin."""
         if job.kind is not Kind.RUN:
             raise InvalidRequest("only a run can be interactive")
-        if self.service.distributed:
-            raise Closing(POLICY, "interactive runs need the embedded mode (a server without GOSANDBOX_QUEUE_URL)")
         job = replace(job, interactive=True)
         submission, _ = await asyncio.to_thread(lambda: self.service.submit(job, owner=owner, sync=True))
         self.submission = submission
-        self.live = LIVE_INPUTS.open(submission.id)
+        self.live = self.inputs.open(submission.id)
         return submission
 
     def send(self, data: bytes) -> None:
@@ -144,7 +143,7 @@ class InteractiveRun:
         self._finished = True
         if not self.ended:
             await self.service.abandon(self.submission.id)
-        LIVE_INPUTS.drop(self.submission.id)
+        self.inputs.drop(self.submission.id)
 
     def touch(self) -> None:
         """The client sent a message or took an event."""

@@ -21,7 +21,7 @@ from gosandbox.errors import GosandboxError, StoreUnavailable
 from gosandbox.backends.live import LiveStdin
 from gosandbox.go_tools import explain, format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
-from gosandbox.jobs.live import LIVE_INPUTS
+from gosandbox.jobs.live import LIVE_INPUTS, Inputs
 from gosandbox.jobs.outputs import compact_events
 from gosandbox.jobs.store import Claim, Store
 from gosandbox.jobs.submission import JobRequest, Kind, State, Submission
@@ -175,9 +175,11 @@ def _watchdog(store: Store, submission_id: str, attempt: int, cancel: threading.
 class JobExecutor:
     """Runs jobs as ``worker``; a job whose worker was lost ``max_attempts`` times fails."""
 
-    def __init__(self, runner: Runner, end: JobEnd, *, worker: str, max_attempts: int) -> None:
+    def __init__(self, runner: Runner, end: JobEnd, *, worker: str, max_attempts: int,
+                 inputs: Inputs = LIVE_INPUTS) -> None:  # fmt: skip
         self.runner, self.end, self.store, self.events = runner, end, end.store, end.events
         self.worker, self.max_attempts = worker, max_attempts
+        self.inputs = inputs  # interactive jobs' live stdin
 
     def recover(self, *, sync_clients_gone: bool) -> None:
         """After a restart: the jobs a killed predecessor of this worker held run again or fail.
@@ -218,11 +220,11 @@ class JobExecutor:
         kind = str(outcome.request.get("kind"))
         metrics.job_started(kind, outcome.created_at)
         with _watchdog(self.store, submission_id, outcome.attempt, cancel), metrics.RUNS_IN_FLIGHT.track_inprogress():
-            live = LIVE_INPUTS.take(submission_id) if outcome.request.get("interactive") else None
+            live = self.inputs.take(submission_id) if outcome.request.get("interactive") else None
             try:
                 state, result, error = self._perform(outcome.request, cancel, publish, live, outcome.owner or "")
             finally:
-                LIVE_INPUTS.drop(submission_id)
+                self.inputs.drop(submission_id)
         verdict = "cancelled" if cancel.is_set() else metrics.verdict_of(state.value, result)
         metrics.job_ended(kind, verdict, result, outcome.created_at)
         if cancel.is_set():

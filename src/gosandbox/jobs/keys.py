@@ -28,6 +28,11 @@ def events_key(submission_id: str) -> str:
     return f"gosandbox:events:{submission_id}"
 
 
+def stdin_key(submission_id: str) -> str:
+    """The Redis list carrying an interactive job's live stdin from its API node to its worker, in order."""
+    return f"gosandbox:stdin:{submission_id}"
+
+
 def worker_key(name: str) -> str:
     return f"{WORKER_PREFIX}{name}"
 

@@ -26,6 +26,7 @@ from dramatiq.middleware import CurrentMessage
 from gosandbox.errors import QueueUnavailable, SandboxFailure
 from gosandbox.jobs.execution import CancelSwitches, JobEnd, JobExecutor
 from gosandbox.jobs.fairness import Tenant, running_cap, tenant_of
+from gosandbox.jobs.live import inputs_for
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, DEFAULT_QUEUE, toolchain_queue, worker_key
 from gosandbox.jobs.queue import TENANT_OPTION, WorkerDirectory, make_broker
 from gosandbox.jobs.redis_clients import sync_client
@@ -54,7 +55,8 @@ class JobWorker:
         assert settings.queue_url is not None
         self.settings, self.backend, self.concurrency = settings, runner.backend, concurrency
         self.name = settings.instance
-        self.executor = JobExecutor(runner, end, worker=self.name, max_attempts=settings.max_attempts)
+        self.executor = JobExecutor(runner, end, worker=self.name, max_attempts=settings.max_attempts,
+                                    inputs=inputs_for(settings.queue_url))  # fmt: skip
         self.running = CancelSwitches()
         self.redis = sync_client(settings.queue_url)
         self.broker = make_broker(settings.queue_url, settings.heartbeat_timeout_s)
