@@ -26,8 +26,8 @@ from dramatiq.middleware import CurrentMessage
 from gosandbox.errors import QueueUnavailable, SandboxFailure
 from gosandbox.jobs.execution import CancelSwitches, JobEnd, JobExecutor
 from gosandbox.jobs.fairness import Tenant, running_cap, tenant_of
-from gosandbox.jobs.live import inputs_for
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, DEFAULT_QUEUE, toolchain_queue, worker_key
+from gosandbox.jobs.live import inputs_for
 from gosandbox.jobs.queue import TENANT_OPTION, WorkerDirectory, make_broker
 from gosandbox.jobs.redis_clients import sync_client
 from gosandbox.jobs.redis_fairness import RedisFairness
