@@ -123,8 +123,11 @@ def _exit_with(command: Callable[[], int]) -> None:
 @click.argument("args", nargs=-1)
 @click.option("--stdin", "stdin_file", type=click.File("rb"), help="feed this file to the program ('-': our stdin)")
 @click.option("--no-stdin", is_flag=True, help="give the program an empty stdin even when ours is piped")
-@click.option("--interactive/--no-interactive", default=None,
-              help="attach our stdin to the running program as it is typed (default: when it is a terminal)")
+@click.option(
+    "--interactive/--no-interactive",
+    default=None,
+    help="attach our stdin to the running program as it is typed (default: when it is a terminal)",
+)
 @limit_options
 @server_options
 def run(path: Path, args: tuple[str, ...], stdin_file: IO[bytes] | None, no_stdin: bool, interactive: bool | None,

@@ -17,8 +17,8 @@ from typing import Any
 
 from gosandbox import metrics
 from gosandbox.backends.base import BuildOutcome, Observers
-from gosandbox.errors import GosandboxError, StoreUnavailable
 from gosandbox.backends.live import LiveStdin
+from gosandbox.errors import GosandboxError, StoreUnavailable
 from gosandbox.go_tools import explain, format_files, run_tests, vet
 from gosandbox.jobs.events import RESULT, Event, EventLog, OutputEvents
 from gosandbox.jobs.live import LIVE_INPUTS, Inputs

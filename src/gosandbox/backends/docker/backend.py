@@ -26,7 +26,6 @@ from gosandbox.backends.docker.gvisor import builder_policy, starts_program_itse
 from gosandbox.backends.docker.images import AGENT, ImageNames
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
 from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
-from gosandbox.backends.live import feed
 from gosandbox.backends.handover import (
     PROGRAM_PATH,
     SANDBOX_DIR,
@@ -35,6 +34,7 @@ from gosandbox.backends.handover import (
     program_environment,
     working_dir,
 )
+from gosandbox.backends.live import feed
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.supervisor import (
     REPORT_NAME,
