@@ -14,10 +14,14 @@ from fastapi.testclient import TestClient
 from gosandbox.app import create_app
 from gosandbox.backends.fake import FakeBackend
 from gosandbox.client.http import AsyncClient, Client
+from gosandbox.client.types import CaseInput
 from gosandbox.judge.task import JudgeResult
 from support.app_helpers import MAIN, make_settings
 
-CASES = [{"stdin": "4\n", "expected_stdout": "4\n"}, {"name": "five", "stdin": "5\n", "expected_stdout": "4\n"}]
+CASES: list[CaseInput] = [
+    {"stdin": "4\n", "expected_stdout": "4\n"},
+    {"name": "five", "stdin": "5\n", "expected_stdout": "4\n"},
+]
 
 
 @pytest.fixture

@@ -120,13 +120,13 @@ def test_a_checker_is_built_once_and_run_per_case_in_kattis_convention(client: T
         ({"cases": [CASE] * 1001}, "cases: List should have at most 1000 items"),
         ({"cases": [{"stdin": "x" * (1024 * 1024 + 1)}]}, "case 1: stdin holds 1048577 bytes; at most 1048576"),
         ({"cases": [CASE], "checker": {"code": MAIN}, "interactor": {"code": MAIN}}, "a checker or an interactor"),
-        ({"cases": [CASE], "checker": {"code": MAIN}, "compare": {"mode": "tokens"}}, "a checker or a compare mode"),
+        ({"cases": [CASE], "checker": {"code": MAIN}, "compare": {"mode": "tokens"}}, "or a compare mode, not both"),
         ({"cases": [CASE], "compare": {"mode": "words"}}, "compare.mode: Input should be 'exact', 'lines' or 'tokens'"),
         ({"cases": [CASE], "compare": {"float_abs": -1}}, "compare.float_abs: Input should be greater than or equal"),
         ({"cases": [CASE], "limits": {"wall_s": 999}}, "limits.wall_s=999.0 is outside the allowed range"),
         ({"cases": [{"stdin": "", "args": ["a\x00b"]}]}, "an argument contains a NUL byte"),
         ({"cases": [CASE], "checker": {"files": {"zz_gosandbox_feedback.go": MAIN}}}, "may not be named"),
-        ({"cases": [CASE], "interactor": {"code": MAIN}}, "interactive problems"),
+        ({"cases": [CASE], "interactor": {"code": MAIN}, "compare": {"mode": "exact"}}, "a compare mode, not both"),
     ],
     ids=[
         "no-case",
@@ -139,7 +139,7 @@ def test_a_checker_is_built_once_and_run_per_case_in_kattis_convention(client: T
         "limit-over-cap",
         "nul-argument",
         "relay-name",
-        "interactor",
+        "interactor-and-compare",
     ],
 )
 def test_bad_judgings_are_refused_with_a_clear_422(client: TestClient, body: dict[str, Any], detail: str) -> None:

@@ -18,7 +18,7 @@ import click
 
 from gosandbox.cli.commands import server_options, settings
 from gosandbox.cli.exits import fail
-from gosandbox.errors import GosandboxError, InvalidSource
+from gosandbox.errors import GosandboxError
 from gosandbox.judge.problem import Problem, load_problem
 from gosandbox.judge.task import CaseResult, JudgeResult
 
@@ -45,7 +45,8 @@ def judge_command(solution: Path, problem_dir: Path, wall_s: float | None, cpu_m
     \b
     DIR holds data/sample/*.in with *.ans, data/secret/*.in with *.ans (subdirectories too),
     and optionally problem.yaml (validator_flags: float_tolerance E, case_sensitive,
-    space_change_sensitive; validation: custom) and a validator in Go in output_validators/NAME/.
+    space_change_sensitive; validation: custom; type: interactive) and a validator in Go in
+    output_validators/NAME/ (the checker, or the interactor of an interactive problem).
     One line per case: NAME VERDICT TIME MEMORY [why]. Exit 0 when all are accepted,
     2 on a compile error, 1 otherwise.
     """
@@ -55,8 +56,6 @@ def judge_command(solution: Path, problem_dir: Path, wall_s: float | None, cpu_m
               if value is not None}  # fmt: skip
     try:
         problem = load_problem(problem_dir)
-        if problem.interactive:
-            raise InvalidSource(f"{problem_dir} is an interactive problem: interactors are not supported yet")
         body = _body(read_package(solution).files, problem, limits, lazy, go_version)
         result = _judge(body, server, api_key)
     except GosandboxError as exc:
@@ -71,7 +70,7 @@ def _body(files: dict[str, str], problem: Problem, limits: dict[str, Any], lazy:
              for c in problem.cases]  # fmt: skip
     body: dict[str, Any] = {"files": files, "cases": cases, "stop_on_first_failure": lazy}
     if problem.validator is not None:
-        body["checker"] = {"files": problem.validator}
+        body["interactor" if problem.interactive else "checker"] = {"files": problem.validator}
     else:
         compare = asdict(problem.comparison)
         body["compare"] = {**compare, "mode": problem.comparison.mode.value}

@@ -8,9 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gosandbox.auth.context import request_limits
 from gosandbox.edge.schemas import LimitsIn, SourceRequest
-from gosandbox.errors import InvalidSource
 from gosandbox.judge.compare import CompareMode, Comparison
-from gosandbox.judge.task import MAX_CASES, Case, JudgeTask, make_task, program_spec
+from gosandbox.judge.task import MAX_CASES, Case, JudgeTask, Validator, make_task, program_spec
 from gosandbox.settings import Settings
 from gosandbox.source import utf8_bytes
 
@@ -67,15 +66,17 @@ class JudgeRequest(SourceRequest):
     limits: LimitsIn | None = Field(None, description="the limits of each case's run")
     compare: CompareIn | None = None
     checker: ProgramIn | None = Field(None, description="a Kattis-style output validator in Go (exit 42: accepted)")
-    interactor: ProgramIn | None = Field(None, description="an interactive problem's judge (not supported yet)")
+    interactor: ProgramIn | None = Field(
+        None, description="an interactive problem's judge in Go: its stdout is the program's stdin and the other way"
+    )
     stop_on_first_failure: bool = Field(False, description="lazy judging: the cases after the first failure skipped")
 
     @model_validator(mode="after")
     def _checker_or_interactor(self) -> Self:
         if self.checker is not None and self.interactor is not None:
             raise ValueError("send a checker or an interactor, not both")
-        if self.checker is not None and self.compare is not None:
-            raise ValueError("send a checker or a compare mode, not both")
+        if (self.checker is not None or self.interactor is not None) and self.compare is not None:
+            raise ValueError("send a checker (or an interactor) or a compare mode, not both")
         return self
 
 
@@ -88,13 +89,13 @@ class JudgeSubmission(JudgeRequest):
 
 def judge_task(parsed: JudgeRequest, settings: Settings) -> JudgeTask:
     """The parsed body as a checked task; the limits within the server's (and the key's) caps."""
-    if parsed.interactor is not None:
-        raise InvalidSource("interactive problems (an interactor) are not supported by this server yet")
     limits = request_limits(settings, parsed.limits.overrides() if parsed.limits else {})
     program = program_spec(parsed.file_map(), limits, parsed.go_version)
     cases = [_case(number, case) for number, case in enumerate(parsed.cases, start=1)]
     comparison = parsed.compare.comparison() if parsed.compare else Comparison()
-    checker = parsed.checker.file_map() if parsed.checker else None
+    checker = Validator(parsed.checker.file_map()) if parsed.checker else None
+    if parsed.interactor is not None:
+        checker = Validator(parsed.interactor.file_map(), interactive=True)
     return make_task(program, cases, comparison, checker, parsed.stop_on_first_failure)
 
 

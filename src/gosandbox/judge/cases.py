@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from gosandbox.backends.base import Backend, ExecJob, ExecOutcome
 from gosandbox.backends.handover import PACKAGE_DIR
 from gosandbox.judge.feedback import checker_message
+from gosandbox.judge.interaction import converse
 from gosandbox.judge.task import SHOWN_OUTPUT_CHARS, Case, CaseResult, JudgeTask
 from gosandbox.judge.verdicts import CaseVerdict, Verdict, judge_by_checker, judge_output
 from gosandbox.limits import Limits
@@ -41,6 +42,8 @@ class CaseRunner:
     def run(self, case: Case) -> CaseResult:
         """The case's run and verdict."""
         limits = self.task.program.limits
+        if self.checker is not None and self.task.checker is not None and self.task.checker.interactive:
+            return self._interactive(self.checker, case)
         outcome = self.backend.execute(ExecJob(self.program, case.stdin, case.args, limits, self.cancel))
         status = classify(outcome)
         if self.checker is not None:
@@ -52,12 +55,27 @@ class CaseRunner:
     def _checked(self, checker: bytes, case: Case, status: Status, outcome: ExecOutcome) -> CaseVerdict:
         if status is not Status.OK:
             return judge_by_checker(status, Status.OK, None, "")
-        files = {"input.in": text(case.stdin), "answer.ans": case.expected_stdout or ""}
         limits = checker_limits(self.task.program.limits)
-        job = ExecJob(checker, outcome.stdout, CHECKER_ARGS, limits, self.cancel, files)
+        job = ExecJob(checker, outcome.stdout, CHECKER_ARGS, limits, self.cancel, _files(case))
         ran = self.backend.execute(job)
         message = checker_message(text(ran.stdout), text(ran.stderr))[:SHOWN_OUTPUT_CHARS]
         return judge_by_checker(status, classify(ran), ran.exit_code, message)
+
+    def _interactive(self, interactor: bytes, case: Case) -> CaseResult:
+        """The program and the interactor talking (:mod:`.interaction`); the interactor's exit code decides."""
+        limits = self.task.program.limits
+        program = ExecJob(self.program, b"", case.args, limits, self.cancel)
+        judge = ExecJob(interactor, b"", CHECKER_ARGS, checker_limits(limits), self.cancel, _files(case))
+        talk = converse(self.backend, program, judge)
+        status = classify(talk.program)
+        message = checker_message("", text(talk.interactor.stderr))[:SHOWN_OUTPUT_CHARS]
+        verdict = judge_by_checker(status, classify(talk.interactor), talk.interactor.exit_code, message)
+        return _result(case, verdict, talk.program, explain(status, limits, talk.program))
+
+
+def _files(case: Case) -> dict[str, str]:
+    """What a validator reads: the case's input and its answer, handed into its sandbox."""
+    return {"input.in": text(case.stdin), "answer.ans": case.expected_stdout or ""}
 
 
 def checker_limits(limits: Limits) -> Limits:

@@ -51,7 +51,7 @@ def judge(runner: Runner, task: JudgeTask, watchers: Watchers | None = None,
         return ended.before_cases(Verdict.COMPILE_ERROR)
     checker_binary: bytes | None = None
     if task.checker is not None:
-        relayed = RunSpec(with_relay(task.checker), go_version=task.program.go_version)
+        relayed = RunSpec(with_relay(task.checker.files), go_version=task.program.go_version)
         checker, checker_cached, _ = runner.compile(relayed)
         ended.checker, checker_binary = _build_of(checker, checker_cached), checker.binary
         if not checker.succeeded or checker_binary is None:

@@ -11,7 +11,8 @@ Without a custom validator the answers are compared as Kattis's default validato
 without case; ``validator_flags`` change that: ``case_sensitive``, ``space_change_sensitive`` (the output
 compared as it is, spaces and all), ``float_tolerance E`` (or ``float_absolute_tolerance`` /
 ``float_relative_tolerance``). ``validation: custom`` (or a validator directory) judges by the validator;
-``type: interactive`` or ``validation: custom interactive`` makes it an interactive problem.
+``type: interactive`` or ``validation: custom interactive`` makes it an interactive problem (the validator is
+then the interactor).
 
 problem.yaml is read for these top-level keys only (``key: value`` lines), so no YAML library is needed.
 """

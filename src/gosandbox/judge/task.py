@@ -36,23 +36,33 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Validator:
+    """A Go program of the judge's, in Kattis's convention: a checker of each case's output, or, ``interactive``,
+    the interactor the program talks with (its stdout the program's stdin and the other way round)."""
+
+    files: dict[str, str]
+    interactive: bool = False
+
+
+@dataclass(frozen=True)
 class JudgeTask:
     """A program (``program``: files, go_version, the limits of each case), its cases, and how to judge them.
 
-    ``checker``: the files of a Go output validator (Kattis's convention), or None to compare by ``comparison``.
+    ``checker``: a Go output validator (a checker or an interactor), or None to compare by ``comparison``.
     """
 
     program: RunSpec
     cases: tuple[Case, ...]
     comparison: Comparison = field(default_factory=Comparison)
-    checker: dict[str, str] | None = None
+    checker: Validator | None = None
     stop_on_first_failure: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "cases": [_case_json(case) for case in self.cases],
             "comparison": asdict(self.comparison),
-            "checker": self.checker,
+            "checker": self.checker.files if self.checker else None,
+            "interactive": bool(self.checker and self.checker.interactive),
             "stop_on_first_failure": self.stop_on_first_failure,
         }
 
@@ -65,7 +75,7 @@ class JudgeTask:
             program,
             [_case_of(item) for item in data["cases"]],
             Comparison(**comparison),
-            data.get("checker"),
+            Validator(data["checker"], bool(data.get("interactive"))) if data.get("checker") is not None else None,
             bool(data.get("stop_on_first_failure")),
         )
 
@@ -74,15 +84,15 @@ def make_task(
     program: RunSpec,
     cases: list[Case],
     comparison: Comparison | None = None,
-    checker: dict[str, str] | None = None,
+    checker: Validator | None = None,
     stop_on_first_failure: bool = False,
 ) -> JudgeTask:
-    """A checked task: 1 to MAX_CASES cases, each within its caps; a checker's files checked as a program's."""
+    """A checked task: 1 to MAX_CASES cases, each within its caps; a validator's files checked as a program's."""
     if not 1 <= len(cases) <= MAX_CASES:
         raise InvalidSource(f"{len(cases)} cases sent; send between 1 and {MAX_CASES}")
     for number, case in enumerate(cases, start=1):
         _check_case(number, case)
-    checked = check_files(checker) if checker is not None else None
+    checked = Validator(check_files(checker.files), checker.interactive) if checker is not None else None
     return JudgeTask(program, tuple(cases), comparison or Comparison(), checked, stop_on_first_failure)
 
 
