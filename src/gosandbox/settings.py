@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         1024, ge=0, description="after head_timeout_s, a body arriving slower than this on average is cut off (0: off)"
     )
     keep_alive_s: float = Field(5.0, gt=0, description="an idle keep-alive connection closes after this time")
+    write_timeout_s: float = Field(
+        30.0, gt=0, description="an answer its client takes none of for this long is cut off (a stalled reader)"
+    )
+    answer_buffer_mb: int = Field(
+        16, ge=1, description="MiB of answers waiting on slow readers, all connections together; beyond, the "
+        "longest-waiting connection is cut off",
+    )  # fmt: skip
     max_connections: int = Field(
         0, ge=0, description="open connections at most; beyond, new ones are closed at once (0: half the fd limit)"
     )

@@ -11,9 +11,17 @@ exhaust the process. :func:`guarded_protocol` makes uvicorn's h11 protocol enfor
   any parsing, so refusing costs next to nothing.
 
 Once a request is whole, no read deadline applies: the response may take as long as its job (a
-run, a ``?wait=``, an event stream). It subclasses the h11 protocol of the pinned uvicorn
-(requirements.lock); the hooks used are its ``connection_made``, ``data_received``,
-``connection_lost`` and ``on_response_complete``, and h11's ``their_state``.
+run, a ``?wait=``, an event stream). But a client that does not read its answer cannot pin the
+memory it fills (uvicorn hands a whole body to the transport, whose buffer grows without a bound):
+
+- an answer whose client takes none of it for ``write_timeout_s`` (the transport's buffer does not
+  shrink) is cut off: the connection is aborted and its buffer dropped (a write deadline);
+- the answers waiting on their readers, all connections together, hold at most
+  ``write_buffer_bytes``: beyond it, the connections that have waited longest are cut off first.
+
+It subclasses the h11 protocol of the pinned uvicorn (requirements.lock); the hooks used are its
+``connection_made``, ``data_received``, ``connection_lost``, ``on_response_complete``,
+``pause_writing`` and ``resume_writing``, and h11's ``their_state``.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ class EdgeLimits:
     head_timeout_s: float = 10.0
     body_min_bytes_per_s: int = 1024
     max_connections: int = 10_000
+    write_timeout_s: float = 30.0
+    write_buffer_bytes: int = 16 * 1024 * 1024
 
 
 def guarded_protocol(limits: EdgeLimits) -> type[H11Protocol]:
@@ -47,12 +57,34 @@ def guarded_protocol(limits: EdgeLimits) -> type[H11Protocol]:
 
     class GuardedH11Protocol(_Guarded):
         edge_limits = limits
+        stalled = _Stalled(limits.write_buffer_bytes)
 
     return GuardedH11Protocol
 
 
+class _Stalled:
+    """The connections whose answers wait on their readers (oldest first), their buffers within a budget."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self._waiting: dict[_Guarded, None] = {}
+
+    def add(self, connection: _Guarded) -> None:
+        self._waiting[connection] = None
+        total = sum(c.buffered() for c in self._waiting)
+        for oldest in list(self._waiting):
+            if total <= self.budget_bytes:
+                break
+            total -= oldest.buffered()
+            oldest.cut(f"answers waiting on their readers hold over {self.budget_bytes // (1024 * 1024)} MiB")
+
+    def remove(self, connection: _Guarded) -> None:
+        self._waiting.pop(connection, None)
+
+
 class _Guarded(H11Protocol):
     edge_limits: EdgeLimits
+    stalled: _Stalled
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,6 +92,48 @@ class _Guarded(H11Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._body_started = 0.0
         self._body_bytes = 0
+        self._write_check: asyncio.TimerHandle | None = None
+        self._write_left = 0  # bytes buffered at the last check of a paused answer
+
+    def pause_writing(self) -> None:
+        """The answer's bytes wait in our buffer: its reader must take some within the write deadline."""
+        super().pause_writing()
+        self._write_left = self.buffered()
+        self._arm_write_check()
+        self.stalled.add(self)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._end_write_wait()
+
+    def buffered(self) -> int:
+        return 0 if self.transport is None else self.transport.get_write_buffer_size()
+
+    def cut(self, why: str) -> None:
+        """Abort the connection (its buffered answer dropped): the client does not read it."""
+        logger.info("connection cut: %s", why)
+        self._end_write_wait()
+        self.transport.abort()
+
+    def _arm_write_check(self) -> None:
+        if self._write_check is not None:
+            self._write_check.cancel()
+        self._write_check = self.loop.call_later(self.edge_limits.write_timeout_s, self._check_write)
+
+    def _check_write(self) -> None:
+        self._write_check = None
+        left = self.buffered()
+        if left and left >= self._write_left:
+            self.cut(f"its client took none of its answer for {self.edge_limits.write_timeout_s:g} s")
+            return
+        self._write_left = left
+        self._arm_write_check()
+
+    def _end_write_wait(self) -> None:
+        if self._write_check is not None:
+            self._write_check.cancel()
+            self._write_check = None
+        self.stalled.remove(self)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.edge_limits.max_connections:
@@ -74,6 +148,7 @@ class _Guarded(H11Protocol):
         if self._refused:
             return
         self._clear_deadline()
+        self._end_write_wait()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
