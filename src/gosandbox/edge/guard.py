@@ -17,7 +17,8 @@ memory it fills (uvicorn hands a whole body to the transport, whose buffer grows
 - an answer whose client takes none of it for ``write_timeout_s`` (the transport's buffer does not
   shrink) is cut off: the connection is aborted and its buffer dropped (a write deadline);
 - the answers waiting on their readers, all connections together, hold at most
-  ``write_buffer_bytes``: beyond it, the connections that have waited longest are cut off first.
+  ``write_buffer_bytes``: beyond it, the connections that have waited longest are cut off first
+  (the one whose answer just began to wait is not: a single answer above the budget still goes out).
 
 It subclasses the h11 protocol of the pinned uvicorn (requirements.lock); the hooks used are its
 ``connection_made``, ``data_received``, ``connection_lost``, ``on_response_complete``,
@@ -70,9 +71,11 @@ class _Stalled:
         self._waiting: dict[_Guarded, None] = {}
 
     def add(self, connection: _Guarded) -> None:
+        """``connection``'s answer waits on its reader: over the budget, older waiting ones are cut (not this one:
+        one answer larger than the budget still goes out, within the write deadline)."""
         self._waiting[connection] = None
         total = sum(c.buffered() for c in self._waiting)
-        for oldest in list(self._waiting):
+        for oldest in [c for c in self._waiting if c is not connection]:
             if total <= self.budget_bytes:
                 break
             total -= oldest.buffered()
