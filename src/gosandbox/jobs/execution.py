@@ -65,8 +65,9 @@ def judge_job(runner: Runner, request: JobRequest, cancel: threading.Event, obse
     task = JudgeTask.from_json(request.spec, request.judge or {})
 
     def heard(index: int, case: CaseResult) -> None:
-        if publish is not None:
-            publish("case", {"index": index, **asdict(case)})
+        if publish is not None:  # its output is in the result: stored once, not again in each event
+            shown = {name: value for name, value in asdict(case).items() if name not in ("stdout", "stderr")}
+            publish("case", {"index": index, **shown})
 
     result = judge(runner, task, Watchers(observers.on_compiled, heard, cancel))
     return asdict(result)
