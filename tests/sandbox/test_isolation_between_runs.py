@@ -9,6 +9,7 @@ overlay, but one host uid to every sandbox's program (its user namespaces are th
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from gosandbox.backends.base import Backend, BuildJob, ExecJob, ExecOutcome
-from gosandbox.backends.oci.userns import host_range
+from gosandbox.backends.oci.userns import NamespacesAhead, host_range
 from gosandbox.limits import Limits
 from gosandbox.policy import PROGRAM_UID
 from support.combinations import COMBINATIONS, Combination, every_combination
@@ -209,3 +210,33 @@ def _host_uid(pid: int) -> int | None:
         return None
     found = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE)
     return int(found.group(1)) if found else None
+
+
+def test_user_namespaces_made_ahead_are_each_taken_once_and_end_with_close() -> None:
+    ahead = NamespacesAhead(depth=2)
+    taken = [ahead.take() for _ in range(3)]  # two made ahead, the third made at once
+    try:
+        assert len({namespace.path for namespace in taken}) == 3
+        assert len({namespace.ids.host_base for namespace in taken}) == 3
+        for namespace in taken:
+            uid_map = Path(namespace.path).parents[1] / "uid_map"
+            assert uid_map.read_text().split() == ["0", str(namespace.ids.host_base), "65536"]
+    finally:
+        for namespace in taken:
+            namespace.close()
+        ahead.close()
+    assert _holders_of(os.getpid()) == []  # the taken ones and those still waiting: all ended
+
+
+def _holders_of(parent: int) -> list[int]:
+    """This process's children running as a uid of the sandboxes' host range (the namespaces' holders)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if int(fields["PPid"]) == parent and int(fields["Uid"].split()[0]) in host_range():
+            found.append(int(status.parent.name))
+    return found

@@ -25,6 +25,7 @@ from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.rootfs import RootfsFilter, UnsafeImageMember
 from gosandbox.backends.oci.runtime import OciRuntime
+from gosandbox.backends.oci.separation import views_of
 from gosandbox.backends.oci.usage import CGROUP_PARENT
 from gosandbox.errors import BackendUnavailable, InvalidSource
 from gosandbox.limits import Limits
@@ -249,12 +250,15 @@ def test_a_killed_servers_sandboxes_die_with_it_not_at_the_next_start(oci_backen
         assert server.stdout is not None
         assert server.stdout.readline() == "running\n"
         assert _processes_of(instance) != []
+        views = views_of(instance)  # under runc the sandbox's root view is mounted there (separation.py)
+        assert (runtime == "runc") == (views.is_dir() and any(views.iterdir()))
         server.kill()
         server.wait(timeout=10)
         deadline = time.monotonic() + 5
-        while _processes_of(instance) and time.monotonic() < deadline:
+        while (_processes_of(instance) or views.exists()) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _processes_of(instance) == [], "the dead server's sandbox lives on"
+        assert not views.exists(), "the dead server's root views stay mounted"
         successor = OciBackend(oci_config_from_settings(settings))
         assert successor.runtime.list_ids() == []
     finally:

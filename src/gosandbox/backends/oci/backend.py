@@ -37,9 +37,9 @@ from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.outcome import outcome, run_end
 from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
 from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
-from gosandbox.backends.oci.separation import Separation, remove_leftover_views
+from gosandbox.backends.oci.separation import Separation, remove_leftover_views, views_of
 from gosandbox.backends.oci.usage import UsageSampler, remove_instance_cgroups, sandbox_places
-from gosandbox.backends.oci.userns import check_host_range
+from gosandbox.backends.oci.userns import NamespacesAhead, check_host_range
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.supervisor import SocketChannel, SupervisorLink, SupervisorStdin
 from gosandbox.backends.watch import SandboxKiller, stop_flood, watch
@@ -96,6 +96,7 @@ class OciBackend:
         self._bundles_dir = config.state_dir / "bundles" / instance
         self._start_lock = threading.Lock()
         self._place: BundlePlace | None = None
+        self._namespaces: NamespacesAhead | None = None  # runc: user namespaces made ahead (userns.py)
         self._watch: DeathWatch | None = None
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="oci-cleanup")
         self._pending_removals = threading.BoundedSemaphore(2 * _CLEANUP_WORKERS)
@@ -120,9 +121,11 @@ class OciBackend:
                 return
             if self.runtime.name == "runc":
                 check_host_range()  # the host ids of the sandboxes' user namespaces are no one else's
+                self._namespaces = NamespacesAhead()
             self.builds.reap()  # builders a crashed predecessor left
             self._reap()
-            self._watch = DeathWatch(self.runtime)  # from here on, a dead server's sandboxes go with it
+            # From here on, a dead server's sandboxes (and their root views) go with it.
+            self._watch = DeathWatch(self.runtime, views_of(_own_segment(self.config.builds.instance)))
             state_dir = self.config.state_dir
             remove_unfinished(state_dir)
             rootfs = rootfs_for(self.builds.client, self.builds.images.runner, state_dir)
@@ -167,7 +170,8 @@ class OciBackend:
         if self.runtime.name != "runc":
             return None
         assert self._place is not None
-        return Separation.open(self._place.rootfs, _own_segment(self._place.instance), sandbox_id)
+        assert self._namespaces is not None
+        return Separation.open(self._place.rootfs, _own_segment(self._place.instance), sandbox_id, self._namespaces)
 
     def _remove(self, bundle: Bundle, separation: Separation | None = None) -> None:
         try:
@@ -238,6 +242,9 @@ class OciBackend:
         if self._watch is not None:
             self._watch.close()
             self._watch = None
+        if self._namespaces is not None:
+            self._namespaces.close()
+            self._namespaces = None
         remove_leftover_views(_own_segment(self.config.builds.instance))
         shutil.rmtree(self._bundles_dir, ignore_errors=True)
         shutil.rmtree(self.runtime.root, ignore_errors=True)

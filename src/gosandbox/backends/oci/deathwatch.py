@@ -5,7 +5,8 @@ runsc does not enforce RLIMIT_CPU: a sleeping program under runc, or a busy one 
 outlive a dead server until the next start of the same instance. So each started backend keeps one
 idle ``sh`` beside it, reading a pipe whose only write end the server holds (not inherited by any
 child: Python's pipes are close-on-exec). When the server is gone the read ends, and the watcher
-kills and deletes every sandbox under the backend's own state root, then exits. Signals that end
+kills and deletes every sandbox under the backend's own state root, unmounts the root views of its
+runc sandboxes (separation.py), then exits. Signals that end
 a whole session or process group (Ctrl-C, a terminal hang-up, a service's SIGTERM) are ignored by
 it, so that it outlives the server it watches; SIGKILL still ends it.
 """
@@ -15,13 +16,15 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+from pathlib import Path
 
 from gosandbox.backends.oci.runtime import OciRuntime
 
 #: ``$0 "$@"`` is the runtime with its flags (``--root`` ours): the same command line as every control call.
 _WATCH = (
     'trap "" HUP INT TERM; read -r _ignored; '
-    'for id in $("$0" "$@" list -quiet); do "$0" "$@" kill "$id" KILL; "$0" "$@" delete --force "$id"; done'
+    'for id in $("$0" "$@" list -quiet); do "$0" "$@" kill "$id" KILL; "$0" "$@" delete --force "$id"; done; '
+    'if [ -n "$VIEWS" ]; then for view in "$VIEWS"/*; do umount -l "$view"; rmdir "$view"; done; rmdir "$VIEWS"; fi'
 )
 _CLOSE_WAIT_S = 30.0
 
@@ -29,7 +32,8 @@ _CLOSE_WAIT_S = 30.0
 class DeathWatch:
     """The watcher of one started backend; :meth:`close` ends it (and it removes what is left, as on a death)."""
 
-    def __init__(self, runtime: OciRuntime) -> None:
+    def __init__(self, runtime: OciRuntime, views: Path | None = None) -> None:
+        """``views``: the directory of the instance's root views, unmounted after its sandboxes are deleted."""
         read_end, self._write_end = os.pipe()
         try:
             self._process = subprocess.Popen(  # noqa: S603 - /bin/sh with our own script and our own runtime
@@ -39,7 +43,7 @@ class DeathWatch:
                 stderr=subprocess.DEVNULL,
                 close_fds=True,
                 start_new_session=True,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VIEWS": str(views or "")},
             )
         except BaseException:
             os.close(self._write_end)

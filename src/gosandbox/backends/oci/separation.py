@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gosandbox.backends.oci.rootfs import VIEWS_DIR, mount_view, unmount_view, unmount_views
 from gosandbox.backends.oci.spec import UserNamespaceShape
-from gosandbox.backends.oci.userns import UserNamespace
+from gosandbox.backends.oci.userns import NamespacesAhead, UserNamespace
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,12 @@ class Separation:
     userns: UserNamespace
 
     @classmethod
-    def open(cls, rootfs: Path, instance: str, sandbox_id: str) -> Separation:
+    def open(cls, rootfs: Path, instance: str, sandbox_id: str, namespaces: NamespacesAhead) -> Separation:
+        """Mount the sandbox's view (~0.2 ms) and take a user namespace made ahead (made now if none is ready)."""
         view = views_of(instance) / sandbox_id
         mount_view(rootfs, view)
         try:
-            return cls(view, UserNamespace.open())
+            return cls(view, namespaces.take())
         except BaseException:
             unmount_view(view)
             raise

@@ -27,10 +27,13 @@ import contextlib
 import fcntl
 import functools
 import grp
+import logging
 import os
 import pwd
+import queue
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +46,9 @@ SLOTS = 1024
 LOCK_DIR = Path("/run/gosandbox/userns")
 _READY_TIMEOUT_S = 5.0
 _POLL_S = 0.0002
+_RETRY_AHEAD_S = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -190,3 +196,58 @@ def _subordinate_overlaps(table: Path, ids: range) -> list[str]:
                 found.append(line.strip())
         return found
     return []
+
+
+class NamespacesAhead:
+    """User namespaces made ahead of need by a thread of their own, each taken by one sandbox only.
+
+    Making one costs ~11 ms (measured here: ``unshare`` started as the slot's uid, its maps written), on
+    the path of every run unless it is made before the run asks. ``depth`` wait ready, each holding its
+    slot; :meth:`take` makes one at once when none is ready. :meth:`close` ends those not taken.
+    """
+
+    def __init__(self, depth: int = 2) -> None:
+        self._ready: queue.SimpleQueue[UserNamespace] = queue.SimpleQueue()
+        self._wanted = threading.Semaphore(depth)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="oci-userns-ahead", daemon=True)
+        self._thread.start()
+
+    def take(self) -> UserNamespace:
+        try:
+            namespace = self._ready.get_nowait()
+        except queue.Empty:
+            return UserNamespace.open()
+        self._wanted.release()  # make the next one
+        return namespace
+
+    def _fill(self) -> None:
+        while True:
+            self._wanted.acquire()
+            if self._closed.is_set():
+                return
+            try:
+                namespace = UserNamespace.open()
+            except Exception:  # the run that needs one makes it itself and reports why
+                logger.warning("could not make a user namespace ahead of need", exc_info=True)
+                self._closed.wait(_RETRY_AHEAD_S)
+                self._wanted.release()
+                continue
+            self._ready.put(namespace)
+            if self._closed.is_set():
+                self._drain()
+                return
+
+    def close(self) -> None:
+        """Stop making namespaces and end the ready ones (those taken are their sandboxes')."""
+        self._closed.set()
+        self._wanted.release()
+        self._thread.join(_READY_TIMEOUT_S)
+        self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._ready.get_nowait().close()
+            except queue.Empty:
+                return
