@@ -66,12 +66,13 @@ class RedisFairness:
         """The API side: ``tenant``'s job is on the queue (call before its message is sent)."""
         self._queued(keys=[FAIR_WAITING], args=[member(submission_id, tenant)])
 
-    def forget(self, submission_id: str, tenant: Tenant) -> None:
-        """The job left the queue without running (never sent, or it ended)."""
+    def forget(self, submission_id: str, tenant: Tenant, *, running: bool = True) -> None:
+        """The job left the queue without running (never sent), or it ended (``running``: its lease goes too)."""
         entry = member(submission_id, tenant)
         with self.client.pipeline(transaction=False) as pipe:
             pipe.zrem(FAIR_WAITING, entry)
-            pipe.zrem(FAIR_RUNNING, entry)
+            if running:
+                pipe.zrem(FAIR_RUNNING, entry)
             pipe.execute()
 
     def admit(self, submission_id: str, tenant: Tenant, cap: int) -> bool:

@@ -23,7 +23,7 @@ import redis
 from dramatiq import Worker
 from dramatiq.middleware import CurrentMessage
 
-from gosandbox.errors import QueueUnavailable, SandboxFailure
+from gosandbox.errors import GosandboxError, QueueUnavailable, SandboxFailure
 from gosandbox.jobs.execution import CancelSwitches, JobEnd, JobExecutor
 from gosandbox.jobs.fairness import Tenant, running_cap, tenant_of
 from gosandbox.jobs.keys import ACTOR, CANCEL_CHANNEL, DEFAULT_QUEUE, toolchain_queue, worker_key
@@ -31,6 +31,7 @@ from gosandbox.jobs.live import inputs_for
 from gosandbox.jobs.queue import TENANT_OPTION, WorkerDirectory, make_broker
 from gosandbox.jobs.redis_clients import sync_client
 from gosandbox.jobs.redis_fairness import RedisFairness
+from gosandbox.jobs.submission import State
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
 
@@ -80,16 +81,30 @@ class JobWorker:
         cancel = self.running.add(submission_id)
         with self._lock:
             self._admitted[submission_id] = tenant
+        ran = False
         try:
-            self.executor.execute(submission_id, token, cancel)
+            ran = self.executor.execute(submission_id, token, cancel)
         except Exception:  # the store is down: the job stays queued or running, the API's sweeper re-sends it
             logger.exception("submission %s could not be executed", submission_id)
         finally:
             self.running.remove(submission_id)
+            self._release(submission_id, tenant, duplicate=not ran and self._runs_now(submission_id))
+
+    def _release(self, submission_id: str, tenant: Tenant, *, duplicate: bool) -> None:
+        """The job no longer counts for its tenant; unless this was a second delivery of a job that runs (the
+        sweeper re-sends jobs queued long): that run keeps its lease."""
+        with contextlib.suppress(redis.RedisError):
+            self.fairness.forget(submission_id, tenant, running=not duplicate)
+        if not duplicate:
             with self._lock:
                 self._admitted.pop(submission_id, None)
-            with contextlib.suppress(redis.RedisError):
-                self.fairness.forget(submission_id, tenant)
+
+    def _runs_now(self, submission_id: str) -> bool:
+        try:
+            submission = self.executor.store.get_light(submission_id)
+        except GosandboxError:
+            return False
+        return submission is not None and submission.state is State.RUNNING
 
     def _tenant_of(self, message: Any, submission_id: str) -> Tenant:
         """The tenant its message names (one sent before there was fairness names none: the store says)."""
