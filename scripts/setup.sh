@@ -26,4 +26,11 @@ if [ ! -f "$STAMP" ] || [ requirements.lock -nt "$STAMP" ] || [ pyproject.toml -
     touch "$STAMP"
 fi
 
+# The race builder's C toolchain comes from Debian's packages (gcc, libc6-dev and their dependencies), which the
+# image build downloads once with `apt-get download` (no install on this host): it needs the package lists.
+if command -v apt-cache >/dev/null 2>&1 && ! apt-cache show gcc libc6-dev >/dev/null 2>&1; then
+    echo "setup: updating the package lists (for the race builder's C toolchain)" >&2
+    apt-get update -qq
+fi
+
 "$VENV/bin/gosandbox" image build

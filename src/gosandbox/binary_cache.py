@@ -30,11 +30,12 @@ class BinaryCache:
             self._sizes[path.stem] = path.stat().st_size
         self._evict()
 
-    def key(self, files: dict[str, str], go_version: str, *, tenant: str = "") -> str:
-        """The files' binary's key; ``tenant`` (an API key's name, "" the keyless tenant): one tenant's binary is
-        never another's hit, so the cache's speed tells no tenant what another one ran (issue 24)."""
+    def key(self, files: dict[str, str], go_version: str, *, race: bool = False, tenant: str = "") -> str:
+        """The files' binary's key; ``race``: built with the race detector (another builder, other flags);
+        ``tenant`` (an API key's name, "" the keyless tenant): one tenant's binary is never another's hit, so the
+        cache's speed tells no tenant what another one ran (issue 24)."""
         digest = hashlib.sha256()
-        for part in (self.build_identity, go_version, f"tenant={tenant}"):
+        for part in (self.build_identity, go_version, *(["race"] if race else []), f"tenant={tenant}"):
             digest.update(part.encode() + b"\x00")
         for name in sorted(files):
             encoded = files[name].encode()

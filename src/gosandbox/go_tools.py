@@ -12,6 +12,7 @@ from gosandbox.diagnostics import parse_positions, parse_vet_json
 from gosandbox.explain import ExplainOptions, ExplainResult, compile_errors, read_report
 from gosandbox.gotest import TestOptions, module_path, parse_test_output, with_writable_dir
 from gosandbox.models import FmtResult, RunSpec, Status, TestResult, Timings, VetResult
+from gosandbox.race import parse_races
 from gosandbox.runner import Runner, ms, text, toolchain_of
 from gosandbox.toolchain import Tool
 from gosandbox.verdict import classify
@@ -57,6 +58,7 @@ def run_tests(  # noqa: PLR0913 - the owner's name goes along
     outcome = runner.backend.execute(run_job)
     report = parse_test_output(text(outcome.stdout), module_path(spec.files.get("go.mod", "")))
     status = classify(outcome)
+    races = parse_races(text(outcome.stderr), spec.files, tests=True) if spec.race else None
     timings = Timings(ms(build.duration_s), ms(outcome.duration_s), ms(time.monotonic() - started))
     return TestResult(
         status=status,
@@ -71,6 +73,7 @@ def run_tests(  # noqa: PLR0913 - the owner's name goes along
         truncated=outcome.output_exceeded,
         timings_ms=timings,
         go_version=version,
+        races=races,
     )
 
 
@@ -80,7 +83,7 @@ def _build_tests(runner: Runner, spec: RunSpec, options: TestOptions, version: s
     """
     files = with_writable_dir(spec.files)  # its tests may write into their package directory, as on a workstation
     job = BuildJob(files, runner.build_timeout_s, Tool.TEST, cover=options.cover, fuzz=options.fuzz,
-                   go_version=version, tenant=tenant)  # fmt: skip
+                   go_version=version, race=spec.race, tenant=tenant)  # fmt: skip
     build = runner.backend.build(job)
     if build.succeeded or not options.cover:
         return build

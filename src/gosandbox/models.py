@@ -8,6 +8,7 @@ from enum import StrEnum
 from gosandbox.diagnostics import Diagnostic
 from gosandbox.gotest import Benchmark, TestCase
 from gosandbox.limits import Limits
+from gosandbox.race import Race
 
 
 class Status(StrEnum):
@@ -33,6 +34,7 @@ class RunSpec:
     args: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     go_version: str | None = None  # a toolchain the backend offers; None: its default
+    race: bool = False  # built with the race detector (the pinned toolchain's race builder)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class RunResult:
     peak_memory_kb: int | None = None
     #: one plain sentence saying why the verdict is not ``ok``, e.g. "exited with code 3"; None when ok
     message: str | None = None
+    #: the data races the race detector reported (a ``race`` run; None: the run was not built for it)
+    races: list[Race] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ class TestResult:
     truncated: bool
     timings_ms: Timings
     go_version: str
+    #: the data races the race detector reported, each with its test (``race``; None: not built for it)
+    races: list[Race] | None = None
 
 
 @dataclass(frozen=True)

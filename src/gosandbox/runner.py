@@ -7,13 +7,14 @@ import threading
 import time
 import uuid
 
-from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob, Observers
+from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob, ExecOutcome, Observers
 from gosandbox.binary_cache import BinaryCache
 from gosandbox.diagnostics import parse_positions
 from gosandbox.errors import UnknownToolchain
 from gosandbox.limits import Limits
 from gosandbox.logs import log_context
 from gosandbox.models import RunResult, RunSpec, Status, Timings
+from gosandbox.race import RACE_EXIT_CODE, Race, parse_races, race_message
 from gosandbox.verdict import classify, explain, signal_name
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,13 @@ def toolchain_of(backend: Backend, spec: RunSpec) -> str:
 
 def text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
+
+
+def _message(status: Status, spec: RunSpec, outcome: ExecOutcome, races: list[Race] | None) -> str | None:
+    """The verdict's sentence; a program that ended with Go's race exit code after reporting races: "data race: ..."."""
+    if races and status is Status.RUNTIME_ERROR and outcome.exit_code == RACE_EXIT_CODE and outcome.signal is None:
+        return race_message(races, spec.files)
+    return explain(status, spec.limits, outcome)
 
 
 class Runner:
@@ -85,6 +93,7 @@ class Runner:
                       live=observers.live)  # fmt: skip
         outcome = self.backend.execute(job)
         status = classify(outcome)
+        races = parse_races(text(outcome.stderr), spec.files) if spec.race else None
         verdict = "cancelled" if outcome.cancelled else status  # the job ends cancelled, not timed out
         logger.info("run %s: %s exit=%s in %.3f s", run_id, verdict, outcome.exit_code, time.monotonic() - started)
         return RunResult(
@@ -100,7 +109,8 @@ class Runner:
             cached=cached,
             cpu_time_ms=outcome.cpu_time_ms,
             peak_memory_kb=outcome.peak_memory_kb,
-            message=explain(status, spec.limits, outcome),
+            message=_message(status, spec, outcome, races),
+            races=races,
         )
 
     def compile(self, spec: RunSpec, *, tenant: str = "") -> tuple[BuildOutcome, bool, str]:
@@ -110,11 +120,11 @@ class Runner:
         return build, cached, version
 
     def _compile(self, spec: RunSpec, version: str, tenant: str) -> tuple[BuildOutcome, bool]:
-        key = self.cache.key(spec.files, version, tenant=tenant) if self.cache else ""
+        key = self.cache.key(spec.files, version, race=spec.race, tenant=tenant) if self.cache else ""
         binary = self.cache.get(key) if self.cache else None
         if binary is not None:
             return BuildOutcome(succeeded=True, output="", binary=binary, duration_s=0.0), True
-        job = BuildJob(spec.files, self.build_timeout_s, go_version=version, tenant=tenant)
+        job = BuildJob(spec.files, self.build_timeout_s, go_version=version, race=spec.race, tenant=tenant)
         build = self.backend.build(job)
         if self.cache and build.succeeded and build.binary is not None:
             self.cache.put(key, build.binary)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from gosandbox import gomod
 from gosandbox.errors import InvalidSource, PayloadTooLarge
 from gosandbox.limits import Limits
 from gosandbox.models import RunSpec
+from gosandbox.race import check_race_sources
 
 MAX_FILES = 256
 MAX_PATH_DEPTH = 8
@@ -167,3 +169,11 @@ def make_spec(
         raise PayloadTooLarge(f"stdin holds {len(stdin)} bytes; at most {MAX_STDIN_BYTES} are allowed")
     files = check_files(files)
     return RunSpec(files=files, stdin=stdin, args=check_args(args), limits=limits or Limits(), go_version=go_version)
+
+
+def with_race(spec: RunSpec, race: bool = True) -> RunSpec:
+    """``spec`` built with the race detector (``race``), once nothing in it would reach the C toolchain."""
+    if not race:
+        return spec
+    check_race_sources(spec.files)
+    return replace(spec, race=True)

@@ -79,7 +79,7 @@ def go_command(  # noqa: PLR0913 - each keyword is one option of the build
 
     ``fuzz`` (a checked pattern, one argv element) instruments the test binary for coverage-guided fuzzing;
     ``assembly``: an EXPLAIN build lists the assembly too; ``tenant_flag`` (:func:`tenant_compile_flag`) goes to
-    the compiles of the submission's own packages (``./...``) only.
+    the compiles of the submission's own packages (``./...``) only. A race build's argv is :func:`race_command`'s.
     """
     own = (f"-gcflags=./...={tenant_flag}",) if tenant_flag else ()
     if tool is Tool.BUILD:
@@ -125,6 +125,36 @@ def _explain_command(records_dir: str, *, assembly: bool, tenant_flag: str | Non
     flags = f"./...=-json=0,file://{records_dir} -m" + (" -S" if assembly else "")
     flags += f" {tenant_flag}" if tenant_flag else ""
     return ["go", "list", "-export", *BUILD_FLAGS, f"-gcflags={flags}", "-f", "{{if false}}{{end}}", "."]
+
+
+#: The race builder's own object (race_image.py compiles it): glibc's pthread_create tries clone3 and falls back to
+#: clone only on ENOSYS, which gVisor's seccomp answers EPERM (runsc 20221219 ignores errnoRet); linked in place of
+#: clone3, it answers ENOSYS, so the race runtime's threads start under every runtime.
+RACE_NO_CLONE3 = "/usr/local/lib/gosandbox-race/noclone3.o"
+#: Flags of a race build (the race builder pre-builds the standard library with the same ones). The race runtime
+#: needs cgo; netgo and osusergo keep net and os/user pure Go, and the external linker links the program
+#: statically, so it runs in the run sandbox, which has no libc. Nothing here comes from the submission.
+RACE_BUILD_FLAGS = (
+    "-trimpath",
+    "-race",
+    "-tags=netgo,osusergo",
+    f"-ldflags=-s -w -linkmode=external '-extldflags=-static {RACE_NO_CLONE3} -Wl,--wrap=__clone3'",
+)
+#: ``go list`` refuses (its template fails) a package outside the standard library with inputs for the C
+#: toolchain: the submission's own are refused before (:func:`gosandbox.race.check_race_sources`), this
+#: holds for the modules it requires as well. It prints an empty line for every other package.
+RACE_CGO_CHECK = (
+    "{{if and (not .Standard) (or .CgoFiles .SwigFiles .SwigCXXFiles .SysoFiles)}}"
+    "gosandbox: {{.ImportPath}} uses cgo, which race builds refuse{{index .CgoFiles 1000000}}{{end}}"
+)
+
+
+def race_command(tool: Tool, binary_path: str, *, cover: bool = False, fuzz: str | None = None) -> list[str]:
+    """A program or test binary built with the race detector, once no package it builds uses cgo."""
+    check = ["go", "list", "-deps", *(["-test"] if tool is Tool.TEST else []), "-f", RACE_CGO_CHECK, ".", AND]
+    if tool is Tool.BUILD:
+        return [*check, "go", "build", *RACE_BUILD_FLAGS, "-o", binary_path, "."]
+    return [*check, *_test_command(binary_path, cover=cover, fuzz=fuzz, flags=RACE_BUILD_FLAGS)]
 
 
 #: The first bytes of every program the builder makes (``go build`` of a non-main package writes an archive).

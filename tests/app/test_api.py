@@ -40,6 +40,7 @@ RESULT_FIELDS = {
     "cpu_time_ms",
     "peak_memory_kb",
     "message",
+    "races",  # null unless the run was built with the race detector (tests/sandbox/test_race.py)
 }
 
 
@@ -403,6 +404,7 @@ def test_openapi(client: TestClient) -> None:
         "stdin",
         "args",
         "limits",
+        "race",
     }
     assert "LimitsIn" in schemas
     assert "RunResponse" in schemas

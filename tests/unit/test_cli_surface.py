@@ -15,9 +15,9 @@ from gosandbox.cli.main import main
 SURFACE = {
     "serve": {"--host", "--port"},
     "run": {"--stdin", "--no-stdin", "--wall-s", "--memory-mb", "--cpus", "--pids", "--output-bytes", "--go-version",
-            "--server", "--api-key"},
+            "--race", "--server", "--api-key"},
     "test": {"--run", "--cover", "--bench", "--fuzz", "--fuzztime", "-v", "--wall-s", "--memory-mb", "--cpus", "--pids",
-             "--output-bytes", "--go-version", "--server", "--api-key"},
+             "--output-bytes", "--go-version", "--race", "--server", "--api-key"},
     "vet": {"--server", "--api-key"},
     "fmt": {"--write", "--server", "--api-key"},
     "submit": {"--kind", "--wait", "--follow", "--url", "--server", "--api-key"},

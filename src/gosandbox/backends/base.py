@@ -30,6 +30,7 @@ class BuildJob:
     assembly: bool = True  # Tool.EXPLAIN: list the assembly too
     #: Whose build (an API key's name; "" the keyless tenant): the submission's own compiles are cached per tenant.
     tenant: str = ""
+    race: bool = False  # Tool.BUILD, Tool.TEST: with the race detector, in the race builder
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ _LIMIT_OPTIONS = [
     click.option("--output-bytes", type=int, help="stdout+stderr kept; past it the program is stopped"),
     click.option("--cpu-ms", type=int, help="CPU-time limit in ms (all the program's processes)"),
     click.option("--go-version", help="a toolchain this host has (default: the pinned one)"),
+    click.option("--race", is_flag=True, help="build with the race detector: a data race ends it with exit 66"),
 ]
 
 _SERVER_OPTIONS = [
@@ -83,11 +84,12 @@ def tools(server: str | None, api_key: str | None) -> Iterator[Tools]:
 
 def _request(package: LocalPackage, limits: dict[str, Any], *, stdin: bytes = b"",
              args: tuple[str, ...] = ()) -> Request:  # fmt: skip
-    """The package and what the limit flags (``limits``, as click gives them) asked for."""
+    """The package and what the limit flags (``limits``, as click gives them, and --race) asked for."""
     from gosandbox.cli.tools import Request  # noqa: PLC0415
 
-    overrides = {name: value for name, value in limits.items() if value is not None and name != "go_version"}
-    return Request(package.files, stdin, args, overrides, limits.get("go_version"))
+    asked = {name: value for name, value in limits.items() if name not in ("go_version", "race")}
+    overrides = {name: value for name, value in asked.items() if value is not None}
+    return Request(package.files, stdin, args, overrides, limits.get("go_version"), bool(limits.get("race")))
 
 
 def _interactive(asked: bool | None, ours: bool) -> LiveStdin | None:

@@ -27,7 +27,7 @@ from gosandbox.gotest import TestOptions
 from gosandbox.models import FmtResult, RunResult, RunSpec, TestResult, VetResult
 from gosandbox.runner import Runner
 from gosandbox.settings import Settings
-from gosandbox.source import make_spec
+from gosandbox.source import make_spec, with_race
 from gosandbox.wiring import make_backend, make_runner
 
 
@@ -93,8 +93,9 @@ class LocalTools:
 
     def _spec(self, request: Request) -> RunSpec:
         limits = self.settings.limits_for(request.limits)
-        return make_spec(request.files, stdin=request.stdin, args=request.args, limits=limits,
+        spec = make_spec(request.files, stdin=request.stdin, args=request.args, limits=limits,
                          go_version=request.go_version)  # fmt: skip
+        return with_race(spec, request.race)
 
 
 def _observers(live: Live, stdin: LiveStdin | None = None) -> Observers:

@@ -147,15 +147,19 @@ def image_build() -> None:
     """Build the builder and runner images unless they are current."""
     from gosandbox.backends.docker.engine import connect  # noqa: PLC0415
     from gosandbox.backends.docker.images import build_images  # noqa: PLC0415
+    from gosandbox.backends.docker.race_image import build_race_builder  # noqa: PLC0415
 
     settings = _settings()
+    progress = lambda line: click.echo(f"  {line}", err=True)  # noqa: E731
     try:
-        built = build_images(connect(timeout_s=900), base_image=settings.go_image, toolchains=settings.toolchains(),
-                             progress=lambda line: click.echo(f"  {line}", err=True))  # fmt: skip
+        client = connect(timeout_s=900)
+        built = build_images(client, base_image=settings.go_image, toolchains=settings.toolchains(), progress=progress)
+        race = build_race_builder(client, built[0], progress)  # the pinned toolchain's, for race: true
     except GosandboxError as exc:
         fail(exc)
     for names in built:
         click.echo(f"{names.go_version}: builder {names.builder}, runner {names.runner}")
+    click.echo(f"{built[0].go_version}: race builder {race}")
 
 
 @main.command()

@@ -121,6 +121,8 @@ def _source(request: Request) -> dict[str, Any]:
         fields["limits"] = request.limits
     if request.go_version is not None:
         fields["go_version"] = request.go_version
+    if request.race:
+        fields["race"] = True
     return fields
 
 

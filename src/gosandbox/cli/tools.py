@@ -29,6 +29,8 @@ class Request:
     limits: dict[str, float | int] = field(default_factory=dict)
     #: a toolchain the runner has; None: its default
     go_version: str | None = None
+    #: built with the race detector (``--race``)
+    race: bool = False
     #: an interactive run's stdin as it comes (``--interactive``); ``stdin`` is then unused
     live: LiveStdin | None = field(default=None, compare=False)
 

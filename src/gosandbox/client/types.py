@@ -58,17 +58,21 @@ class SourceInput(TypedDict, total=False):
 
 
 class RunInput(SourceInput, total=False):
-    """``POST /run``: the package, its standard input (UTF-8), arguments and limits."""
+    """``POST /run``: the package, its standard input (UTF-8), arguments and limits; ``race``: built with the race
+    detector (``result.races``)."""
 
     stdin: str
     args: Sequence[str]
     limits: LimitsInput
+    race: bool
 
 
 class GoTestInput(SourceInput, total=False):
-    """``POST /test``: the package, limits, and the options of ``go test`` (``run`` is ``-run``)."""
+    """``POST /test``: the package, limits, and the options of ``go test`` (``run`` is ``-run``, ``race`` is
+    ``-race``)."""
 
     limits: LimitsInput
+    race: bool
     run: str
     count: int
     cover: bool

@@ -25,7 +25,7 @@ from gosandbox.gotest import TestOptions
 from gosandbox.jobs.submission import JobRequest, Kind
 from gosandbox.models import RunSpec
 from gosandbox.settings import Settings
-from gosandbox.source import make_spec, utf8_bytes
+from gosandbox.source import make_spec, utf8_bytes, with_race
 from gosandbox.txtar import looks_like_txtar, parse_txtar
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -122,7 +122,8 @@ def run_spec(
     parsed = parse_json(body, model)
     limits = request_limits(settings, parsed.limits.overrides() if parsed.limits else {})
     stdin = utf8_bytes(parsed.stdin, "stdin")
-    return make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits, go_version=parsed.go_version)
+    spec = make_spec(parsed.file_map(), stdin=stdin, args=parsed.args, limits=limits, go_version=parsed.go_version)
+    return with_race(spec, parsed.race)
 
 
 def go_test_spec(
@@ -133,7 +134,7 @@ def go_test_spec(
     if parsed is None:
         return make_spec(files, limits=request_defaults(settings)), TestOptions()
     limits = request_limits(settings, parsed.limits.overrides() if parsed.limits else {})
-    return make_spec(files, limits=limits, go_version=parsed.go_version), parsed.options()
+    return with_race(make_spec(files, limits=limits, go_version=parsed.go_version), parsed.race), parsed.options()
 
 
 def source_spec(body: bytes, kind: str, model: type[SourceRequest] = SourceRequest) -> tuple[RunSpec, dict[str, str]]:

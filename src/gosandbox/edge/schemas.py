@@ -10,6 +10,7 @@ from gosandbox.diagnostics import Diagnostic
 from gosandbox.edge.problems import PROBLEM_JSON
 from gosandbox.gotest import TestOptions
 from gosandbox.models import Status
+from gosandbox.race import Race
 from gosandbox.txtar import parse_txtar
 
 
@@ -57,12 +58,20 @@ class SourceRequest(BaseModel):
         return dict(self.files or {})
 
 
+_RACE = (
+    "build with the race detector (-race): data races come back in 'races', and a program that had one exits 66 "
+    '(runtime_error). Go code only: import "C" and #cgo or //go:cgo_ directives are refused (422). The race '
+    "runtime's memory counts against memory_mb (it takes 5-10 times a program's own)"
+)
+
+
 class RunRequest(SourceRequest):
     """What to run, with its input and limits."""
 
     stdin: str = Field("", description="standard input of the program (UTF-8)")
     args: list[str] = Field(default_factory=list, description="command-line arguments after the program name")
     limits: LimitsIn | None = None
+    race: bool = Field(False, description=_RACE)
 
 
 class TestRequest(SourceRequest):
@@ -71,6 +80,7 @@ class TestRequest(SourceRequest):
     __test__ = False  # not a pytest test class
 
     limits: LimitsIn | None = None
+    race: bool = Field(False, description=_RACE)
     run: str | None = Field(None, description="-run: regular expression selecting tests")
     count: int = Field(1, description="-count")
     cover: bool = Field(False, description="-cover: report the statement coverage percentage")
@@ -182,6 +192,9 @@ class RunResponse(BaseModel):
     cpu_time_ms: int | None = Field(None, description="CPU time (user+system) of the program; null if it never ran")
     peak_memory_kb: int | None = Field(None, description="the sandbox's peak memory in KiB; null if it never ran")
     message: str | None = Field(None, description="why the verdict is not ok, in one plain sentence; null when ok")
+    races: list[Race] | None = Field(
+        None, description="the data races the race detector reported (a race run); null when not built for it"
+    )
 
 
 class Problem(BaseModel):

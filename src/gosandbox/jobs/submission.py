@@ -18,7 +18,7 @@ from gosandbox.explain import ExplainOptions
 from gosandbox.gotest import TestOptions
 from gosandbox.limits import Limits
 from gosandbox.models import RunSpec
-from gosandbox.source import make_spec
+from gosandbox.source import make_spec, with_race
 
 
 class State(StrEnum):
@@ -111,6 +111,7 @@ class JobRequest:
             "args": list(spec.args),
             "limits": asdict(spec.limits),
             "go_version": spec.go_version,
+            **({"race": True} if spec.race else {}),
             "test_options": asdict(self.test_options),
             "sent_files": list(self.sent_files),
             "default_program": self.default_program,
@@ -130,6 +131,7 @@ class JobRequest:
             limits=Limits(**data["limits"]),
             go_version=data["go_version"],
         )
+        spec = with_race(spec, bool(data.get("race")))
         options = TestOptions(**data["test_options"])
         explain = ExplainOptions.from_json(data.get("explain_options") or {})
         return cls(Kind(data["kind"]), spec, options, tuple(data["sent_files"]), bool(data.get("default_program")),

@@ -13,6 +13,7 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from pydantic import BaseModel, ConfigDict, Field
 
 from gosandbox.models import Status
+from gosandbox.race import Race
 
 # --- arguments ----------------------------------------------------------------------------------
 # Loose shapes for the SDK to check and document; the tools hand them on as the HTTP API's JSON
@@ -45,10 +46,17 @@ class SourceArgs(ArgModelBase):
     go_version: str | None = Field(None, description="a toolchain from list_toolchains (default: its first)")
 
 
+_RACE_ARG = (
+    "build with Go's race detector: use it to check concurrent code (goroutines sharing variables) for data races; "
+    "each race comes back in races with both accesses' lines. Slower to build, 5-10x the memory; no cgo"
+)
+
+
 class RunArgs(SourceArgs):
     stdin: str | None = Field(None, description="standard input of the program (UTF-8)")
     args: list[str] | None = Field(None, description="command-line arguments after the program name")
     limits: LimitsArgs | None = None
+    race: bool | None = Field(None, description=_RACE_ARG)
 
 
 class TestArgs(SourceArgs):
@@ -61,6 +69,7 @@ class TestArgs(SourceArgs):
     bench: str | None = Field(None, description="go test -bench: regular expression selecting benchmarks")
     benchtime: str | None = Field(None, description="go test -benchtime, e.g. 100x or 500ms (default 1s)")
     limits: LimitsArgs | None = None
+    race: bool | None = Field(None, description=_RACE_ARG + " (a race fails the test it ran in)")
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -88,6 +97,13 @@ _STATUS = (
 )
 
 
+_RACES = (
+    "with race: each data race found, its two accesses (kind read or write, goroutine, frames of function, file "
+    "and line; the first frame in your files is where it happened) and where their goroutines were created; "
+    "null without race"
+)
+
+
 class RunOutput(BaseModel):
     """What ``run_go`` returns: the verdict, the program's output, and compile errors as positions."""
 
@@ -107,6 +123,7 @@ class RunOutput(BaseModel):
     cpu_time_ms: int | None = Field(None, description="CPU time (user+system) of the program; null if it never ran")
     peak_memory_kb: int | None = Field(None, description="the sandbox's peak memory in KiB; null if it never ran")
     message: str | None = Field(None, description="why the verdict is not ok, in one plain sentence; null when ok")
+    races: list[Race] | None = Field(None, description=_RACES)
 
 
 class TestCaseOut(BaseModel):
@@ -143,6 +160,7 @@ class TestOutput(BaseModel):
     truncated: bool
     timings_ms: Timings
     go_version: str
+    races: list[Race] | None = Field(None, description=_RACES + "; each names its test")
 
 
 class VetOutput(BaseModel):

@@ -336,7 +336,8 @@ def _run_description(settings: Settings) -> str:
         "Compile and run a Go program (package main) and return its verdict: status (ok, compile_error, "
         "runtime_error, timeout, memory_limit, output_limit), exit_code, signal, stdout, stderr, compile errors as "
         "diagnostics (file, line, column, message), timings and whether output was truncated. Send the program as "
-        "code (main.go) or files (with go.mod and more files); optionally stdin, args, limits and go_version. "
+        "code (main.go) or files (with go.mod and more files); optionally stdin, args, limits and go_version; "
+        "race true to check concurrent code for data races (races lists them; a race ends runtime_error, exit 66). "
         f"The standard library only: the build has no network to fetch modules. {_ISOLATION} "
         f"{_limits_text(settings)} A compile error or a timeout is a normal result, not a tool error. {_BATCH}"
     )
@@ -346,7 +347,8 @@ def _test_description(settings: Settings) -> str:
     return (
         "Run go test on a package (its _test.go files among the files) and return per-test results (name, status "
         "pass/fail/skip, elapsed_s, output), benchmarks, coverage_percent (with cover) and build errors as "
-        "diagnostics with positions. Options: run, count, cover, short, bench, benchtime, limits, go_version. "
+        "diagnostics with positions. Options: run, count, cover, short, bench, benchtime, limits, go_version, race "
+        "(the race detector: a data race fails its test and is listed in races). "
         f"{_ISOLATION} {_limits_text(settings)} Failing tests are a normal result (passed false)."
     )
 

@@ -138,7 +138,7 @@ class DockerBackend:
         self.builds.check_ready()
 
     def build(self, job: BuildJob) -> BuildOutcome:
-        builder = self.builds.builder_for(job.go_version)
+        builder = self.builds.builder_for(job.go_version, race=job.race)
         self.start()
         return builder.build(job)
 

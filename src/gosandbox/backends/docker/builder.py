@@ -46,6 +46,7 @@ from gosandbox.toolchain import (
     Tool,
     go_command,
     not_a_main_package,
+    race_command,
     tenant_compile_flag,
 )
 
@@ -264,19 +265,22 @@ class Builder:
         tenant_flag = tenant_compile_flag(job.tenant) if job.tenant else None
         tool = go_command(job.tool, f"{inside}/out/prog", cover=job.cover, fuzz=job.fuzz, assembly=job.assembly,
                           tenant_flag=tenant_flag)  # fmt: skip
+        if job.race:  # the race builder's command (the direct compile-and-link is not for it)
+            tool = race_command(job.tool, f"{inside}/out/prog", cover=job.cover, fuzz=job.fuzz)
         cap = EXPLAIN_OUTPUT_BYTES if job.tool is Tool.EXPLAIN else MAX_COMPILE_OUTPUT_BYTES
         started = time.monotonic()
         if self.config.build_service:
-            direct_ok = job.tool is Tool.BUILD and self.config.direct_builds
+            direct_ok = job.tool is Tool.BUILD and self.config.direct_builds and not job.race
             direct = f"{inside}/out/prog" if direct_ok else ""
             request = {"dir": f"{inside}/src", "timeout_ms": int(job.timeout_s * 1000), "cap_bytes": cap,
-                       "steps": tool, "direct": direct, "flags": {"race": False}}  # fmt: skip
+                       "steps": tool, "direct": direct, "flags": {"race": job.race}}  # fmt: skip
             output, exit_code = self._request(request, job.timeout_s)
             self._trim_now_and_then()
         else:
             output, exit_code = self._exec(inside, tool, job.timeout_s, cap)
         duration = time.monotonic() - started
         text = _BUILD_SOURCES.sub("", output.decode("utf-8", errors="replace")).replace(inside, ".")
+        text = text.lstrip("\n") if job.race else text  # go list's empty line for each package it checked
         text += "".join(f"\n{note}\n" for note in self._notes(text, exit_code, job))
         if job.tool is Tool.EXPLAIN:
             records, records_cut = _read_records(host_dir / "out" / EXPLAIN_RECORDS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
@@ -21,6 +21,7 @@ from gosandbox.backends.docker.builder import Builder, BuilderConfig
 from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.images import ImageNames, build_cache_volume, image_names, require_images
+from gosandbox.backends.docker.race_image import race_cache_volume, race_names, require_race_builder
 from gosandbox.backends.docker.reaper import INSTANCE_LABEL, labels_for, reap
 from gosandbox.errors import SandboxFailure, UnknownToolchain
 from gosandbox.policy import Policy
@@ -79,6 +80,15 @@ class Builds:
             name: Builder(self.client, self._builder_config(names), config.policy)
             for name, names in self.toolchain_images.items()
         }
+        #: The pinned toolchain's race builder (-race builds only; it holds a C toolchain), started on first use.
+        self.race_images = race_names(self.images)
+        race_config = replace(self._builder_config(self.race_images), cache_volume=race_cache_volume(self.race_images))
+        self.race_builder = Builder(self.client, race_config, config.policy)
+
+    @property
+    def every_builder(self) -> list[Builder]:
+        """The toolchains' builders and the race builder."""
+        return [*self.builders.values(), self.race_builder]
 
     @property
     def go_version(self) -> str:
@@ -129,7 +139,7 @@ class Builds:
         filters = {"label": [f"{INSTANCE_LABEL}={self.config.instance}", "gosandbox.role=builder"]}
         with docker_errors("listing the builders an earlier process kept"):
             found = self.client.api.containers(all=True, filters=filters)
-        adopted = {c["Id"] for c in found if any(builder.adopt(c) for builder in self.builders.values())}
+        adopted = {c["Id"] for c in found if any(builder.adopt(c) for builder in self.every_builder)}
         passed_over = {c["Id"] for c in found} - adopted
         if passed_over:
             logger.info("replacing %d kept builder(s) of another image or configuration", len(passed_over))
@@ -138,8 +148,8 @@ class Builds:
     def _markers(self) -> set[str]:
         """The names of the markers of the builders this process holds (:meth:`Builder.marker`), and of their build
         services' directories."""
-        held = {builder.marker(held).name for builder in self.builders.values() if (held := builder.current_id)}
-        return held | {builder.config.service_dir for builder in self.builders.values() if builder.current_id}
+        held = {builder.marker(held).name for builder in self.every_builder if (held := builder.current_id)}
+        return held | {builder.config.service_dir for builder in self.every_builder if builder.current_id}
 
     def check_ready(self) -> None:
         with docker_errors("pinging the Docker engine"):
@@ -147,15 +157,23 @@ class Builds:
         for names in self.toolchain_images.values():
             require_images(self.client, names)
 
-    def builder_for(self, go_version: str | None) -> Builder:
-        """The builder of ``go_version`` (None: the pinned toolchain); :class:`UnknownToolchain` if none."""
+    def builder_for(self, go_version: str | None, *, race: bool = False) -> Builder:
+        """The builder of ``go_version`` (None: the pinned toolchain); :class:`UnknownToolchain` if none.
+
+        ``race``: the race builder, which only the pinned toolchain has (:class:`ImageMissing` until it is built).
+        """
+        if race:
+            if (go_version or self.go_version) != self.go_version:
+                raise UnknownToolchain(f"race builds use the pinned toolchain {self.go_version} only")
+            require_race_builder(self.client, self.race_images)
+            return self.race_builder
         builder = self.builders.get(go_version or self.go_version)
         if builder is None:
             raise UnknownToolchain(f"no builder for {go_version!r}; installed: {', '.join(self.builders)}")
         return builder
 
     def build(self, job: BuildJob) -> BuildOutcome:
-        return self.builder_for(job.go_version).build(job)
+        return self.builder_for(job.go_version, race=job.race).build(job)
 
     def close(self) -> None:
         """Stop the builders, remove every container of this instance left, and the builds' directory.
@@ -163,12 +181,12 @@ class Builds:
         With ``keep_builders`` the builders stay, and so does the directory: it is their ``/builds``.
         """
         if self.config.keep_builders:
-            kept = {kept_id for builder in self.builders.values() if (kept_id := builder.current_id) is not None}
+            kept = {kept_id for builder in self.every_builder if (kept_id := builder.current_id) is not None}
             reap(self.client, self.config.instance, spare=kept)
             if self.builds_dir.is_dir():
                 empty(self.builds_dir, keep=self._markers())
             return
-        for builder in self.builders.values():
+        for builder in self.every_builder:
             try:
                 builder.stop()
             except SandboxFailure as exc:  # a busy engine can fail one removal: the reap below retries it
