@@ -13,8 +13,12 @@ build and builds per second with concurrent clients, each as a ratio to the nati
   single ``main`` package of the standard library;
 - ``server, new code`` / ``server, cached``: the whole request (``POST /run``) to a server with default settings.
 
-CPU-seconds are the whole machine's (``/proc/stat``), less its background load sampled just before each row:
-on a machine others use too it is an estimate. ``python -m gosandbox.bench --floor-only``.
+CPU-seconds per build are those of the processes that did the work, not the whole machine's (on a machine
+others use too, the machine's total says nothing about one build): for native, the go command and its compiler
+and linker (this process's waited-for children); for the builder, its container's cgroup (every process of every
+build) plus this process's own share (writing the sources, reading the binary back); for the server, its process
+tree (with the OCI runtime and its sandboxes), the builder's cgroup and the OCI sandboxes' cgroup.
+``python -m gosandbox.bench --floor-only``.
 """
 
 from __future__ import annotations
@@ -29,22 +33,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from gosandbox.backends.base import BuildJob
+from gosandbox.backends.cgroups import docker_places, read_usage_at
 from gosandbox.backends.docker.builds import Builds, BuildsConfig
+from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.images import toolchain_root
-from gosandbox.bench.cpu import machine_cpu_s
+from gosandbox.bench.cpu import snapshot
 from gosandbox.bench.scenarios import HELLO, NET_HTTP, Row, free_port, post, start_server
 from gosandbox.source import DEFAULT_GO_MOD
 
 #: One build of a program's source (a distinct one each call); raises if it failed.
 BuildOnce = Callable[[str], None]
-_BACKGROUND_SAMPLE_S = 1.0
+#: CPU-seconds so far of the processes a path's builds run in.
+CpuProbe = Callable[[], float]
 
 
 @dataclass
@@ -56,27 +63,65 @@ class FloorRow:
     runs_per_s: float
 
 
-def _background() -> float:
-    before = machine_cpu_s()
-    time.sleep(_BACKGROUND_SAMPLE_S)
-    return (machine_cpu_s() - before) / _BACKGROUND_SAMPLE_S
+def _own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
-def _measure(path: str, program: str, template: str, build: BuildOnce, args: argparse.Namespace) -> FloorRow:
-    """``args.runs`` sequential builds (whole-machine CPU around them), then ``args.clients`` concurrent clients."""
-    build(template.format(tag=f"warm-{uuid.uuid4().hex}"))
-    background = _background()
-    row = Row(f"{path}: {program}", [])
-    cpu_before, began = machine_cpu_s(), time.monotonic()
+def _children_cpu_s() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def _builder_cpu_s(container_id: str) -> float:
+    return (read_usage_at(docker_places(container_id)).cpu_ns or 0) / 1e9
+
+
+def _builder_probe(builds: Builds) -> CpuProbe:
+    """The builder's cgroup and this process (call after a first build: the builder runs then)."""
+    container_id = builds.builder_for(None).current_id or ""
+    return lambda: _builder_cpu_s(container_id) + _own_cpu_s()
+
+
+def _server_probe(pid: int, instance: str) -> CpuProbe:
+    """The server's process tree (the OCI runtime and its sandboxes with it) and its builders' cgroups."""
+    filters = {"label": [f"gosandbox.instance={instance}", "gosandbox.role=builder"]}
+
+    def probe() -> float:
+        builders = [c["Id"] for c in connect().api.containers(filters=filters)]
+        parts = snapshot(pid, builders, instance)
+        return parts.server + parts.builder
+
+    return probe
+
+
+@dataclass(frozen=True)
+class BuildPath:
+    """One way of building: its name, a build of one source, and the CPU probe of its processes."""
+
+    name: str
+    build: BuildOnce
+    probe: CpuProbe
+
+
+def _interleaved(paths: list[BuildPath], program: str, template: str, args: argparse.Namespace) -> list[FloorRow]:
+    """``args.runs`` rounds, each one build per path in turn (the machine's load changes alike for all), each
+    build's CPU read around it; then each path's builds/s with ``args.clients`` concurrent clients."""
+    rows = {path.name: Row(f"{path.name}: {program}", []) for path in paths}
+    cpu = dict.fromkeys(rows, 0.0)
+    for path in paths:
+        path.build(template.format(tag=f"warm-{uuid.uuid4().hex}"))
     for _ in range(args.runs):
-        started = time.perf_counter()
-        try:
-            build(template.format(tag=uuid.uuid4().hex))
-        except Exception:  # a failed build is counted, not fatal
-            row.errors += 1
-        row.samples_s.append(time.perf_counter() - started)
-    busy = machine_cpu_s() - cpu_before - background * (time.monotonic() - began)
-    return FloorRow(path, program, row, max(busy, 0.0) / args.runs, _rate(template, build, args))
+        for path in paths:
+            before, started = path.probe(), time.perf_counter()
+            try:
+                path.build(template.format(tag=uuid.uuid4().hex))
+            except Exception:  # a failed build is counted, not fatal
+                rows[path.name].errors += 1
+            rows[path.name].samples_s.append(time.perf_counter() - started)
+            cpu[path.name] += path.probe() - before
+    return [FloorRow(p.name, program, rows[p.name], cpu[p.name] / args.runs, _rate(template, p.build, args))
+            for p in paths]  # fmt: skip
 
 
 def _rate(template: str, build: BuildOnce, args: argparse.Namespace) -> float:
@@ -153,11 +198,12 @@ def _builds(state: Path, name: str, **config: bool) -> Iterator[Builds]:
 
 
 @contextmanager
-def _server(state: Path) -> Iterator[str]:
-    port = free_port()
-    server = start_server(port, str(state), f"floor-{os.getpid()}-server")
+def _server(state: Path) -> Iterator[tuple[str, CpuProbe]]:
+    """A server with default settings; its URL and its CPU probe."""
+    port, instance = free_port(), f"floor-{os.getpid()}-server"
+    server = start_server(port, str(state), instance)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", _server_probe(server.pid, instance)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
@@ -174,21 +220,22 @@ BUILDER_PATHS = {
 
 
 def run_floor(args: argparse.Namespace, state: Path) -> list[FloorRow]:
-    rows: list[FloorRow] = []
     (state / "native").mkdir(parents=True)
     (state / "server").mkdir()
-    native = native_build(state / "native")
-    for program, template in PROGRAMS.items():
-        rows.append(_measure("native `go build -trimpath`", program, template, native, args))
-    for n, (path, config) in enumerate(BUILDER_PATHS.items()):
-        with _builds(state, f"builder{n}", **config) as builds:
-            rows += [_measure(path, p, t, builder_build(builds), args) for p, t in PROGRAMS.items()]
-    if not args.floor_no_server:
-        with _server(state / "server") as url:
-            for program, template in PROGRAMS.items():
-                rows.append(_measure("server /run, new code", program, template, server_build(url, same=False), args))
-            rows.append(_measure("server /run, cached", "hello world", HELLO, server_build(url, same=True), args))
-    return rows
+    with ExitStack() as stack:
+        paths = [BuildPath("native `go build -trimpath`", native_build(state / "native"), _children_cpu_s)]
+        for n, (name, config) in enumerate(BUILDER_PATHS.items()):
+            builds = stack.enter_context(_builds(state, f"builder{n}", **config))
+            build = builder_build(builds)
+            build(HELLO.format(tag="start"))  # the builder runs from here on
+            paths.append(BuildPath(name, build, _builder_probe(builds)))
+        cached: list[BuildPath] = []
+        if not args.floor_no_server:
+            url, probe = stack.enter_context(_server(state / "server"))
+            paths.append(BuildPath("server /run, new code", server_build(url, same=False), probe))
+            cached.append(BuildPath("server /run, cached", server_build(url, same=True), probe))
+        rows = _interleaved(paths, "hello world", HELLO, args) + _interleaved(cached, "hello world", HELLO, args)
+        return rows + _interleaved(paths, "net/http", NET_HTTP, args)
 
 
 def print_floor(rows: list[FloorRow], args: argparse.Namespace) -> None:
