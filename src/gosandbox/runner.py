@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 from gosandbox.backends.base import Backend, BuildJob, BuildOutcome, ExecJob, ExecOutcome, Observers
 from gosandbox.binary_cache import BinaryCache
@@ -15,6 +16,7 @@ from gosandbox.limits import Limits
 from gosandbox.logs import log_context
 from gosandbox.models import RunResult, RunSpec, Status, Timings
 from gosandbox.race import RACE_EXIT_CODE, Race, parse_races, race_message
+from gosandbox.single_flight import SingleFlight
 from gosandbox.verdict import classify, explain, signal_name
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class Runner:
         self.backend = backend
         self.build_timeout_s = build_timeout_s
         self.cache = cache
+        self._builds: SingleFlight[tuple[BuildOutcome, bool]] = SingleFlight()
 
     def run(
         self,
@@ -120,14 +123,28 @@ class Runner:
         return build, cached, version
 
     def _compile(self, spec: RunSpec, version: str, tenant: str) -> tuple[BuildOutcome, bool]:
-        key = self.cache.key(spec.files, version, race=spec.race, tenant=tenant) if self.cache else ""
-        binary = self.cache.get(key) if self.cache else None
+        """The build, and whether its binary came from the cache or from an identical build in flight.
+
+        With a cache, builds go one per key at a time: a job whose source is being built already waits for that
+        build and takes its binary, or its compile error (a batch of one source compiles once).
+        """
+        job = BuildJob(spec.files, self.build_timeout_s, go_version=version, race=spec.race, tenant=tenant)
+        cache = self.cache
+        if cache is None:
+            return self.backend.build(job), False
+        key = cache.key(spec.files, version, race=spec.race, tenant=tenant)
+        (build, cached), shared = self._builds.do(key, lambda: self._cached_build(cache, job, key))
+        if shared and build.succeeded:  # another job's build: served as a cache hit is
+            return replace(build, output="", duration_s=0.0), True
+        return build, cached
+
+    def _cached_build(self, cache: BinaryCache, job: BuildJob, key: str) -> tuple[BuildOutcome, bool]:
+        binary = cache.get(key)
         if binary is not None:
             return BuildOutcome(succeeded=True, output="", binary=binary, duration_s=0.0), True
-        job = BuildJob(spec.files, self.build_timeout_s, go_version=version, race=spec.race, tenant=tenant)
         build = self.backend.build(job)
-        if self.cache and build.succeeded and build.binary is not None:
-            self.cache.put(key, build.binary)
+        if build.succeeded and build.binary is not None:
+            cache.put(key, build.binary)
         return build, False
 
     def _compile_error(self, build: BuildOutcome, started: float, version: str) -> RunResult:

@@ -14,6 +14,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ from gosandbox.compat.judge0.render import (
 )
 from gosandbox.compat.judge0.schemas import Judge0Rejected, arguments, submission_job
 from gosandbox.compat.judge0.status import judge0_strip, output_matches, run_status
+from gosandbox.errors import SandboxFailure
 from gosandbox.jobs.submission import Kind, State, Submission
 from gosandbox.jobs.webhooks import callback_of
 from support.app_helpers import WAIT_S, Gate, make_settings
@@ -359,6 +361,50 @@ def test_a_batch_of_none_or_too_many_is_400(client: TestClient, count: int) -> N
     response = client.post("/judge0/submissions/batch", json={"submissions": items})
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+class HeldBuilds:
+    """A build handler that holds every build until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def __call__(self, job: BuildJob) -> BuildOutcome:
+        self.entered.release()
+        if not self.release.wait(WAIT_S):
+            raise SandboxFailure("the test never released the build")
+        return _build(job)
+
+
+def _batch_statuses(client: TestClient, tokens: list[str]) -> list[int]:
+    got = client.get(f"/judge0/submissions/batch?tokens={','.join(tokens)}&fields=status").json()
+    return [s["status"]["id"] for s in got["submissions"]]
+
+
+def _until(client: TestClient, tokens: list[str], done: Any) -> list[int]:
+    deadline = time.monotonic() + WAIT_S
+    while not done(statuses := _batch_statuses(client, tokens)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return statuses
+
+
+@pytest.mark.parametrize(("source", "status_id"), [(HELLO, 3), ("BROKEN", 6)], ids=["built", "compile_error"])
+def test_a_batch_of_one_source_builds_once(tmp_path: Path, source: str, status_id: int) -> None:
+    """All five jobs start while the first build is held: without a single flight each would build."""
+    held = HeldBuilds()
+    backend = FakeBackend(build=held, execute=_execute)
+    settings = make_settings(tmp_path, binary_cache_mb=1, max_concurrent_runs=5, max_queued=10)
+    items = [{"source_code": source, "language_id": 60, "stdin": f"{i}\n"} for i in range(5)]
+    with TestClient(create_app(settings, backend=backend)) as client:
+        try:
+            tokens = [t["token"] for t in client.post("/judge0/submissions/batch", json={"submissions": items}).json()]
+            assert held.entered.acquire(timeout=WAIT_S)
+            assert _until(client, tokens, lambda ids: ids == [2] * 5) == [2] * 5  # all five are past the queue
+        finally:
+            held.release.set()
+        assert _until(client, tokens, lambda ids: 2 not in ids and 1 not in ids) == [status_id] * 5
+    assert len(backend.builds) == 1
 
 
 def test_a_batch_read_keeps_the_order_and_nulls_unknown_tokens(client: TestClient) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -85,11 +86,23 @@ def test_a_panic_is_nzec_with_its_exit_code_and_stderr(client: Any) -> None:
     assert "panic: boom" in result.stderr
 
 
-def test_test_cases_give_accepted_and_wrong_answer_through_a_batch(client: Any) -> None:
+def _cache_lookups(server: Server) -> dict[str, float]:
+    """The server's binary-cache lookups by result: a miss is a build (waiters on a build in flight look nothing up)."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    found = re.findall(r'^gosandbox_binary_cache_lookups_total\{result="(\w+)"\} (\S+)$', text, re.MULTILINE)
+    return {result: float(count) for result, count in found}
+
+
+def test_test_cases_give_per_case_verdicts_time_and_memory_from_one_build(server: Server, client: Any) -> None:
+    source = SQUARE + "\n// test_cases\n"  # no earlier test built it
+    before = _cache_lookups(server)
     cases = [judge0.TestCase("3\n", "9"), judge0.TestCase("4\n", "17"), ("5", "25\n\n")]
-    results = judge0.run(source_code=SQUARE, language=judge0.GO, test_cases=cases, client=client)
+    results = judge0.run(source_code=source, language=judge0.GO, test_cases=cases, client=client)
     assert [r.status for r in results] == [judge0.Status.ACCEPTED, judge0.Status.WRONG_ANSWER, judge0.Status.ACCEPTED]
     assert [r.stdout for r in results] == ["9\n", "16\n", "25\n"]
+    assert all(0 < r.time < 1 and 0 < r.memory < 64 * 1024 for r in results)  # CPU seconds, KB: each case's own
+    after = _cache_lookups(server)
+    assert after.get("miss", 0) - before.get("miss", 0) == 1  # one build for the three cases
 
 
 def test_several_submissions_at_once(client: Any) -> None:

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
         "gosandbox.source", "gosandbox.gomod", "gosandbox.txtar", "gosandbox.diagnostics", "gosandbox.gotest",
         "gosandbox.toolchain", "gosandbox.defaults", "gosandbox.logs", "gosandbox.metrics", "gosandbox.problems",
         "gosandbox.settings", "gosandbox.binary_cache", "gosandbox.examples", "gosandbox.images", "gosandbox.seccomp",
-        "gosandbox.race",
+        "gosandbox.race", "gosandbox.single_flight",
     ),
     ("gosandbox.backends",),
     ("gosandbox.verdict", "gosandbox.runner", "gosandbox.go_tools", "gosandbox.explain", "gosandbox.judge"),
