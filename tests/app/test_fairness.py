@@ -13,12 +13,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from gosandbox.app import create_app
 from gosandbox.backends.base import ExecJob, ExecOutcome
 from gosandbox.backends.fake import FakeBackend
 from gosandbox.errors import SandboxFailure
 from gosandbox.jobs.dispatch import LocalDispatcher
-from support.app_helpers import MAIN, WAIT_S
+from support.app_helpers import MAIN, WAIT_S, make_settings
+from support.jobs_helpers import finished
 from support.tenants import Tenant, tenants
 
 
@@ -145,3 +148,18 @@ def _wait_queued(dispatcher: object, count: int) -> None:
             return
         event.wait(0.01)
     raise AssertionError(f"{dispatcher.waiting} jobs waiting, not {count}")
+
+
+def _echo(job: ExecJob) -> ExecOutcome:
+    return ExecOutcome(exit_code=0, signal=None, stdout=job.stdin, stderr=b"", duration_s=0.0)
+
+
+def test_the_server_s_slots_serve_again_when_the_lifespan_starts_a_second_time(tmp_path: Path) -> None:
+    """An application whose lifespan ends and starts again (a test client opened twice) runs jobs again."""
+    app = create_app(make_settings(tmp_path), backend=FakeBackend(execute=_echo))
+    for round_ in ("first", "second"):
+        with TestClient(app) as http:
+            response = http.post("/submissions", json={"files": {"main.go": MAIN}, "stdin": round_})
+            assert response.status_code == 201, response.text
+            # Polled, not a synchronous /run: a job no slot takes must fail the test, not hang it.
+            assert finished(http, response.json()["id"])["result"]["stdout"] == round_

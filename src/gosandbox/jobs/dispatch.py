@@ -114,14 +114,20 @@ class LocalDispatcher:
         self.running = self.waiting = 0
         self._lock = threading.Lock()
         self._cancels = CancelSwitches()
-        self._queue: FairQueue[_Queued] = FairQueue(running_cap(per_key_cap, slots))
+        self._cap = running_cap(per_key_cap, slots)
+        self._queue: FairQueue[_Queued] = FairQueue(self._cap)
         self._threads: list[threading.Thread] = []
         self._stopping_now = False
         self.drain = DrainRate()  # for Retry-After: how fast the queue empties
 
     def start(self) -> None:
-        """Jobs a killed predecessor of this instance was running go back to the queue, then all queued run."""
+        """Jobs a killed predecessor of this instance was running go back to the queue, then all queued run.
+
+        Started again after :meth:`close` (an application whose lifespan runs twice), it serves again:
+        the closed queue would hand its new slots nothing, so each start has a queue of its own.
+        """
         with self._lock:
+            self._queue, self._stopping_now = FairQueue(self._cap), False
             self._threads = [threading.Thread(target=self._slot, name=f"job-{n}", daemon=True)
                              for n in range(self.slots)]  # fmt: skip
         for thread in self._threads:
