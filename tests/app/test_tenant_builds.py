@@ -24,3 +24,16 @@ def test_the_same_source_is_built_again_for_another_key(tmp_path: Path) -> None:
         ("key-b", "ok", True),
     ]
     assert [job.tenant for job in backend.builds] == ["key-a", "key-b"]
+
+
+def test_a_judging_s_builds_are_its_owner_s(tmp_path: Path) -> None:
+    """The program and its checker are built for the key that asked, and are not another key's cache hit."""
+    checker = 'package main\n\nimport "os"\n\nfunc main() { os.Exit(42) }\n'
+    body = {"code": MAIN, "cases": [{"stdin": ""}], "checker": {"code": checker}}
+    backend = FakeBackend()
+    with tenants(tmp_path, backend=backend, binary_cache_mb=1) as app:
+        a, b = app.tenant("key-a"), app.tenant("key-b")
+        for who in (a, b):
+            response = who.post("/judge", json=body)
+            assert response.status_code == 200, response.text
+    assert [job.tenant for job in backend.builds] == ["key-a", "key-a", "key-b", "key-b"]

@@ -44,7 +44,7 @@ def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observ
     ``tenant``: the owner's API key name ("" keyless), so that its build shares no cache entry with another's."""
     spec = request.spec
     if request.kind is Kind.JUDGE:
-        return judge_job(runner, request, cancel, observers, publish)
+        return judge_job(runner, request, cancel, observers, publish, tenant=tenant)
     if request.kind is Kind.RUN:
         result: Any = replace(runner.run(spec, cancel=cancel, observers=observers, tenant=tenant),
                               default_program=request.default_program)  # fmt: skip
@@ -59,8 +59,8 @@ def perform(runner: Runner, request: JobRequest, cancel: threading.Event, observ
     return asdict(result)
 
 
-def judge_job(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers,
-              publish: Publish | None) -> dict[str, Any]:  # fmt: skip
+def judge_job(runner: Runner, request: JobRequest, cancel: threading.Event, observers: Observers,  # noqa: PLR0913 - the owner's name goes along
+              publish: Publish | None, *, tenant: str = "") -> dict[str, Any]:  # fmt: skip
     """A judging: its build seen by the compile observer, a ``case`` event as each case ends."""
     task = JudgeTask.from_json(request.spec, request.judge or {})
 
@@ -69,7 +69,7 @@ def judge_job(runner: Runner, request: JobRequest, cancel: threading.Event, obse
             shown = {name: value for name, value in asdict(case).items() if name not in ("stdout", "stderr")}
             publish("case", {"index": index, **shown})
 
-    result = judge(runner, task, Watchers(observers.on_compiled, heard, cancel))
+    result = judge(runner, task, Watchers(observers.on_compiled, heard, cancel), tenant=tenant)
     return asdict(result)
 
 

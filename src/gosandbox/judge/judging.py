@@ -39,11 +39,13 @@ class Watchers:
 
 
 def judge(runner: Runner, task: JudgeTask, watchers: Watchers | None = None,
-          parallel: int = DEFAULT_PARALLEL) -> JudgeResult:  # fmt: skip
-    """Build the program (and the checker), run its cases, and give the verdicts."""
+          parallel: int = DEFAULT_PARALLEL, *, tenant: str = "") -> JudgeResult:  # fmt: skip
+    """Build the program (and the checker), run its cases, and give the verdicts.
+
+    ``tenant`` (the owner's API key name, "" keyless): both builds are cached for that tenant only."""
     started = time.monotonic()
     watchers = watchers or Watchers()
-    program, program_cached, version = runner.compile(task.program)
+    program, program_cached, version = runner.compile(task.program, tenant=tenant)
     if watchers.on_compiled is not None:
         watchers.on_compiled(program)
     ended = _Ending(task, _build_of(program, program_cached), version, started)
@@ -52,7 +54,7 @@ def judge(runner: Runner, task: JudgeTask, watchers: Watchers | None = None,
     checker_binary: bytes | None = None
     if task.checker is not None:
         relayed = RunSpec(with_relay(task.checker.files), go_version=task.program.go_version)
-        checker, checker_cached, _ = runner.compile(relayed)
+        checker, checker_cached, _ = runner.compile(relayed, tenant=tenant)
         ended.checker, checker_binary = _build_of(checker, checker_cached), checker.binary
         if not checker.succeeded or checker_binary is None:
             return ended.before_cases(Verdict.CHECKER_ERROR)
