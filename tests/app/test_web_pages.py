@@ -38,6 +38,7 @@ def expected_page(mode: str, shared: str = "") -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
         'content="width=device-width, initial-scale=1"><title>gosandbox playground</title>'
+        '<link rel="icon" href="/favicon.ico">'
         f'<link rel="stylesheet" href="/static/{STYLE}"><script defer src="/static/{SCRIPT}"></script></head>'
         f'<body><div id="playground" data-mode="{mode}" data-share-id="{shared}"><header class="toolbar">'
         '<span class="brand">gosandbox</span><span class="boot">loading the editor…</span></header></div><noscript>'

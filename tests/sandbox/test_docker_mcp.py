@@ -62,7 +62,7 @@ CALC = {
 PRINTF = 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Printf("%d\\n", "text")\n}\n'
 UGLY = 'package main\nimport "fmt"\nfunc main(){\nfmt.Println( "x" )\n}\n'
 BROKEN = "package main\n\nfunc main() {\n"
-TOOLS = {"run_go", "test_go", "vet_go", "format_go", "explain_go", "list_toolchains"}
+TOOLS = {"run_go", "test_go", "vet_go", "format_go", "explain_go", "judge_go", "list_toolchains"}
 
 
 class McpSession:
