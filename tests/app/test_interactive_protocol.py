@@ -41,7 +41,7 @@ def answering(job: ExecJob) -> ExecOutcome:
     job.on_output("stdout", b"ready\n")
     written = b"ready\n"
     while not job.cancel.is_set():
-        item = job.live.take(0.02)
+        item = job.live.take_any(0.02)
         if isinstance(item, bytes):
             job.on_output("stdout", item.upper())
             written += item.upper()

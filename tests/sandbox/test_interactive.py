@@ -159,6 +159,8 @@ def test_the_program_reads_each_line_when_it_is_sent_then_eof_and_sigint(sandbox
 
     handler = LiveRun(sandbox_backend, ON_SIGINT)
     handler.wait_for(b"waiting\n")
+    for _ in range(4):  # four times a pipe's capacity, which it never reads: the signal does not wait behind it
+        handler.live.send(b"x" * 65536)
     handler.live.signal("SIGINT")
     outcome = handler.end()
     assert (outcome.stdout, outcome.exit_code, outcome.timed_out) == (b"waiting\ninterrupted\n", 130, False)

@@ -2,8 +2,10 @@
 
 An interactive run carries a :class:`LiveStdin` in its :class:`~gosandbox.backends.base.ExecJob`. Its caller (a
 WebSocket, the CLI's terminal, a worker reading Redis) calls :meth:`LiveStdin.send`, :meth:`LiveStdin.close` and
-:meth:`LiveStdin.signal` from any thread; the backend's feeder thread (:func:`feed`) takes them in that order and
-passes them to its :class:`StdinSink`: a pipe to the program under runc, the supervisor's channel under runsc.
+:meth:`LiveStdin.signal` from any thread; the backend's feeder (:func:`feed`) passes them to its :class:`StdinSink`:
+a pipe to the program under oci+runc, the supervisor's channel otherwise. Input and its end go in the order sent;
+a signal goes at once, by a thread of its own, as a terminal's Ctrl-C does: a program that does not read (its
+pipe full, the input waiting) can still be interrupted.
 
 Bounds: the caller caps the bytes it sends (the API's ``interactive_stdin_bytes``); the queue holds at most that,
 and the feeder writes to the program only as fast as the program reads (a pipe's own backpressure).
@@ -51,7 +53,8 @@ class LiveStdin:
     """A thread-safe source of a running program's stdin and signals, in the order they were given."""
 
     def __init__(self) -> None:
-        self._items: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self._items: queue.SimpleQueue[bytes | EndOfInput] = queue.SimpleQueue()
+        self._signals: queue.SimpleQueue[Signal] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
         self.sent_bytes = 0
@@ -78,18 +81,29 @@ class LiveStdin:
 
     def signal(self, name: str) -> None:
         """Send the program SIGINT, SIGTERM or SIGKILL (ValueError for any other)."""
-        self._items.put(Signal(signal_number(name)))
+        self._signals.put(Signal(signal_number(name)))
 
     def put_signal(self, number: int) -> None:
         """A signal by its number (one of :data:`SIGNALS`'), as it crossed from another node."""
         if number not in SIGNALS.values():
             raise ValueError(f"signal {number} is not one a client may send")
-        self._items.put(Signal(number))
+        self._signals.put(Signal(number))
 
-    def take(self, timeout_s: float) -> Item | None:
-        """The next item, or None when none came within ``timeout_s`` (the backend's side)."""
+    def take(self, timeout_s: float) -> bytes | EndOfInput | None:
+        """The next input or its end, or None when none came within ``timeout_s`` (the backend's side)."""
         try:
             return self._items.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def take_any(self, timeout_s: float) -> Item | None:
+        """For a relay (to another node): a waiting signal first, else the next input or its end, else None."""
+        return self.take_signal(0) or self.take(timeout_s)
+
+    def take_signal(self, timeout_s: float) -> Signal | None:
+        """The next signal, or None when none came within ``timeout_s`` (the backend's side)."""
+        try:
+            return self._signals.get(timeout=timeout_s)
         except queue.Empty:
             return None
 
@@ -104,25 +118,35 @@ class StdinSink(Protocol):
     def signal(self, number: int) -> None: ...
 
 
-def feed(live: LiveStdin, sink: StdinSink, finished: threading.Event) -> threading.Thread:
-    """Start a thread passing ``live``'s items to ``sink`` until the run has ``finished``."""
+def feed(live: LiveStdin, sink: StdinSink, finished: threading.Event) -> list[threading.Thread]:
+    """Start the threads passing ``live``'s input and its signals to ``sink`` until the run has ``finished``."""
+    threads = [threading.Thread(target=serve, args=(live, sink, finished), name=name, daemon=True)
+               for serve, name in ((_pass_input, "live-stdin"), (_pass_signals, "live-signals"))]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    return threads
 
-    def serve() -> None:
-        while not finished.is_set():
-            item = live.take(_POLL_S)
-            try:
-                if isinstance(item, bytes):
-                    sink.write(item)
-                elif isinstance(item, EndOfInput):
-                    sink.end()
-                elif isinstance(item, Signal):
-                    sink.signal(item.number)
-            except OSError:  # the program closed its stdin or ended: the rest of its input goes nowhere
-                continue
 
-    thread = threading.Thread(target=serve, name="live-stdin", daemon=True)
-    thread.start()
-    return thread
+def _pass_input(live: LiveStdin, sink: StdinSink, finished: threading.Event) -> None:
+    while not finished.is_set():
+        item = live.take(_POLL_S)
+        try:
+            if isinstance(item, bytes):
+                sink.write(item)
+            elif isinstance(item, EndOfInput):
+                sink.end()
+        except OSError:  # the program closed its stdin or ended: the rest of its input goes nowhere
+            continue
+
+
+def _pass_signals(live: LiveStdin, sink: StdinSink, finished: threading.Event) -> None:
+    while not finished.is_set():
+        item = live.take_signal(_POLL_S)
+        try:
+            if item is not None:
+                sink.signal(item.number)
+        except OSError:  # the program ended
+            continue
 
 
 class PipeStdin:

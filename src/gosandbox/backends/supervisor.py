@@ -291,6 +291,7 @@ class SupervisorStdin:
 
     def __init__(self, link: SupervisorLink) -> None:
         self.link = link
+        self._sending = threading.Lock()  # input and signals come from two threads: one message at a time
 
     def write(self, data: bytes) -> None:
         self._send(b"in %d\n" % len(data) + data)
@@ -304,7 +305,8 @@ class SupervisorStdin:
     def _send(self, message: bytes) -> None:
         if not self.link.program_started.wait(_START_WAIT_S):
             raise OSError("the program did not start")
-        self.link.channel.send(message)
+        with self._sending:
+            self.link.channel.send(message)
 
 
 def _program_end(found: re.Match[str]) -> ProgramEnd:

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -320,14 +321,18 @@ func openStdin(path string) (int, *os.File) {
 }
 
 // feedStdin serves a live run's messages (see runSupervise) until the backend hangs up; a write the program's
-// end refuses (it closed its stdin, or ended) drops the rest of the input, not the signals.
+// end refuses (it closed its stdin, or ended) drops the rest of the input, not the signals. The program's stdin
+// is written by a goroutine of its own from a queue, so a program that does not read (its pipe full) holds up
+// neither its signals nor the backend's writes: the queue holds what the backend sent, which the backend caps.
 func (c channel) feedStdin(stdin *os.File, signals chan<- syscall.Signal) {
 	defer close(c.fed)
-	open := true
+	input := newInputQueue()
+	go input.writeTo(stdin)
+	defer input.end()
 	for {
 		line, err := c.in.ReadString('\n')
 		if err != nil {
-			break
+			return
 		}
 		word, value, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
 		number, _ := strconv.Atoi(value)
@@ -335,17 +340,11 @@ func (c channel) feedStdin(stdin *os.File, signals chan<- syscall.Signal) {
 		case word == "in" && number > 0:
 			data := make([]byte, number)
 			if _, err := io.ReadFull(c.in, data); err != nil {
-				open = false
-				break
+				return
 			}
-			if open {
-				if _, err := stdin.Write(data); err != nil {
-					open = false
-				}
-			}
+			input.put(data)
 		case word == "eof":
-			open = false
-			_ = stdin.Close()
+			input.end()
 		case word == "signal" && number > 0 && number < 65:
 			select {
 			case signals <- syscall.Signal(number):
@@ -353,7 +352,62 @@ func (c channel) feedStdin(stdin *os.File, signals chan<- syscall.Signal) {
 			}
 		}
 	}
-	_ = stdin.Close()
+}
+
+// inputQueue is a live run's input not yet written to the program, in order, then its end.
+type inputQueue struct {
+	mu     sync.Mutex
+	ready  *sync.Cond
+	chunks [][]byte
+	ended  bool
+}
+
+func newInputQueue() *inputQueue {
+	q := &inputQueue{}
+	q.ready = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *inputQueue) put(data []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.ended {
+		q.chunks = append(q.chunks, data)
+		q.ready.Signal()
+	}
+}
+
+// end: the program's stdin closes after what was put before.
+func (q *inputQueue) end() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ended = true
+	q.ready.Signal()
+}
+
+// writeTo writes the chunks as they come, then closes stdin; after a refused write it keeps nothing.
+func (q *inputQueue) writeTo(stdin *os.File) {
+	defer stdin.Close()
+	open := true
+	for {
+		q.mu.Lock()
+		for len(q.chunks) == 0 && !q.ended {
+			q.ready.Wait()
+		}
+		if len(q.chunks) == 0 {
+			q.mu.Unlock()
+			return
+		}
+		data := q.chunks[0]
+		q.chunks[0] = nil
+		q.chunks = q.chunks[1:]
+		q.mu.Unlock()
+		if open {
+			if _, err := stdin.Write(data); err != nil {
+				open = false
+			}
+		}
+	}
 }
 
 // liveCPU is the CPU time so far of every process of the sandbox but us, and of the children they reaped.

@@ -157,7 +157,7 @@ class RedisInputs:
     def _push(self, submission_id: str, live: LiveStdin, stop: threading.Event) -> None:
         key = stdin_key(submission_id)
         while not stop.is_set():
-            item = live.take(_POLL_S)
+            item = live.take_any(_POLL_S)
             if item is not None:
                 pipe = self.client.pipeline()
                 pipe.rpush(key, encode(item))
