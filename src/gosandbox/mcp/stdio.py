@@ -74,19 +74,27 @@ def _locked(path: Path) -> Iterator[bool]:
         yield True
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 def serve_stdio(settings: Settings, assemble: Assemble) -> None:
     """Serve MCP on stdin/stdout until stdin closes or a stop signal arrives, on the service ``assemble`` builds."""
+    # A stop signal while the service is assembled (its backend may have started sandboxes already) is kept, and
+    # acted on as soon as the loop runs: not the default action, which would leave those sandboxes behind.
+    early: list[int] = []
+    for number in _STOP_SIGNALS:
+        signal.signal(number, lambda number, _frame: early.append(number))
     with claimed_slot(settings) as slot:
         service, backend = assemble(slot)
         logger.info("gosandbox mcp: serving on stdio; sandboxes labelled gosandbox.instance=%s", slot.instance)
-        anyio.run(_serve, slot, service, backend)
+        anyio.run(_serve, slot, service, backend, early)
 
 
-async def _serve(settings: Settings, service: JobService, backend: Backend) -> None:
+async def _serve(settings: Settings, service: JobService, backend: Backend, early: list[int]) -> None:
+    closer = _Closer(service, backend)
+    _stop_on_signals(closer, early)
     await asyncio.to_thread(service.dispatcher.start)
     sweeper = asyncio.create_task(service.sweep_forever())
-    closer = _Closer(service, backend)
-    _stop_on_signals(closer)
     try:
         await build_mcp_server(settings, service).run_stdio_async()
     finally:
@@ -97,8 +105,8 @@ async def _serve(settings: Settings, service: JobService, backend: Backend) -> N
             await asyncio.to_thread(closer.close)
 
 
-def _stop_on_signals(closer: _Closer) -> None:
-    """SIGTERM or SIGINT: remove the sandboxes, then exit 128+N at once.
+def _stop_on_signals(closer: _Closer, early: list[int]) -> None:
+    """SIGTERM or SIGINT (or one of ``early``, which came before): remove the sandboxes, then exit 128+N at once.
 
     Not by cancelling the server: the SDK reads stdin in a thread that no cancellation ends, so a
     server whose stdin is still open would never get past it. (A stdio client closes stdin first,
@@ -110,8 +118,10 @@ def _stop_on_signals(closer: _Closer) -> None:
         logger.info("gosandbox mcp: signal %d; removing the sandboxes, then exiting", number)
         closer.exiting.append(loop.create_task(closer.close_and_exit(128 + number)))
 
-    for number in (signal.SIGTERM, signal.SIGINT):
+    for number in _STOP_SIGNALS:
         loop.add_signal_handler(number, stop, number)
+    if early:
+        stop(early[0])
 
 
 class _Closer:
