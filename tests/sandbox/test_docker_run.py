@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gosandbox.backends.docker.backend import connect
+from gosandbox.backends.host_ids import IDS_PER_SANDBOX, host_range
+from gosandbox.policy import PROGRAM_UID
 from support.combinations import Combination, every_combination
 from support.docker_helpers import run, wait_until_no_program_processes, wait_until_no_programs_left
 
@@ -172,7 +174,13 @@ def test_program_runs_as_non_root_without_capabilities(sandbox_app: TestClient, 
         '\tfmt.Println("prctl no_new_privs", nnp)\n}\n'
     )
     lines = run(sandbox_app, code)["stdout"].splitlines()
-    assert lines[0] == "10002 10002"
+    uid, gid = (int(n) for n in lines[0].split())
+    if combination == Combination("docker", "runc"):  # the engine's users: a host uid of this sandbox's own
+        assert uid == gid
+        assert uid in host_range()
+        assert uid % IDS_PER_SANDBOX == PROGRAM_UID
+    else:  # a user namespace of its own (oci+runc) or gVisor's own kernel
+        assert (uid, gid) == (PROGRAM_UID, PROGRAM_UID)
     assert lines[1].split() == ["CapEff:", "0000000000000000"]
     # gVisor's /proc/self/status has no NoNewPrivs line; prctl asks the Sentry itself under every runtime.
     shown = [] if combination.gvisor else [["NoNewPrivs:", "1"]]

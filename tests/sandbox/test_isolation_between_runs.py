@@ -4,7 +4,8 @@ Under runc a sandbox is a process tree of the host's kernel: what the kernel key
 host user (``fs.inotify.max_user_instances``) would be shared by sandboxes sharing a root filesystem's
 inodes or a host uid. The OCI backend gives each runc sandbox its own overlay of the root and its own user
 namespace on a host uid range of its own (backends/oci/separation.py); Docker gives each container its own
-overlay, but one host uid to every sandbox's program (its user namespaces are the daemon's, not a container's).
+overlay, and under runc the backend runs each sandbox's program as a host uid of its own, from the same slots
+(backends/host_ids.py): the engine's containers share its users.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from gosandbox.backends.base import Backend, BuildJob, ExecJob, ExecOutcome
-from gosandbox.backends.oci.userns import NamespacesAhead, host_range
+from gosandbox.backends.host_ids import host_range
+from gosandbox.backends.oci.userns import NamespacesAhead
 from gosandbox.limits import Limits
 from gosandbox.policy import PROGRAM_UID
 from support.combinations import COMBINATIONS, Combination, every_combination
@@ -159,24 +161,7 @@ def test_a_lock_on_the_root_filesystem_is_not_seen_by_another_run(
     ], f"the other run's lock is seen (a channel between runs):\n{probed}"
 
 
-@pytest.mark.parametrize(
-    "combination",
-    [
-        pytest.param(
-            c,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="Docker's user namespaces are the daemon's (userns-remap), not a container's: every "
-                "docker+runc program is host uid 10002 and shares that uid's inotify instances",
-            ),
-        )
-        if c.backend == "docker"
-        else c
-        for c in _RUNC
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("combination", _RUNC, ids=str)
 def test_one_run_holding_every_inotify_instance_leaves_another_runs_own(
     sandbox_backend: Backend, probe: bytes, holding: Callable[[str, str], Holding]
 ) -> None:

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from gosandbox.backends.docker.engine import connect
 from gosandbox.backends.docker.reaper import list_sandboxes, reap
-from gosandbox.backends.oci.userns import IDS_PER_SANDBOX, host_range
+from gosandbox.backends.host_ids import IDS_PER_SANDBOX, host_range
 from gosandbox.policy import PROGRAM_UID
 from gosandbox.settings import Settings
 

@@ -69,9 +69,10 @@ _START_WAIT_S = 30.0
 
 
 def supervisor_args(
-    program_args: tuple[str, ...], cpu_ms: int | None, *, docker: bool = False, live: bool = False
-) -> list[str]:
-    """The sandbox's first process: the supervisor, which starts the program (stdin from its file) as PROGRAM_UID.
+    program_args: tuple[str, ...], cpu_ms: int | None, *, docker: bool = False, live: bool = False,
+    uid: int = PROGRAM_UID,
+) -> list[str]:  # fmt: skip
+    """The sandbox's first process: the supervisor, which starts the program (stdin from its file) as ``uid``.
 
     ``live``: the program's stdin is a pipe the supervisor feeds from our messages (:class:`SupervisorStdin`).
     It runs as INIT_UID. Under Docker it starts as root and becomes INIT_UID itself (the engine gives a non-root
@@ -81,7 +82,7 @@ def supervisor_args(
     first = [f"--as={INIT_UID}"] if docker else []
     report = REPORT_PATH if docker else "-"
     stdin = LIVE_STDIN if live else STDIN_PATH
-    return [AGENT, "supervise", *first, str(PROGRAM_UID), limit, report, stdin, PROGRAM_PATH, *program_args]
+    return [AGENT, "supervise", *first, str(uid), limit, report, stdin, PROGRAM_PATH, *program_args]
 
 
 def create_report(path: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import threading
 import time
@@ -34,6 +35,7 @@ from gosandbox.backends.handover import (
     program_environment,
     working_dir,
 )
+from gosandbox.backends.host_ids import check_host_range, slot_range, take_slot
 from gosandbox.backends.live import feed
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.supervisor import (
@@ -97,6 +99,12 @@ class DockerBackend:
         self._start_lock = threading.Lock()
         self.pool: SandboxPool | None = None
         self._direct = starts_program_itself(config.policy.runtime)
+        # Under runc the sandboxes share the engine's users: each program runs as a host uid of its own (host_ids.py)
+        # so that no per-user count of the kernel (inotify instances, RLIMIT_NPROC) is shared between runs. gVisor
+        # keeps those counts in each sandbox's own kernel.
+        self._own_uids = config.policy.runtime == "runc"
+        self._uid_slots: dict[str, int] = {}  # a sandbox's container id -> the lock of its uid's slot
+        self._uid_slots_lock = threading.Lock()
 
     @property
     def go_version(self) -> str:
@@ -124,6 +132,8 @@ class DockerBackend:
         with self._start_lock:
             if self.pool is not None:
                 return
+            if self._own_uids:
+                check_host_range()  # the programs' host uids are no one else's
             self.builds.reap()  # the run sandboxes too: they carry the instance's label
             empty(self._sandboxes_dir)  # their containers are gone now
             self.pool = SandboxPool(
@@ -175,8 +185,33 @@ class DockerBackend:
             metrics.sandbox_removed("run")
         except Exception as exc:  # the reaper removes it at the next start
             if "No such container" not in str(exc):
+                # Its processes may live on: its uid's slot stays taken (until this process ends).
                 logger.warning("could not remove sandbox %s: %s", sandbox.container_id[:12], exc)
-        shutil.rmtree(sandbox.host_dir, ignore_errors=True)
+                return
+        finally:
+            shutil.rmtree(sandbox.host_dir, ignore_errors=True)
+        self._free_uid(sandbox.container_id)
+
+    def _take_uid(self) -> tuple[int, int | None]:
+        """The uid a program runs as, and the lock that holds it for its sandbox (None: PROGRAM_UID, shared)."""
+        if not self._own_uids:
+            return PROGRAM_UID, None
+        slot, lock_fd = take_slot()
+        return slot_range(slot).host_id(PROGRAM_UID), lock_fd
+
+    def _hold_uid(self, container_id: str, taken: tuple[int, int | None]) -> int:
+        uid, lock_fd = taken
+        if lock_fd is not None:
+            with self._uid_slots_lock:
+                self._uid_slots[container_id] = lock_fd
+        return uid
+
+    def _free_uid(self, container_id: str) -> None:
+        """Its sandbox is gone, and every process of it: the uid may be another's."""
+        with self._uid_slots_lock:
+            lock_fd = self._uid_slots.pop(container_id, None)
+        if lock_fd is not None:
+            os.close(lock_fd)
 
     def _acquire(self) -> RunSandbox:
         self.start()
@@ -191,11 +226,12 @@ class DockerBackend:
         # The agent's own deadline, armed as the program starts: it holds when this process is gone.
         deadline_ms = math.ceil((job.limits.wall_s + AGENT_DEADLINE_GRACE_S) * 1000)
         command = [AGENT, "exec", str(deadline_ms), STDIN_PATH, PROGRAM_PATH, *job.args]
+        uid = self._hold_uid(sandbox.container_id, self._take_uid())
         with docker_errors("preparing a run sandbox"):
             exec_id: str = self.client.api.exec_create(
                 sandbox.container_id,
                 command,
-                user=f"{PROGRAM_UID}:{PROGRAM_UID}",
+                user=f"{uid}:{uid}",
                 environment=program_environment(job.limits),
                 workdir=working_dir(job),
             )["Id"]
@@ -238,11 +274,12 @@ class DockerBackend:
         host_dir.mkdir(mode=0o755, parents=True)
         hand_over(host_dir, job)
         report = create_report(host_dir / REPORT_NAME)
+        uid, lock_fd = self._take_uid()
         shape = SandboxShape(
             image=self.images.runner,
             # The program's supervisor, as another uid (it starts as root and becomes INIT_UID): it opens the stdin
             # file, starts the program as PROGRAM_UID and reports its end and CPU time (backends/supervisor.py).
-            entrypoint=supervisor_args(job.args, job.limits.cpu_ms, docker=True, live=job.live is not None),
+            entrypoint=supervisor_args(job.args, job.limits.cpu_ms, docker=True, live=job.live is not None, uid=uid),
             command=[],
             user="0:0",
             capabilities=SUPERVISOR_CAPABILITIES,
@@ -264,7 +301,10 @@ class DockerBackend:
                 container_id: str = self.client.containers.create(**options).id
         except BaseException:
             shutil.rmtree(host_dir, ignore_errors=True)
+            if lock_fd is not None:
+                os.close(lock_fd)
             raise
+        self._hold_uid(container_id, (uid, lock_fd))
         metrics.sandbox_created("run")
         sandbox = RunSandbox(container_id, host_dir, job.limits, time.monotonic())
         try:

@@ -31,6 +31,7 @@ from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
 from gosandbox.backends.cgroups import CgroupPlaces, cpu_time_ns_at, merge_usage, read_usage_at
 from gosandbox.backends.docker.builds import Builds, BuildsConfig
+from gosandbox.backends.host_ids import check_host_range
 from gosandbox.backends.live import PipeStdin, StdinSink, feed
 from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
@@ -39,7 +40,7 @@ from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
 from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
 from gosandbox.backends.oci.separation import Separation, remove_leftover_views, views_of
 from gosandbox.backends.oci.usage import UsageSampler, remove_instance_cgroups, sandbox_places
-from gosandbox.backends.oci.userns import NamespacesAhead, check_host_range
+from gosandbox.backends.oci.userns import NamespacesAhead
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.supervisor import SocketChannel, SupervisorLink, SupervisorStdin
 from gosandbox.backends.watch import SandboxKiller, stop_flood, watch

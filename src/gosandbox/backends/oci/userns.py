@@ -13,62 +13,32 @@ RLIMIT_NPROC) to the namespace's owner on the host as well, so a namespace owned
 every sandbox share root's counts (measured here: a second sandbox got 8 inotify instances of 128
 while the first held 120). Owned by its own uid, each sandbox has the host's per-user limits to
 itself. runc joins the namespace by its path; the holder ends when :meth:`UserNamespace.close`
-closes its stdin.
-
-The range (``0x70000000`` up, 1024 slots: 1879048192 to 1946157055) is outside what useradd gives
-as subordinate ids (100000 up to 600100000 by default), the normal and system users and systemd's
-container ranges (524288 to 1879048191); :func:`check_host_range` refuses a host whose
-``/etc/subuid``, ``/etc/subgid``, users or groups name an id inside it.
+closes its stdin. The ranges and their slots: ``backends/host_ids.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import functools
-import grp
 import logging
 import os
-import pwd
 import queue
 import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from gosandbox.errors import BackendUnavailable, SandboxFailure
+from gosandbox.backends.host_ids import (
+    IdRange,
+    slot_range,
+    take_slot,
+)
+from gosandbox.errors import BackendUnavailable
 
-HOST_ID_BASE = 0x7000_0000
-IDS_PER_SANDBOX = 65536
-SLOTS = 1024
-LOCK_DIR = Path("/run/gosandbox/userns")
 _READY_TIMEOUT_S = 5.0
 _POLL_S = 0.0002
 _RETRY_AHEAD_S = 5.0
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class IdRange:
-    """One sandbox's host ids: inside id ``n`` is host id ``host_base + n``."""
-
-    host_base: int
-    size: int = IDS_PER_SANDBOX
-
-    def host_id(self, inside: int) -> int:
-        return self.host_base + inside
-
-
-def slot_range(slot: int) -> IdRange:
-    return IdRange(HOST_ID_BASE + slot * IDS_PER_SANDBOX)
-
-
-def host_range() -> range:
-    """Every host id a sandbox's user namespace may map."""
-    return range(HOST_ID_BASE, HOST_ID_BASE + SLOTS * IDS_PER_SANDBOX)
 
 
 class UserNamespace:
@@ -84,7 +54,7 @@ class UserNamespace:
 
     @classmethod
     def open(cls) -> UserNamespace:
-        slot, lock_fd = _take_slot()
+        slot, lock_fd = take_slot()
         try:
             ids = slot_range(slot)
             holder = _spawn_holder(ids)
@@ -135,20 +105,6 @@ def _namespace_of(pid: int) -> str | None:
         return None
 
 
-def _take_slot() -> tuple[int, int]:
-    """The lowest free slot on this host and the descriptor whose lock holds it."""
-    LOCK_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for slot in range(SLOTS):
-        fd = os.open(LOCK_DIR / f"{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return slot, fd
-    raise SandboxFailure(f"all {SLOTS} host id ranges of runc sandboxes are in use on this host")
-
-
 def _spawn_holder(ids: IdRange) -> subprocess.Popen[bytes]:
     """``unshare --user cat`` as the range's first host uid, without groups: the namespace's owner is that uid."""
     unshare, cat = shutil.which("unshare"), shutil.which("cat")
@@ -166,36 +122,6 @@ def _spawn_holder(ids: IdRange) -> subprocess.Popen[bytes]:
         close_fds=True,
         cwd="/",
     )
-
-
-@functools.cache
-def check_host_range() -> None:
-    """Refuse a host where an id of :func:`host_range` is already someone's (subordinate ids, users, groups)."""
-    ids = host_range()
-    taken = [f"user {entry.pw_name}" for entry in pwd.getpwall() if entry.pw_uid in ids]
-    taken += [f"group {entry.gr_name}" for entry in grp.getgrall() if entry.gr_gid in ids]
-    for table in (Path("/etc/subuid"), Path("/etc/subgid")):
-        taken += [f"{table}: {line}" for line in _subordinate_overlaps(table, ids)]
-    if taken:
-        raise BackendUnavailable(
-            f"the host ids {ids.start}-{ids.stop - 1} of runc sandboxes' user namespaces are in use: "
-            + "; ".join(taken[:3]),
-            hint="move those ids, or set GOSANDBOX_RUNTIME=runsc",
-        )
-
-
-def _subordinate_overlaps(table: Path, ids: range) -> list[str]:
-    with contextlib.suppress(FileNotFoundError):
-        found = []
-        for line in table.read_text(encoding="utf-8", errors="replace").splitlines():
-            fields = line.strip().split(":")
-            if len(fields) != 3 or not fields[1].isdigit() or not fields[2].isdigit():
-                continue
-            start, count = int(fields[1]), int(fields[2])
-            if start < ids.stop and ids.start < start + count:
-                found.append(line.strip())
-        return found
-    return []
 
 
 class NamespacesAhead:

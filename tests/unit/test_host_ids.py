@@ -1,4 +1,4 @@
-"""userns.py's pure parts: each slot's host id range, slots taken on the whole host, ranges refused where in use."""
+"""host_ids.py: each slot's host id range, slots taken on the whole host, ranges refused where in use."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gosandbox.backends.oci import userns
-from gosandbox.backends.oci.userns import HOST_ID_BASE, IDS_PER_SANDBOX, host_range, slot_range
+from gosandbox.backends import host_ids
+from gosandbox.backends.host_ids import HOST_ID_BASE, IDS_PER_SANDBOX, host_range, slot_range
 
 
 def test_each_slot_is_a_range_of_its_own_above_every_ordinary_and_subordinate_id() -> None:
@@ -20,12 +20,12 @@ def test_each_slot_is_a_range_of_its_own_above_every_ordinary_and_subordinate_id
 
 
 def test_a_slot_is_held_until_its_descriptor_closes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(userns, "LOCK_DIR", tmp_path / "userns")
-    first, first_fd = userns._take_slot()
-    second, second_fd = userns._take_slot()  # the same process: flock is per open file, so this is another slot
+    monkeypatch.setattr(host_ids, "LOCK_DIR", tmp_path / "userns")
+    first, first_fd = host_ids.take_slot()
+    second, second_fd = host_ids.take_slot()  # the same process: flock is per open file, so this is another slot
     assert (first, second) == (0, 1)
     os.close(first_fd)
-    again, again_fd = userns._take_slot()
+    again, again_fd = host_ids.take_slot()
     assert again == 0
     for fd in (second_fd, again_fd):
         os.close(fd)
@@ -36,5 +36,5 @@ def test_subordinate_ranges_that_overlap_are_named(tmp_path: Path) -> None:
     table.write_text(
         f"alice:100000:65536\nbob:{HOST_ID_BASE - 10}:11\ncarol:{HOST_ID_BASE - 10}:10\nbroken line\n", encoding="utf-8"
     )
-    assert userns._subordinate_overlaps(table, host_range()) == [f"bob:{HOST_ID_BASE - 10}:11"]
-    assert userns._subordinate_overlaps(tmp_path / "absent", host_range()) == []
+    assert host_ids._subordinate_overlaps(table, host_range()) == [f"bob:{HOST_ID_BASE - 10}:11"]
+    assert host_ids._subordinate_overlaps(tmp_path / "absent", host_range()) == []
