@@ -8,6 +8,7 @@ does not; /embed can be framed by a page of another origin, the full page cannot
 from __future__ import annotations
 
 import http.client
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +87,9 @@ def test_the_page_answers_and_paints_within_the_budget(server: str, browser: Bro
     """First render of / within 300 ms on loopback, for what the server does: the page's first bytes, and the
     first paint of a page whose script costs nothing (the real bundle's run time is the front end's part).
 
-    The median of three cold loads, each in a fresh context without request routing (Playwright's routing
+    First bytes: the median of twenty well inside the budget, and all but the slowest within it (the suite runs
+    beside this test on two cores; one scheduling stall is not the server's). First paint: the median of three
+    cold loads, each in a fresh context without request routing (Playwright's routing
     adds its own round trips through this process).
     """
     host, port = server.removeprefix("http://").split(":")
@@ -100,7 +103,9 @@ def test_the_page_answers_and_paints_within_the_budget(server: str, browser: Bro
         assert response.status == 200
         response.read()
         connection.close()
-    assert max(first_bytes_s) < BUDGET_S, [round(s * 1000, 1) for s in first_bytes_s]
+    shown = [round(s * 1000, 1) for s in sorted(first_bytes_s)]
+    assert statistics.median(first_bytes_s) < BUDGET_S / 3, shown
+    assert sorted(first_bytes_s)[-2] < BUDGET_S, shown  # one outlier allowed: the suite shares two cores
     painted_ms = sorted(first_paint_ms(browser, server) for _ in range(3))
     assert painted_ms[1] < BUDGET_S * 1000, f"first contentful paints after {painted_ms} ms"
 
