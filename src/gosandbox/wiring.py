@@ -181,4 +181,5 @@ def oci_config_from_settings(settings: Settings, **overrides: Any) -> OciConfig:
 
     builds = BuildsConfig(**(_builds_values(settings) | overrides))
     return OciConfig(builds, runtime=settings.runtime, runsc_binary=settings.runsc_path,
-                     runsc_platform=settings.runsc_platform)  # fmt: skip
+                     runsc_platform=settings.runsc_platform, ahead=settings.pool_size,
+                     default_limits=settings.default_limits(), lease_s=settings.sandbox_lease_s)  # fmt: skip

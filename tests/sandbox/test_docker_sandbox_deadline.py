@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 
 from gosandbox.backends.base import BuildJob, ExecJob
 from gosandbox.backends.docker.backend import DockerBackend, connect
-from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
+from gosandbox.backends.docker.pool import RunSandbox
 from gosandbox.backends.docker.reaper import list_sandboxes
+from gosandbox.backends.pool import SandboxPool
 from gosandbox.limits import Limits
 from gosandbox.source import DEFAULT_GO_MOD
 from gosandbox.wiring import config_from_settings

@@ -337,7 +337,8 @@ def _assert_cancelled_and_gone(url: str, submission_id: str, app: Any) -> None:
 def _sandboxes(app: Any) -> list[str]:
     backend = app.state.backend
     if hasattr(backend, "runtime"):  # the OCI backend: its state root lists them
-        return list(backend.runtime.list_ids())
+        idle = backend.idle_sandbox_ids()  # created ahead, waiting for a run
+        return [sandbox_id for sandbox_id in backend.runtime.list_ids() if sandbox_id not in idle]
     return [c.id for c in backend.client.containers.list(all=True, filters={"label": "gosandbox.role=run"})
             if c.labels.get("gosandbox.instance") == backend.config.instance]  # fmt: skip
 

@@ -15,26 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from gosandbox.backends.base import BuildJob, ExecJob, ExecOutcome
+from gosandbox.backends.base import ExecJob, ExecOutcome
 from gosandbox.backends.oci.backend import OciBackend
 from gosandbox.backends.oci.rootfs import rootfs_for
-from gosandbox.backends.oci.usage import CGROUP_PARENT
 from gosandbox.errors import BackendUnavailable
 from gosandbox.limits import Limits
 from gosandbox.wiring import make_backend, oci_config_from_settings
 from support import oci_programs as programs
 from support.docker_helpers import TEST_INSTANCE, docker_settings, serving
-
-_BINARIES: dict[str, bytes] = {}  # main.go -> binary, across both runtimes (the builder is the same)
-
-
-def binary_of(backend: OciBackend, source: str) -> bytes:
-    if source not in _BINARIES:
-        built = backend.build(BuildJob(files={"main.go": source, "go.mod": "module m\n\ngo 1.27\n"}, timeout_s=120))
-        assert built.succeeded, built.output
-        assert built.binary is not None
-        _BINARIES[source] = built.binary
-    return _BINARIES[source]
+from support.oci_helpers import binary_of, processes_of, sandboxes_after_removal
 
 
 def execute(backend: OciBackend, source: str, *args: str, **limits: Any) -> ExecOutcome:
@@ -165,7 +154,9 @@ def test_no_network_not_even_the_hosts_loopback(oci_backend: OciBackend, host_li
 
 
 def test_a_new_start_removes_what_a_lost_predecessor_left(oci_backend: OciBackend) -> None:
-    config = replace(oci_backend.config, builds=replace(oci_backend.config.builds, instance=f"{TEST_INSTANCE}-reap"))
+    # None created ahead: every sandbox listed is the run's
+    builds = replace(oci_backend.config.builds, instance=f"{TEST_INSTANCE}-reap")
+    config = replace(oci_backend.config, ahead=0, builds=builds)
     lost = OciBackend(config)
     job = ExecJob(binary_of(oci_backend, programs.SLEEP), b"", (), Limits(wall_s=30))
     results: list[ExecOutcome] = []
@@ -189,27 +180,6 @@ def test_a_new_start_removes_what_a_lost_predecessor_left(oci_backend: OciBacken
     assert not bundles.exists()
 
 
-def sandboxes_after_removal(backend: OciBackend, timeout_s: float = 5.0) -> list[str]:
-    """The runtime's sandboxes once the removals after the last runs (in the background) had time to finish."""
-    deadline = time.monotonic() + timeout_s
-    while (left := backend.runtime.list_ids()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
-
-
-def processes_of(backend: OciBackend) -> list[int]:
-    """Host pids still in a cgroup of the backend's sandboxes (the program under runc; gVisor's under runsc)."""
-    marker = f"{CGROUP_PARENT}/{backend.config.builds.instance}/"
-    pids = []
-    for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
-        try:
-            if marker in cgroup.read_text():
-                pids.append(int(cgroup.parent.name))
-        except OSError:
-            continue  # gone meanwhile
-    return pids
-
-
 def _start_allowance(backend: OciBackend) -> float:
     """A sandbox's start counts in the wall time a caller sees, and gVisor's start is the slower."""
     return 0.5 if backend.runtime.name == "runsc" else 0.2
@@ -224,7 +194,7 @@ def test_the_server_runs_on_the_oci_backend_when_settings_say_so(oci_backend: Oc
             assert response.status_code == 200, response.text
             assert (response.json()["status"], response.json()["stdout"]) == ("ok", "hello\n")
     finally:  # the server was killed: its successor's start removes what it left
-        settings = docker_settings(tmp_path, instance=instance, runtime=oci_backend.runtime.name)
+        settings = docker_settings(tmp_path, instance=instance, runtime=oci_backend.runtime.name, pool_size=0)
         successor = OciBackend(oci_config_from_settings(settings))
         successor.start()
         assert successor.runtime.list_ids() == []

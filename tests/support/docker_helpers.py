@@ -18,6 +18,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from gosandbox.backends.docker.engine import connect
+from gosandbox.backends.docker.images import AGENT
 from gosandbox.backends.docker.reaper import list_sandboxes, reap
 from gosandbox.backends.host_ids import IDS_PER_SANDBOX, host_range
 from gosandbox.policy import PROGRAM_UID
@@ -82,9 +83,24 @@ def program_processes(instance: str = TEST_INSTANCE) -> list[int]:
             continue  # a zombie is dead already: it runs nothing and holds no memory
         uid_line = next((line for line in text.splitlines() if line.startswith("Uid:")), "")
         pid = status.parent.name
-        if _is_program_uid(uid_line.split()[1:2]) and _belongs_to(_container_of(pid), instance, pid):
+        ours = _is_program_uid(uid_line.split()[1:2]) and _belongs_to(_container_of(pid), instance, pid)
+        if ours and not _waits_for_a_run(pid, text):
             pids.append(int(pid))
     return pids
+
+
+def _waits_for_a_run(pid: str, status: str) -> bool:
+    """A sandbox created ahead (backends/oci/ahead.py) before any run: its first process, the launcher (PID 1 of
+    its namespace, the agent's own binary, ``launch``), or runc's init still making it. No program runs there."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    nspid = next((line.split()[-1] for line in status.splitlines() if line.startswith("NSpid:")), "")
+    launcher = nspid == "1" and exe == AGENT and argv[:2] == [AGENT.encode(), b"launch"]
+    making = len(argv) > 1 and argv[0].endswith(b"/runc") and argv[1] == b"init"
+    return launcher or making
 
 
 def _is_program_uid(field: list[str]) -> bool:
@@ -111,11 +127,17 @@ def wait_until_no_program_processes(timeout_s: float = 10.0, instance: str = TES
 
 def oci_sandbox_processes(instance: str) -> list[int]:
     """Host pids of any uid in ``instance``'s OCI sandboxes' cgroups: the program under runc, gVisor's Sentry,
-    Gofer and stubs under runsc. The OCI backend starts no sandbox ahead of need: after a run, none is left."""
+    Gofer and stubs under runsc; but the sandboxes created ahead (under runc) while they wait for a run."""
     pids = []
     for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
-        if _oci_instance_of(cgroup.parent.name) == instance:
-            pids.append(int(cgroup.parent.name))
+        pid = cgroup.parent.name
+        if _oci_instance_of(pid) == instance:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if not _waits_for_a_run(pid, status):
+                pids.append(int(pid))
     return pids
 
 

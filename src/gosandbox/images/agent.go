@@ -18,6 +18,9 @@
 //	                                             start PROG as UID with no capabilities and stdin from a file, stop it
 //	                                             at CPU_MS of CPU time (0: no limit), and report its end and CPU time
 //	                                             to the backend on our own stdin (REPORT "-") or in the file REPORT.
+//	gosandbox-agent launch --lease=MS
+//	                                             the first process of a run sandbox created ahead under runc (see
+//	                                             runLaunch): wait for one launch message on stdin, then exec the program.
 //	gosandbox-agent build TIMEOUT_MS CMD [ARGS...] [--then|--and CMD [ARGS...]]...
 //	                                             run each CMD in its own process group, one after another,
 //	                                             all within one deadline; the exit code is the first non-zero one.
@@ -51,7 +54,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: gosandbox-agent init|exec|run|supervise|build ...")
+		fail("usage: gosandbox-agent init|exec|run|supervise|launch|build ...")
 	}
 	switch os.Args[1] {
 	case "init":
@@ -62,6 +65,8 @@ func main() {
 		runProgram(os.Args[2:])
 	case "supervise":
 		runSupervise(os.Args[2:])
+	case "launch":
+		runLaunch(os.Args[2:])
 	case "build":
 		runBuild(os.Args[2:])
 	case "serve":

@@ -26,7 +26,7 @@ from gosandbox.backends.docker.errors import docker_errors
 from gosandbox.backends.docker.gvisor import builder_policy, starts_program_itself, usage_after_death
 from gosandbox.backends.docker.images import AGENT, ImageNames
 from gosandbox.backends.docker.options import SandboxShape, container_options, resource_update
-from gosandbox.backends.docker.pool import RunSandbox, SandboxPool
+from gosandbox.backends.docker.pool import RunSandbox
 from gosandbox.backends.handover import (
     PROGRAM_PATH,
     SANDBOX_DIR,
@@ -37,6 +37,7 @@ from gosandbox.backends.handover import (
 )
 from gosandbox.backends.host_ids import check_host_range, slot_range, take_slot
 from gosandbox.backends.live import feed
+from gosandbox.backends.pool import SandboxPool
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.supervisor import (
     REPORT_NAME,
@@ -97,7 +98,7 @@ class DockerBackend:
         # past this many, a finishing run waits for one removal (backpressure, not a backlog).
         self._pending_removals = threading.BoundedSemaphore(2 * _CLEANUP_WORKERS)
         self._start_lock = threading.Lock()
-        self.pool: SandboxPool | None = None
+        self.pool: SandboxPool[RunSandbox] | None = None
         self._direct = starts_program_itself(config.policy.runtime)
         # Under runc the sandboxes share the engine's users: each program runs as a host uid of its own (host_ids.py)
         # so that no per-user count of the kernel (inotify instances, RLIMIT_NPROC) is shared between runs. gVisor

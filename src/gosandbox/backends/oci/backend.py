@@ -1,10 +1,11 @@
 """The OCI backend: run sandboxes started by ``runc`` or ``runsc`` directly, builds in the Docker builder.
 
-No daemon is on the run path: each run is one ``<runtime> run`` of a fresh bundle whose PID 1 is the
-program itself (no agent, no exec), with stdout and stderr read straight from the runtime's pipes.
-Compiling stays in the Docker engine's warm builder sandboxes (``docker/builds.py``: a ``docker exec``
-costs a few tens of milliseconds against a compile's hundreds). No sandbox is started ahead of need: a start costs tens
-of milliseconds, and a started sandbox's argv and exit status could not be handed to a run.
+No daemon is on the run path: each run is one ``<runtime> run`` of a bundle of its own whose PID 1 is the
+program itself under runc (its supervisor under runsc), with stdout and stderr read straight from the runtime's
+pipes. Under runc the sandboxes are created ahead of need (``ahead.py``): the program is launched into one that
+waits, by a message on its stdin, and becomes its PID 1 by exec; a run whose limits size a sandbox differently
+gets one started for it. Compiling is the builder's (``docker/builds.py``: a build service in warm builder
+sandboxes).
 
 A server that dies mid-run has its sandboxes killed and deleted by a watcher process of its own
 (``deathwatch``: nothing inside the sandbox holds the deadline, and runsc ignores RLIMIT_CPU), and the
@@ -29,11 +30,20 @@ import docker
 
 from gosandbox import metrics
 from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
-from gosandbox.backends.cgroups import CgroupPlaces, cpu_time_ns_at, merge_usage, read_usage_at
+from gosandbox.backends.cgroups import (
+    CgroupPlaces,
+    SandboxUsage,
+    cpu_time_ns_at,
+    merge_usage,
+    read_usage_at,
+    reset_peak_memory_at,
+)
 from gosandbox.backends.docker.builds import Builds, BuildsConfig
+from gosandbox.backends.handover import hand_over
 from gosandbox.backends.host_ids import check_host_range
 from gosandbox.backends.live import PipeStdin, StdinSink, feed
-from gosandbox.backends.oci.bundle import Bundle, BundlePlace, write_bundle
+from gosandbox.backends.oci.ahead import AheadSandbox, LaunchPipe, NotLaunched, launch_message
+from gosandbox.backends.oci.bundle import Bundle, BundlePlace, sized_alike, write_ahead_bundle, write_bundle
 from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.outcome import outcome, run_end
 from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
@@ -41,10 +51,12 @@ from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks
 from gosandbox.backends.oci.separation import Separation, remove_leftover_views, views_of
 from gosandbox.backends.oci.usage import UsageSampler, remove_instance_cgroups, sandbox_places
 from gosandbox.backends.oci.userns import NamespacesAhead
+from gosandbox.backends.pool import SandboxPool
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.supervisor import SocketChannel, SupervisorLink, SupervisorStdin
 from gosandbox.backends.watch import SandboxKiller, stop_flood, watch
 from gosandbox.errors import BackendUnavailable, SandboxFailure
+from gosandbox.limits import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +73,11 @@ class OciConfig:
     #: runsc only: its binary (None: found on PATH) and gVisor platform (runtime.RUNSC_PLATFORMS)
     runsc_binary: str | None = None
     runsc_platform: str = "auto"
+    #: runc: sandboxes created ahead of need (ahead.py), sized for ``default_limits``; 0: each run starts its own
+    ahead: int = 2
+    default_limits: Limits = field(default_factory=Limits)
+    #: an ahead sandbox's first process exits unlaunched after this; none older than half of it is handed out
+    lease_s: float = 120.0
     state_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +116,9 @@ class OciBackend:
         self._place: BundlePlace | None = None
         self._namespaces: NamespacesAhead | None = None  # runc: user namespaces made ahead (userns.py)
         self._watch: DeathWatch | None = None
+        self._ahead: SandboxPool[AheadSandbox] | None = None
+        self._idle: set[str] = set()  # the ahead sandboxes no run has taken yet, from before their creation
+        self._idle_lock = threading.Lock()
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="oci-cleanup")
         self._pending_removals = threading.BoundedSemaphore(2 * _CLEANUP_WORKERS)
 
@@ -131,6 +151,10 @@ class OciBackend:
             remove_unfinished(state_dir)
             rootfs = rootfs_for(self.builds.client, self.builds.images.runner, state_dir)
             self._place = BundlePlace(rootfs, self.config.builds.instance, self.config.builds.policy, self.runtime.name)
+            if self.runtime.name == "runc" and self.config.ahead > 0:
+                self._ahead = SandboxPool(self._create_ahead, self._destroy_ahead, self.config.ahead,
+                                          self.config.lease_s / 2)  # fmt: skip
+                metrics.watch_pool(self._ahead.ready_count)
 
     def _reap(self) -> None:
         leftovers = self.runtime.list_ids()
@@ -153,6 +177,13 @@ class OciBackend:
 
     def execute(self, job: ExecJob) -> ExecOutcome:
         self.start()
+        message = launch_message(job)
+        if self._ahead is not None and message is not None and sized_alike(job.limits, self.config.default_limits):
+            return self._execute_ahead(job, message)
+        return self._execute_fresh(job)
+
+    def _execute_fresh(self, job: ExecJob) -> ExecOutcome:
+        """Run ``job`` in a sandbox started for it, whose first process is the program (or its supervisor)."""
         assert self._place is not None
         bundle = Bundle(self._bundles_dir / uuid.uuid4().hex, uuid.uuid4().hex)
         separation = self._separation(bundle.sandbox_id)
@@ -166,6 +197,74 @@ class OciBackend:
             self._pending_removals.acquire()
             self._cleanup.submit(self._remove, bundle, separation)
 
+    def _execute_ahead(self, job: ExecJob, message: bytes) -> ExecOutcome:
+        """Run ``job`` in a sandbox created ahead (one created now when none is ready); see ahead.py."""
+        assert self._ahead is not None
+        sandbox = self._ahead.acquire()
+        self._set_idle(sandbox.bundle.sandbox_id, False)
+        try:
+            hand_over(sandbox.bundle.sandbox_dir, job)
+            return self._launch(sandbox, job, message)
+        except NotLaunched as exc:
+            # Its launcher was gone (killed, or past its lease): the idle ones may be too; this run starts its own.
+            logger.warning("sandbox %s created ahead could not be launched: %s", sandbox.bundle.sandbox_id[:12], exc)
+            self._ahead.discard_idle()
+            return self._execute_fresh(job)
+        finally:
+            self._pending_removals.acquire()
+            self._cleanup.submit(self._destroy_after_run, sandbox)
+
+    def _create_ahead(self) -> AheadSandbox:
+        """Start a sandbox whose first process waits for its program (ahead.py), sized for the default limits."""
+        assert self._place is not None
+        started = time.monotonic()
+        bundle = Bundle(self._bundles_dir / uuid.uuid4().hex, uuid.uuid4().hex)
+        self._set_idle(bundle.sandbox_id, True)
+        separation = None
+        read_fd, write_fd = os.pipe()
+        try:
+            separation = self._separation(bundle.sandbox_id)
+            limits = self.config.default_limits
+            rlimits = write_ahead_bundle(self._place, bundle, limits, self.config.lease_s, separation)
+            process = self.runtime.run(bundle.directory, bundle.sandbox_id, read_fd, rlimits)
+        except BaseException:
+            os.close(write_fd)
+            self._remove_files(bundle, separation)
+            self._set_idle(bundle.sandbox_id, False)
+            raise
+        finally:
+            os.close(read_fd)  # the runtime holds the sandbox's end now
+        metrics.sandbox_created("run")
+        return AheadSandbox(bundle, separation, process, LaunchPipe(write_fd), limits, started)
+
+    def _destroy_ahead(self, sandbox: AheadSandbox) -> None:
+        """Remove an ahead sandbox no run took (too old, or the backend closes)."""
+        sandbox.pipe.close()  # the launcher exits at the hang-up, if it still waits
+        self.runtime.kill(sandbox.bundle.sandbox_id)
+        _reap_runtime(sandbox.process)
+        self._pending_removals.acquire()
+        self._remove(sandbox.bundle, sandbox.separation)
+        self._set_idle(sandbox.bundle.sandbox_id, False)
+
+    def _set_idle(self, sandbox_id: str, idle: bool) -> None:
+        with self._idle_lock:
+            if idle:
+                self._idle.add(sandbox_id)
+            else:
+                self._idle.discard(sandbox_id)
+
+    def idle_sandbox_ids(self) -> frozenset[str]:
+        """The sandboxes created ahead (or being created) that no run has taken: no run is in them."""
+        with self._idle_lock:
+            return frozenset(self._idle)
+
+    def _destroy_after_run(self, sandbox: AheadSandbox) -> None:
+        sandbox.pipe.close()  # unlaunched (the run failed first): the launcher exits at the hang-up
+        if sandbox.process.poll() is None and sandbox.pipe.launched:
+            self.runtime.kill(sandbox.bundle.sandbox_id)  # launched, and not read to its end: it may still run
+        _reap_runtime(sandbox.process)
+        self._remove(sandbox.bundle, sandbox.separation)
+
     def _separation(self, sandbox_id: str) -> Separation | None:
         """Under runc, the sandbox's own root view and user namespace (separation.py); gVisor needs neither."""
         if self.runtime.name != "runc":
@@ -177,18 +276,18 @@ class OciBackend:
     def _remove(self, bundle: Bundle, separation: Separation | None = None) -> None:
         try:
             self.runtime.delete(bundle.sandbox_id)
-            if separation is not None:
-                separation.close()
-            shutil.rmtree(bundle.directory, ignore_errors=True)
+            self._remove_files(bundle, separation)
             metrics.sandbox_removed("run")
         finally:
             self._pending_removals.release()
 
+    def _remove_files(self, bundle: Bundle, separation: Separation | None) -> None:
+        if separation is not None:
+            separation.close()
+        shutil.rmtree(bundle.directory, ignore_errors=True)
+
     def _run(self, bundle: Bundle, job: ExecJob, rlimits: dict[str, int] | None = None) -> ExecOutcome:
         places = sandbox_places(self.config.builds.instance, bundle.sandbox_id)
-        killer = OciKiller(self.runtime, bundle.sandbox_id, places)
-        finished = threading.Event()
-        output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
         # Under runsc the sandbox's stdin is its supervisor's socket (it opens the program's stdin file itself).
         channel = SocketChannel() if self.runtime.name == "runsc" else None
         # A live run under runc: the program's stdin is a pipe we feed.
@@ -203,26 +302,56 @@ class OciBackend:
             link = SupervisorLink(places, channel)
             link.start()
         sink = self._live_sink(bundle, pipe, link)
+        return self._follow(_Running(bundle, job, process, places, started, link, sink))
+
+    def _launch(self, sandbox: AheadSandbox, job: ExecJob, message: bytes) -> ExecOutcome:
+        """Make the waiting sandbox's first process the program; its CPU and peak so far are not the program's."""
+        bundle = sandbox.bundle
+        places = sandbox_places(self.config.builds.instance, bundle.sandbox_id)
+        reset_peak_memory_at(places)
+        cpu_before_ns = cpu_time_ns_at(places) or 0
+        started = time.monotonic()
+        try:
+            sandbox.pipe.send(message)
+        except OSError as exc:  # its launcher is gone: its lease ended, or something killed it
+            raise NotLaunched(str(exc)) from exc
+        sink: StdinSink | None = None
+        if job.live is not None:  # the input follows the message on the same pipe
+            fd = sandbox.pipe.take()
+            assert fd is not None
+            sink = PipeStdin(fd, lambda number: self.runtime.signal(bundle.sandbox_id, number))
+        else:
+            sandbox.pipe.close()
+        return self._follow(_Running(bundle, job, sandbox.process, places, started, None, sink, cpu_before_ns))
+
+    def _follow(self, running: _Running) -> ExecOutcome:
+        """Read a started run to its end, within its limits; its outcome."""
+        bundle, job, places = running.bundle, running.job, running.places
+        killer = OciKiller(self.runtime, bundle.sandbox_id, places)
+        finished = threading.Event()
+        output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished), job.on_output)
+        link, sink = running.link, running.sink
         if job.live is not None and sink is not None:
             feed(job.live, sink, finished)
         sampler = UsageSampler(places).start()
         # Under runc the cgroup's CPU time is the program's; under runsc the supervisor's figures tell it.
-        watch(killer, job, finished, started, link.cpu_used_ns if link is not None else lambda: cpu_time_ns_at(places))
+        watch(killer, job, finished, running.started, link.cpu_used_ns if link is not None else running.cgroup_cpu_ns)
         try:
-            status = _read_until_exit(process, output)
+            status = _read_until_exit(running.process, output)
         finally:
             finished.set()
             if isinstance(sink, PipeStdin):
                 sink.end()
             usage = sampler.stop()
             supervised = link.finish(_RUNTIME_EXIT_S) if link is not None else None
-        duration = time.monotonic() - started
+        duration = time.monotonic() - running.started
         failure = runtime_failure(bundle.runtime_log)
         if failure is not None and killer.reason is None:
             logger.warning("%s failed to run a sandbox: %s", self.runtime.name, failure)
             raise SandboxFailure(f"{self.runtime.name} could not run the sandbox; the server log has its answer")
         if killer.usage is not None:
             usage = merge_usage(usage, killer.usage)
+        usage = running.programs_share(usage)
         return outcome(killer, output, run_end(status, duration, usage, supervised, killer.reason is not None))
 
     def _live_sink(self, bundle: Bundle, pipe: tuple[int, int] | None, link: SupervisorLink | None) -> StdinSink | None:
@@ -236,6 +365,9 @@ class OciBackend:
 
     def close(self) -> None:
         """Remove every sandbox of this instance, its bundles, its state root and cgroups; stop the builders."""
+        if self._ahead is not None:
+            self._ahead.close()  # the idle ones, before the cleanup workers stop
+            self._ahead = None
         self._cleanup.shutdown(wait=True)
         self._cleanup = ThreadPoolExecutor(max_workers=_CLEANUP_WORKERS, thread_name_prefix="oci-cleanup")
         for sandbox_id in self.runtime.list_ids():
@@ -252,6 +384,43 @@ class OciBackend:
         remove_instance_cgroups(self.config.builds.instance)
         self.builds.close()
         self._place = None
+
+
+@dataclass(frozen=True)
+class _Running:
+    """A run whose sandbox runs: what reading it to its end needs."""
+
+    bundle: Bundle
+    job: ExecJob
+    process: subprocess.Popen[bytes]
+    places: CgroupPlaces
+    started: float
+    link: SupervisorLink | None = None
+    sink: StdinSink | None = None
+    #: the cgroup's CPU time before the program (an ahead sandbox's launcher used it)
+    cpu_before_ns: int = 0
+
+    def cgroup_cpu_ns(self) -> int | None:
+        """The program's CPU time so far by the cgroup (runc: the program's processes only, after the launch)."""
+        total = cpu_time_ns_at(self.places)
+        return None if total is None else max(0, total - self.cpu_before_ns)
+
+    def programs_share(self, usage: SandboxUsage) -> SandboxUsage:
+        if usage.cpu_ns is None or not self.cpu_before_ns:
+            return usage
+        return replace(usage, cpu_ns=max(0, usage.cpu_ns - self.cpu_before_ns))
+
+
+def _reap_runtime(process: subprocess.Popen[bytes]) -> None:
+    """Wait for an ahead sandbox's runtime process (its sandbox killed or ended); close our ends of its pipes."""
+    try:
+        process.wait(timeout=_RUNTIME_EXIT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def _own_segment(instance: str) -> str:

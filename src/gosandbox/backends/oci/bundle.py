@@ -14,11 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gosandbox.backends.base import ExecJob
+from gosandbox.backends.docker.images import AGENT
 from gosandbox.backends.handover import PROGRAM_PATH, SANDBOX_DIR, hand_over, program_environment, working_dir
 from gosandbox.backends.oci.separation import Separation
 from gosandbox.backends.oci.spec import OciShape, oci_config, process_rlimits
 from gosandbox.backends.oci.usage import cgroups_path
 from gosandbox.backends.supervisor import SUPERVISOR_CAPABILITIES, supervisor_args
+from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 
 #: RLIMIT_CPU past the wall-clock limit: the server's kill comes first; this holds when the server is gone.
@@ -63,10 +65,45 @@ def write_bundle(
     With a ``separation`` (runc) the sandbox's root is its own view and it joins its own user namespace;
     the rlimits its config then cannot carry are returned, for the runtime to apply (``OciRuntime.run``).
     """
+    _make_directories(bundle)
+    hand_over(bundle.sandbox_dir, job)
+    # Under runsc the first process is the program's supervisor, which counts what the cgroup cannot tell apart
+    # from gVisor's own use (backends/supervisor.py); under runc it is the program itself.
+    supervised = place.runtime == "runsc"
+    first = _First(_first_args(job, supervised), working_dir(job), supervised)
+    return _write_config(place, bundle, job.limits, first, separation)
+
+
+def write_ahead_bundle(
+    place: BundlePlace, bundle: Bundle, limits: Limits, lease_s: float, separation: Separation | None
+) -> dict[str, int] | None:
+    """A bundle for a sandbox created ahead of its run (``ahead.py``): its first process waits to be launched.
+
+    ``/sandbox`` is empty until the run hands its files over; the sandbox is sized for ``limits`` exactly.
+    """
+    _make_directories(bundle)
+    args = [AGENT, "launch", f"--lease={math.ceil(lease_s * 1000)}"]
+    return _write_config(place, bundle, limits, _First(args, "/tmp", supervised=False), separation)
+
+
+@dataclass(frozen=True)
+class _First:
+    """The sandbox's first process: its argv and working directory, and whether it is the program's supervisor."""
+
+    args: list[str]
+    cwd: str
+    supervised: bool
+
+
+def _make_directories(bundle: Bundle) -> None:
     bundle.directory.mkdir(mode=0o700)
     bundle.sandbox_dir.mkdir(mode=0o755)
-    hand_over(bundle.sandbox_dir, job)
-    shape = _shape(place, bundle, job)
+
+
+def _write_config(
+    place: BundlePlace, bundle: Bundle, limits: Limits, first: _First, separation: Separation | None
+) -> dict[str, int] | None:
+    shape = _shape(place, bundle, limits, first)
     if separation is not None:
         shape = replace(shape, rootfs=str(separation.view), user_namespace=separation.userns_shape)
     config = oci_config(shape, place.policy)
@@ -74,20 +111,16 @@ def write_bundle(
     return process_rlimits(shape, place.policy) if separation is not None else None
 
 
-def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
-    limits = job.limits
-    # Under runsc the first process is the program's supervisor, which counts what the cgroup cannot tell apart
-    # from gVisor's own use (backends/supervisor.py); under runc it is the program itself.
-    supervised = place.runtime == "runsc"
-    first_uid = INIT_UID if supervised else PROGRAM_UID
+def _shape(place: BundlePlace, bundle: Bundle, limits: Limits, first: _First) -> OciShape:
+    first_uid = INIT_UID if first.supervised else PROGRAM_UID
     return OciShape(
         rootfs=str(place.rootfs),
-        args=_first_args(job, supervised),
+        args=first.args,
         env=program_environment(limits),
-        cwd=working_dir(job),
+        cwd=first.cwd,
         uid=first_uid,
         gid=first_uid,
-        capabilities=SUPERVISOR_CAPABILITIES if supervised else (),
+        capabilities=SUPERVISOR_CAPABILITIES if first.supervised else (),
         memory_mb=limits.memory_mb,
         cpus=limits.cpus,
         pids=limits.pids,  # the spec adds gVisor's own host tasks under runsc (RUNSC_PIDS_OVERHEAD)
@@ -97,6 +130,13 @@ def _shape(place: BundlePlace, bundle: Bundle, job: ExecJob) -> OciShape:
         cgroups_path=cgroups_path(place.instance, bundle.sandbox_id),
         binds={str(bundle.sandbox_dir): SANDBOX_DIR},
     )
+
+
+def sized_alike(first: Limits, second: Limits) -> bool:
+    """Whether a sandbox created for ``first`` is exactly the one ``second`` would get (``_shape``'s inputs)."""
+    return (first.memory_mb, first.cpus, first.pids, first.wall_s) == (
+        second.memory_mb, second.cpus, second.pids, second.wall_s,
+    )  # fmt: skip
 
 
 def _first_args(job: ExecJob, supervised: bool) -> list[str]:

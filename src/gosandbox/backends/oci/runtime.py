@@ -30,6 +30,7 @@ KNOWN_RUNTIMES = ("runc", "runsc")
 #: has it (0.0~2023 on), else the binary's own default (ptrace in Debian bookworm's 0.0~20221219).
 RUNSC_PLATFORMS = ("auto", "systrap", "ptrace", "kvm")
 _CONTROL_TIMEOUT_S = 30.0
+_LIST_TRIES = 5
 _READ_BYTES = 64 * 1024
 
 
@@ -90,15 +91,19 @@ class OciRuntime:
 
     def list_ids(self) -> list[str]:
         """The sandboxes under our state root, running or stopped."""
-        if not self.root.is_dir():
-            return []
-        result = subprocess.run(  # noqa: S603
-            self._command("list", "--format", "json"), capture_output=True, timeout=_CONTROL_TIMEOUT_S, check=False
-        )
-        if result.returncode != 0:
-            raise SandboxFailure(f"{self.name} list failed: {result.stderr.decode(errors='replace')[:300]}")
-        entries = json.loads(result.stdout or b"null") or []
-        return [str(entry["id"]) for entry in entries]
+        for _ in range(_LIST_TRIES):
+            if not self.root.is_dir():
+                return []
+            result = subprocess.run(  # noqa: S603
+                self._command("list", "--format", "json"), capture_output=True, timeout=_CONTROL_TIMEOUT_S, check=False
+            )
+            if result.returncode == 0:
+                entries = json.loads(result.stdout or b"null") or []
+                return [str(entry["id"]) for entry in entries]
+            if b"no such file or directory" not in result.stderr:
+                break
+            # A sandbox was deleted while the runtime listed the state root: list again.
+        raise SandboxFailure(f"{self.name} list failed: {result.stderr.decode(errors='replace')[:300]}")
 
     def _control(self, *args: str) -> None:
         """A control call whose failure (the sandbox is gone already) is only logged."""
