@@ -120,19 +120,29 @@ def _interleaved(paths: list[BuildPath], program: str, template: str, args: argp
                 rows[path.name].errors += 1
             rows[path.name].samples_s.append(time.perf_counter() - started)
             cpu[path.name] += path.probe() - before
-    return [FloorRow(p.name, program, rows[p.name], cpu[p.name] / args.runs, _rate(template, p.build, args))
-            for p in paths]  # fmt: skip
+    floor_rows = []
+    for path in paths:
+        rate, failed = _rate(template, path.build, args)
+        rows[path.name].errors += failed  # the errors column counts both phases
+        floor_rows.append(FloorRow(path.name, program, rows[path.name], cpu[path.name] / args.runs, rate))
+    return floor_rows
 
 
-def _rate(template: str, build: BuildOnce, args: argparse.Namespace) -> float:
-    done = 0
+def _rate(template: str, build: BuildOnce, args: argparse.Namespace) -> tuple[float, int]:
+    """Builds per second that succeeded with ``args.clients`` concurrent clients, and how many failed."""
+    done = failed = 0
     lock = threading.Lock()
     deadline = time.perf_counter() + args.floor_duration_s
 
     def client() -> None:
-        nonlocal done
+        nonlocal done, failed
         while time.perf_counter() < deadline:
-            build(template.format(tag=uuid.uuid4().hex))
+            try:
+                build(template.format(tag=uuid.uuid4().hex))
+            except Exception:  # counted, not fatal: the client goes on
+                with lock:
+                    failed += 1
+                continue
             with lock:
                 done += 1
 
@@ -142,7 +152,7 @@ def _rate(template: str, build: BuildOnce, args: argparse.Namespace) -> float:
         thread.start()
     for thread in threads:
         thread.join()
-    return done / (time.perf_counter() - started)
+    return done / (time.perf_counter() - started), failed
 
 
 def native_build(work: Path) -> BuildOnce:

@@ -12,6 +12,8 @@ const (
 	// The launch message's header is its length in decimal and a newline; its body is at most this long.
 	launchHeaderBytes = 12
 	launchBodyBytes   = 4 << 20
+	// How long a busy binary (see execProgram) is waited for.
+	execBusyWait = 2 * time.Second
 )
 
 // runLaunch is the first process of a run sandbox created ahead of its run (the OCI backend under runc), as the
@@ -58,8 +60,22 @@ func runLaunch(args []string) {
 	if err := syscall.Chdir(dir); err != nil {
 		fail("working directory: " + err.Error())
 	}
-	err := syscall.Exec(argv[0], argv, os.Environ())
+	err := execProgram(argv)
 	fail("start the program: " + err.Error())
+}
+
+// execProgram execs the program; on ETXTBSY it tries again for a while. The server wrote the binary a moment
+// ago, and a child it forked meanwhile (another sandbox's runtime) holds a copy of that write descriptor until
+// its own exec closes it: a window of milliseconds in which the kernel refuses to run the file.
+func execProgram(argv []string) error {
+	deadline := time.Now().Add(execBusyWait)
+	for {
+		err := syscall.Exec(argv[0], argv, os.Environ())
+		if err != syscall.ETXTBSY || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // readLaunch reads the message's header and body from fd 0, no byte more; nil when the pipe ends first.
