@@ -14,8 +14,9 @@ The runtime process is still our child and exits with the program's status; the 
 user namespace, cgroup limits, rlimits, seccomp filter and the watcher that kills it when the server dies are the
 ones a fresh sandbox gets, made earlier. Each sandbox serves one run and is deleted after it, like a fresh one.
 What a pre-made sandbox cannot know in advance is its size: a run whose limits shape the sandbox differently
-(``bundle.sized_alike``) gets a fresh one. The CPU time and memory peak that the launcher used before the program
-are taken out of the program's figures (its CPU is read, its peak started over, at the launch).
+(``bundle.sized_alike``) gets a fresh one. The CPU time the launcher used before the program is taken out of the program's
+figures (the cgroup's CPU is read at the launch); its memory peak is started over then where the cgroup can
+(v1; under v2 a peak below the launcher's ~2 MiB would read as the launcher's).
 """
 
 from __future__ import annotations
@@ -46,8 +47,6 @@ class LaunchPipe:
     def __init__(self, write_fd: int) -> None:
         self._fd: int | None = write_fd
         self._lock = threading.Lock()
-        #: the message went out: the program may be running
-        self.launched = False
 
     def send(self, message: bytes) -> None:
         """Write the launch message; ``OSError`` (EPIPE) when the waiting process is gone (its lease ended)."""
@@ -55,7 +54,6 @@ class LaunchPipe:
         with self._lock:
             if self._fd is None:
                 raise OSError("the launch pipe is closed")
-            self.launched = True  # from the first byte on, whatever follows
             while view:
                 view = view[os.write(self._fd, view) :]
 

@@ -212,16 +212,16 @@ class OciBackend:
             return self._execute_fresh(job)
         finally:
             self._pending_removals.acquire()
-            self._cleanup.submit(self._destroy_after_run, sandbox)
+            self._cleanup.submit(self._end_ahead, sandbox)
 
     def _create_ahead(self) -> AheadSandbox:
         """Start a sandbox whose first process waits for its program (ahead.py), sized for the default limits."""
         assert self._place is not None
         started = time.monotonic()
         bundle = Bundle(self._bundles_dir / uuid.uuid4().hex, uuid.uuid4().hex)
-        self._set_idle(bundle.sandbox_id, True)
         separation = None
         read_fd, write_fd = os.pipe()
+        self._set_idle(bundle.sandbox_id, True)
         try:
             separation = self._separation(bundle.sandbox_id)
             limits = self.config.default_limits
@@ -238,13 +238,12 @@ class OciBackend:
         return AheadSandbox(bundle, separation, process, LaunchPipe(write_fd), limits, started)
 
     def _destroy_ahead(self, sandbox: AheadSandbox) -> None:
-        """Remove an ahead sandbox no run took (too old, or the backend closes)."""
-        sandbox.pipe.close()  # the launcher exits at the hang-up, if it still waits
-        self.runtime.kill(sandbox.bundle.sandbox_id)
-        _reap_runtime(sandbox.process)
+        """Remove an ahead sandbox no run took (too old, or the backend closes); the pool's thread must go on."""
         self._pending_removals.acquire()
-        self._remove(sandbox.bundle, sandbox.separation)
-        self._set_idle(sandbox.bundle.sandbox_id, False)
+        try:
+            self._end_ahead(sandbox)
+        except Exception as exc:  # its removal failed: the next start's reaper removes what is left
+            logger.warning("could not remove sandbox %s created ahead: %s", sandbox.bundle.sandbox_id[:12], exc)
 
     def _set_idle(self, sandbox_id: str, idle: bool) -> None:
         with self._idle_lock:
@@ -258,12 +257,17 @@ class OciBackend:
         with self._idle_lock:
             return frozenset(self._idle)
 
-    def _destroy_after_run(self, sandbox: AheadSandbox) -> None:
-        sandbox.pipe.close()  # unlaunched (the run failed first): the launcher exits at the hang-up
-        if sandbox.process.poll() is None and sandbox.pipe.launched:
-            self.runtime.kill(sandbox.bundle.sandbox_id)  # launched, and not read to its end: it may still run
-        _reap_runtime(sandbox.process)
-        self._remove(sandbox.bundle, sandbox.separation)
+    def _end_ahead(self, sandbox: AheadSandbox) -> None:
+        """End an ahead sandbox, run in or not, and remove it; the removal permit the caller took is released
+        whatever fails before."""
+        try:
+            sandbox.pipe.close()  # an unlaunched launcher exits at the hang-up
+            if sandbox.process.poll() is None:
+                self.runtime.kill(sandbox.bundle.sandbox_id)  # what still runs in it (a run not read to its end)
+            _reap_runtime(sandbox.process)
+        finally:
+            self._set_idle(sandbox.bundle.sandbox_id, False)
+            self._remove(sandbox.bundle, sandbox.separation)
 
     def _separation(self, sandbox_id: str) -> Separation | None:
         """Under runc, the sandbox's own root view and user namespace (separation.py); gVisor needs neither."""
@@ -312,6 +316,8 @@ class OciBackend:
         cpu_before_ns = cpu_time_ns_at(places) or 0
         started = time.monotonic()
         try:
+            if sandbox.process.poll() is not None:  # its first process, the launcher, has ended
+                raise OSError(f"its runtime exited with {sandbox.process.returncode}")
             sandbox.pipe.send(message)
         except OSError as exc:  # its launcher is gone: its lease ended, or something killed it
             raise NotLaunched(str(exc)) from exc
