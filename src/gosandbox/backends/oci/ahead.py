@@ -14,9 +14,9 @@ The runtime process is still our child and exits with the program's status; the 
 user namespace, cgroup limits, rlimits, seccomp filter and the watcher that kills it when the server dies are the
 ones a fresh sandbox gets, made earlier. Each sandbox serves one run and is deleted after it, like a fresh one.
 What a pre-made sandbox cannot know in advance is its size: a run whose limits shape the sandbox differently
-(``bundle.sized_alike``) gets a fresh one. The CPU time the launcher used before the program is taken out of the program's
-figures (the cgroup's CPU is read at the launch); its memory peak is started over then where the cgroup can
-(v1; under v2 a peak below the launcher's ~2 MiB would read as the launcher's).
+(``bundle.sized_alike``) gets a fresh one. The CPU time the launcher used before the program is taken out of
+the program's figures (the cgroup's CPU is read at the launch); its memory peak is started over then where the
+cgroup can (v1; under v2 a peak below the launcher's ~2 MiB would read as the launcher's).
 """
 
 from __future__ import annotations
