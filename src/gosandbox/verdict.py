@@ -29,14 +29,18 @@ _AT_THE_LIMIT = {
 def classify(outcome: ExecOutcome) -> Status:
     """Pick the status; limits the sandbox enforced win over the exit code they caused.
 
-    Output past the cap is ``output_limit`` only when the flood was the program's doing: a
-    program that was already crashing (its stderr holds a Go crash report) keeps the crash's
-    verdict whoever ended it, and ``truncated`` tells that the output was cut.
+    Output past the cap is ``output_limit`` when the flood was the program's doing: a program
+    that was already crashing (its stderr holds a Go crash report) keeps the crash's verdict
+    whoever ended it, and ``truncated`` tells that the output was cut. Whether our kill or the
+    program's own end came first does not matter (a flood that ends while the kill is on its way
+    is still a flood); a time limit reached before the flood began wins.
     """
     if outcome.output_exceeded and outcome.signal == signals.SIGKILL:
         return _crash_status(outcome.stderr) or Status.OUTPUT_LIMIT
     if outcome.timed_out or outcome.cancelled or outcome.cpu_limit_hit:
         return Status.TIMEOUT
+    if outcome.output_exceeded:
+        return _crash_status(outcome.stderr) or Status.OUTPUT_LIMIT
     go_out_of_memory = outcome.exit_code == _GO_FATAL_EXIT and _GO_OUT_OF_MEMORY.search(outcome.stderr) is not None
     if outcome.oom_killed or go_out_of_memory:
         return Status.MEMORY_LIMIT

@@ -26,7 +26,9 @@ def test_a_package_runs_in_its_directory_and_a_live_run_keeps_the_pipe_as_stdin(
     assert launch_message(job(live=LiveStdin())) == b"20\n/tmp\0\0/sandbox/prog\0"
 
 
-@pytest.mark.parametrize("args", [("a\0b",), ("x" * LAUNCH_BODY_BYTES,)], ids=["nul", "too-long"])
+@pytest.mark.parametrize(
+    "args", [("a\0b",), ("x" * LAUNCH_BODY_BYTES,), ("\ud800",)], ids=["nul", "too-long", "lone-surrogate"]
+)
 def test_what_the_message_cannot_carry_is_left_to_a_fresh_sandbox(args: tuple[str, ...]) -> None:
     assert launch_message(job(*args)) is None
 

@@ -103,13 +103,16 @@ def test_enforced_limits_win_over_a_zero_exit() -> None:
     ("facts", "status"),
     [
         (outcome(2, stderr=b"panic: flood\n", output_exceeded=True), Status.RUNTIME_ERROR),
-        (outcome(0, output_exceeded=True), Status.OK),
-        (outcome(134, signal.SIGABRT, output_exceeded=True), Status.RUNTIME_ERROR),
+        (outcome(0, output_exceeded=True), Status.OUTPUT_LIMIT),
+        (outcome(1, output_exceeded=True), Status.OUTPUT_LIMIT),
+        (outcome(134, signal.SIGABRT, stderr=b"SIGABRT: abort\n", output_exceeded=True), Status.RUNTIME_ERROR),
         (outcome(137, signal.SIGKILL, output_exceeded=True, timed_out=False, oom_killed=True), Status.OUTPUT_LIMIT),
         (outcome(None, output_exceeded=True, timed_out=True), Status.TIMEOUT),
     ],
 )
-def test_output_limit_only_when_our_kill_ended_the_program(facts: ExecOutcome, status: Status) -> None:
+def test_output_past_the_cap_is_output_limit_unless_a_crash_or_deadline_came_first(
+    facts: ExecOutcome, status: Status
+) -> None:
     assert classify(facts) is status
 
 

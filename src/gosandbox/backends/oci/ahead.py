@@ -31,7 +31,6 @@ from gosandbox.backends.base import ExecJob
 from gosandbox.backends.handover import PROGRAM_PATH, STDIN_PATH, working_dir
 from gosandbox.backends.oci.bundle import Bundle
 from gosandbox.backends.oci.separation import Separation
-from gosandbox.limits import Limits
 
 #: The launcher reads a message of at most this many bytes (images/launch.go's launchBodyBytes).
 LAUNCH_BODY_BYTES = 4 << 20
@@ -78,7 +77,6 @@ class AheadSandbox:
     #: the runtime (``runc run``), our child: it exits with the program's status
     process: subprocess.Popen[bytes]
     pipe: LaunchPipe
-    limits: Limits
     #: time.monotonic() when its creation was asked for
     started: float = field(default_factory=time.monotonic)
 
@@ -89,7 +87,10 @@ def launch_message(job: ExecJob) -> bytes | None:
     fields = [working_dir(job), stdin, PROGRAM_PATH, *job.args]
     if any("\0" in text for text in fields):
         return None
-    body = b"".join(text.encode("utf-8", errors="surrogateescape") + b"\0" for text in fields)
+    try:
+        body = b"".join(text.encode("utf-8") + b"\0" for text in fields)
+    except UnicodeEncodeError:  # a lone surrogate: no argv carries it
+        return None
     if len(body) > LAUNCH_BODY_BYTES:
         return None
     return b"%d\n" % len(body) + body

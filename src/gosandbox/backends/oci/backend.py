@@ -224,7 +224,7 @@ class OciBackend:
         self._set_idle(bundle.sandbox_id, True)
         try:
             separation = self._separation(bundle.sandbox_id)
-            limits = self.config.default_limits
+            limits = self.config.default_limits  # sized_alike() sends only runs of these limits here
             rlimits = write_ahead_bundle(self._place, bundle, limits, self.config.lease_s, separation)
             process = self.runtime.run(bundle.directory, bundle.sandbox_id, read_fd, rlimits)
         except BaseException:
@@ -235,7 +235,7 @@ class OciBackend:
         finally:
             os.close(read_fd)  # the runtime holds the sandbox's end now
         metrics.sandbox_created("run")
-        return AheadSandbox(bundle, separation, process, LaunchPipe(write_fd), limits, started)
+        return AheadSandbox(bundle, separation, process, LaunchPipe(write_fd), started)
 
     def _destroy_ahead(self, sandbox: AheadSandbox) -> None:
         """Remove an ahead sandbox no run took (too old, or the backend closes); the pool's thread must go on."""
