@@ -8,9 +8,9 @@ runner turns those facts into a verdict. Backends raise only
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gosandbox.backends.live import LiveStdin
 from gosandbox.limits import Limits
@@ -122,3 +122,18 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Remove every sandbox this backend created."""
+
+
+@runtime_checkable
+class SeriesBackend(Protocol):
+    """A backend that runs one program on many inputs faster than a sandbox each (the judge's cases)."""
+
+    def execute_series(self, jobs: Sequence[ExecJob]) -> Iterator[ExecOutcome]:
+        """Each job's outcome in order, each run as afresh as by :meth:`Backend.execute`; stop iterating to stop."""
+
+
+def execute_each(backend: Backend, jobs: Sequence[ExecJob]) -> Iterator[ExecOutcome]:
+    """Each job's outcome in order: in a series where the backend has one, else one sandbox each."""
+    if isinstance(backend, SeriesBackend):
+        return backend.execute_series(jobs)
+    return (backend.execute(job) for job in jobs)

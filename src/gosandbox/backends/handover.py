@@ -57,6 +57,13 @@ def hand_over(host_dir: Path, job: ExecJob) -> None:
     _write_package(host_dir / "pkg", job.package_files)
 
 
+def hand_over_stdin(host_dir: Path, name: str, data: bytes) -> str:
+    """Write one more stdin file, ``name``, into ``host_dir`` (a series' case): its path in the sandbox."""
+    check_file_name(name)
+    _write_new(host_dir / name, data, _FILE_MODE)
+    return f"{SANDBOX_DIR}/{name}"
+
+
 def _write_package(pkg_dir: Path, files: Mapping[str, str]) -> None:
     """The package's files under ``pkg_dir``, their names checked again here (all before any is written)."""
     check_no_file_is_a_directory(files)

@@ -85,6 +85,17 @@ def supervisor_args(
     return [AGENT, "supervise", *first, str(uid), limit, report, stdin, PROGRAM_PATH, *program_args]
 
 
+def series_args(cpu_ms: int | None, *, report: str, uid: int = PROGRAM_UID) -> list[str]:
+    """The first process of a sandbox that runs one program on many cases (``gosandbox-agent series``, runc).
+
+    It starts as root and becomes INIT_UID itself (runc gives a non-root first process its capabilities only as
+    ambient ones, which the program would inherit), and writes its lines to ``report``: runc copies our socket to
+    the sandbox's stdin through a pipe of its own, which reads only.
+    """
+    limit = str(cpu_ms) if cpu_ms is not None else "0"
+    return [AGENT, "series", f"--as={INIT_UID}", str(uid), limit, report, PROGRAM_PATH]
+
+
 def create_report(path: Path) -> Path:
     """An empty report file that only the supervisor's uid may open: the program (another uid) cannot write it."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, _REPORT_MODE)
@@ -275,12 +286,12 @@ class SupervisorLink:
             self.channel.send(b"go\n")
             self._started = True
             self.program_started.set()
-        elif (progress := _PROGRESS.fullmatch(line)) is not None:
-            self._cpu_ns = int(progress[1]) * 1000
-        elif (end := _END.fullmatch(line)) is not None:
+        elif (progress := progress_ns(line)) is not None:
+            self._cpu_ns = progress
+        elif (end := program_end(line)) is not None:
             self._usage_at_end = read_usage_at(self.places)
-            self._end = _program_end(end)
-            self._cpu_ns = self._end.cpu_ns
+            self._end = end
+            self._cpu_ns = end.cpu_ns
             return False
         else:
             logger.warning("the sandbox's supervisor said something unexpected: %r", line[:80])
@@ -310,7 +321,17 @@ class SupervisorStdin:
             self.link.channel.send(message)
 
 
-def _program_end(found: re.Match[str]) -> ProgramEnd:
+def progress_ns(line: str) -> int | None:
+    """The CPU time a ``cpu_us=N`` line tells; None for another line."""
+    found = _PROGRESS.fullmatch(line)
+    return None if found is None else int(found[1]) * 1000
+
+
+def program_end(line: str) -> ProgramEnd | None:
+    """The program's end an ``end …`` line tells; None for another line."""
+    found = _END.fullmatch(line)
+    if found is None:
+        return None
     how, number, cpu_us, over = found.groups()
     return ProgramEnd(
         exit_code=int(number) if how == "exit" else None,

@@ -54,7 +54,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: gosandbox-agent init|exec|run|supervise|launch|build ...")
+		fail("usage: gosandbox-agent init|exec|run|supervise|launch|series|wipe|build ...")
 	}
 	switch os.Args[1] {
 	case "init":
@@ -67,6 +67,10 @@ func main() {
 		runSupervise(os.Args[2:])
 	case "launch":
 		runLaunch(os.Args[2:])
+	case "series":
+		runSeries(os.Args[2:])
+	case "wipe":
+		runWipe(os.Args[2:])
 	case "build":
 		runBuild(os.Args[2:])
 	case "serve":

@@ -181,6 +181,9 @@ type supervision struct {
 	overLimit bool
 	// a live run's signals for the program, sent from this thread: only it holds CAP_KILL under Docker
 	signals <-chan syscall.Signal
+	// a series' stops (series.go), each for the case of its number: this is case number
+	stops  <-chan int
+	number int
 }
 
 // reaped is one process of the program that ended, and its rusage's CPU time (its own and its reaped children's).
@@ -203,6 +206,10 @@ func (s *supervision) untilExit(exits <-chan reaped) syscall.WaitStatus {
 			}
 		case sig := <-s.signals:
 			_ = syscall.Kill(s.pid, sig)
+		case stop := <-s.stops:
+			if stop == s.number {
+				_ = syscall.Kill(-1, syscall.SIGKILL)
+			}
 		case <-ticker.C:
 			switch {
 			case tick%progressEvery == 0:

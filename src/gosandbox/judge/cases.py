@@ -39,12 +39,23 @@ class CaseRunner:
     checker: bytes | None
     cancel: threading.Event
 
+    @property
+    def interactive(self) -> bool:
+        return self.checker is not None and self.task.checker is not None and self.task.checker.interactive
+
     def run(self, case: Case) -> CaseResult:
         """The case's run and verdict."""
-        limits = self.task.program.limits
-        if self.checker is not None and self.task.checker is not None and self.task.checker.interactive:
+        if self.checker is not None and self.interactive:
             return self._interactive(self.checker, case)
-        outcome = self.backend.execute(ExecJob(self.program, case.stdin, case.args, limits, self.cancel))
+        return self.judged(case, self.backend.execute(self.job(case)))
+
+    def job(self, case: Case) -> ExecJob:
+        """The program's run on the case (not for an interactive problem: there the interactor is its input)."""
+        return ExecJob(self.program, case.stdin, case.args, self.task.program.limits, self.cancel)
+
+    def judged(self, case: Case, outcome: ExecOutcome) -> CaseResult:
+        """The verdict on the program's run on the case: by comparison, or by the checker (run now)."""
+        limits = self.task.program.limits
         status = classify(outcome)
         if self.checker is not None:
             verdict = self._checked(self.checker, case, status, outcome)

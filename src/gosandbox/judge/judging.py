@@ -1,9 +1,12 @@
-"""Judge a program: one build (and one of its checker), then every case in its own fresh sandbox.
+"""Judge a program: one build (and one of its checker), then every case, each run afresh.
 
-Cases run ``parallel`` at a time (each a sandbox of its own, with its own limits and accounting), in
-order: a case starts only after every earlier one started, so with ``stop_on_first_failure`` the cases
-after the first failing one are not started once it is known, and are reported ``skipped`` however far
-the others got (DOMjudge's lazy judging). ``on_case`` hears of each case as it ends (its index and result).
+One at a time (the default), the program's runs are a series where the backend has one: one sandbox serves
+many cases, each a new process with its own limits and accounting, in a sandbox emptied after the one before
+(``backends/oci/series.py``); elsewhere each case starts a sandbox. With ``parallel`` above 1 the cases run
+that many at a time, each in a sandbox of its own, in order: a case starts only after every earlier one
+started. Either way, with ``stop_on_first_failure`` the cases after the first failing one are not started
+once it is known, and are reported ``skipped`` however far the others got (DOMjudge's lazy judging).
+``on_case`` hears of each case as it ends (its index and result).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from gosandbox.backends.base import BuildOutcome
+from gosandbox.backends.base import BuildOutcome, execute_each
 from gosandbox.diagnostics import parse_positions
 from gosandbox.judge.cases import CaseRunner, skipped
 from gosandbox.judge.feedback import with_relay
@@ -76,10 +79,33 @@ def _run_cases(runner: CaseRunner, on_case: CaseHeard | None, parallel: int) -> 
             on_case(index, result)
         return result
 
+    if parallel == 1 and not runner.interactive:
+        return _run_in_series(runner, on_case)
     if parallel == 1:
         return [one(index) for index in range(len(task.cases))]
     with ThreadPoolExecutor(max_workers=min(parallel, len(task.cases)), thread_name_prefix="judge-case") as pool:
         return list(pool.map(one, range(len(task.cases))))
+
+
+def _run_in_series(runner: CaseRunner, on_case: CaseHeard | None) -> list[CaseResult]:
+    """The cases one after another, the program's runs in a series where the backend has one (base.execute_each)."""
+    task, results = runner.task, list[CaseResult]()
+    runs = execute_each(runner.backend, [runner.job(case) for case in task.cases])
+    try:
+        for index, case in enumerate(task.cases):
+            lazy_stop = task.stop_on_first_failure and any(r.status != Verdict.ACCEPTED for r in results)
+            if runner.cancel.is_set() or lazy_stop:
+                results += [skipped(rest) for rest in task.cases[index:]]
+                break
+            result = runner.judged(case, next(runs))
+            results.append(result)
+            if on_case is not None:
+                on_case(index, result)
+    finally:
+        close = getattr(runs, "close", None)  # a series' sandbox ends with its iterator
+        if close is not None:
+            close()
+    return results
 
 
 def _build_of(outcome: BuildOutcome, cached: bool) -> Build:

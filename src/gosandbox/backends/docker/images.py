@@ -78,7 +78,7 @@ def pinned_go_version() -> str:
 
 
 #: The agent's Go files (one program): their text is part of every image's identity.
-_AGENT_FILES = ("agent.go", "supervise.go", "launch.go", "buildservice.go", "fastbuild.go", "trimcache.go")
+_AGENT_FILES = ("agent.go", "supervise.go", "launch.go", "series.go", "buildservice.go", "fastbuild.go", "trimcache.go")
 
 
 def _agent_file(name: str) -> bytes:

@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,12 +44,20 @@ from gosandbox.backends.handover import hand_over
 from gosandbox.backends.host_ids import check_host_range
 from gosandbox.backends.live import PipeStdin, StdinSink, feed
 from gosandbox.backends.oci.ahead import AheadSandbox, LaunchPipe, NotLaunched, launch_message
-from gosandbox.backends.oci.bundle import Bundle, BundlePlace, sized_alike, write_ahead_bundle, write_bundle
+from gosandbox.backends.oci.bundle import (
+    Bundle,
+    BundlePlace,
+    sized_alike,
+    write_ahead_bundle,
+    write_bundle,
+    write_series_bundle,
+)
 from gosandbox.backends.oci.deathwatch import DeathWatch
 from gosandbox.backends.oci.outcome import outcome, run_end
 from gosandbox.backends.oci.rootfs import remove_unfinished, rootfs_for
 from gosandbox.backends.oci.runtime import OciRuntime, find_runtime, pipe_chunks, runtime_failure
 from gosandbox.backends.oci.separation import Separation, remove_leftover_views, views_of
+from gosandbox.backends.oci.series import SeriesPlace, SeriesSandbox, run_series, same_program
 from gosandbox.backends.oci.usage import UsageSampler, remove_instance_cgroups, sandbox_places
 from gosandbox.backends.oci.userns import NamespacesAhead
 from gosandbox.backends.pool import SandboxPool
@@ -181,6 +190,54 @@ class OciBackend:
         if self._ahead is not None and message is not None and sized_alike(job.limits, self.config.default_limits):
             return self._execute_ahead(job, message)
         return self._execute_fresh(job)
+
+    def execute_series(self, jobs: Sequence[ExecJob]) -> Iterator[ExecOutcome]:
+        """Each job's outcome in order; the runs of one program share sandboxes, one case after another (series.py)."""
+        self.start()
+        # Under runsc the Sentry keeps the memory a case freed for the next: the cgroup could not tell a later
+        # case's peak, and a case past the memory limit takes the whole sandbox down. Its cases start their own.
+        if len(jobs) < 2 or not same_program(jobs) or self.runtime.name != "runc":
+            return (self.execute(job) for job in jobs)
+        return run_series(jobs, self._start_series)
+
+    def _start_series(self, job: ExecJob) -> SeriesSandbox:
+        """Start a sandbox whose first process is the series supervisor of ``job``'s program (series.py)."""
+        assert self._place is not None
+        bundle = Bundle(self._bundles_dir / uuid.uuid4().hex, uuid.uuid4().hex)
+        separation, channel, report = None, SocketChannel(), None
+        try:
+            separation = self._separation(bundle.sandbox_id)
+            assert separation is not None  # runc's
+            rlimits, fifo = write_series_bundle(self._place, bundle, job, separation)
+            # Read and write: the FIFO never reads as ended, the runtime's stdout does when the sandbox ends.
+            report = os.open(fifo, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+            process = self.runtime.run(bundle.directory, bundle.sandbox_id, channel.sandbox_end(), rlimits)
+        except BaseException:
+            channel.close()
+            if report is not None:
+                os.close(report)
+            self._remove_files(bundle, separation)
+            raise
+        channel.runtime_started()
+        metrics.sandbox_created("run")
+
+        def end(process: subprocess.Popen[bytes]) -> None:
+            self._pending_removals.acquire()
+            self._cleanup.submit(self._end_series, bundle, separation, process)
+
+        places = sandbox_places(self.config.builds.instance, bundle.sandbox_id)
+        where = SeriesPlace(bundle.sandbox_dir, places, lambda: self.runtime.kill(bundle.sandbox_id), end)
+        return SeriesSandbox(process, channel, where, report)
+
+    def _end_series(self, bundle: Bundle, separation: Separation | None, process: subprocess.Popen[bytes]) -> None:
+        """Wait for a series sandbox's runtime (its supervisor ends at our hang-up), then remove it."""
+        try:
+            _reap_runtime(process)
+            failure = runtime_failure(bundle.runtime_log)
+            if failure is not None:
+                logger.warning("%s failed to run a series sandbox: %s", self.runtime.name, failure)
+        finally:
+            self._remove(bundle, separation)
 
     def _execute_fresh(self, job: ExecJob) -> ExecOutcome:
         """Run ``job`` in a sandbox started for it, whose first process is the program (or its supervisor)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,10 +20,12 @@ from gosandbox.backends.handover import PROGRAM_PATH, SANDBOX_DIR, hand_over, pr
 from gosandbox.backends.oci.separation import Separation
 from gosandbox.backends.oci.spec import OciShape, oci_config, process_rlimits
 from gosandbox.backends.oci.usage import cgroups_path
-from gosandbox.backends.supervisor import SUPERVISOR_CAPABILITIES, supervisor_args
+from gosandbox.backends.supervisor import SUPERVISOR_CAPABILITIES, series_args, supervisor_args
 from gosandbox.limits import Limits
 from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 
+#: The FIFO of a series sandbox's supervisor's lines under runc, in the hand-over directory.
+SERIES_REPORT = "report"
 #: RLIMIT_CPU past the wall-clock limit: the server's kill comes first; this holds when the server is gone.
 CPU_BACKSTOP_GRACE_S = 2.0
 
@@ -86,6 +89,26 @@ def write_ahead_bundle(
     return _write_config(place, bundle, limits, _First(args, "/tmp", supervised=False), separation)
 
 
+def write_series_bundle(
+    place: BundlePlace, bundle: Bundle, job: ExecJob, separation: Separation
+) -> tuple[dict[str, int] | None, Path]:
+    """A bundle for a series of runs of ``job``'s program (``series.py``, runc): its supervisor is the first process.
+
+    Each case's stdin is handed over when the case starts (:func:`handover.hand_over_stdin`). Returned: the
+    rlimits (as :func:`write_bundle`), and the FIFO of the supervisor's lines, which only its uid may open.
+    """
+    _make_directories(bundle)
+    hand_over(bundle.sandbox_dir, replace(job, stdin=b""))
+    fifo = bundle.sandbox_dir / SERIES_REPORT
+    os.mkfifo(fifo, 0o600)
+    host_uid = separation.userns_shape.host_base + INIT_UID
+    os.chown(fifo, host_uid, host_uid)
+    os.chmod(fifo, 0o600)  # whatever the umask
+    args = series_args(job.limits.cpu_ms, report=f"{SANDBOX_DIR}/{SERIES_REPORT}")
+    first = _First(args, working_dir(job), supervised=True, starts_as_root=True)
+    return _write_config(place, bundle, job.limits, first, separation), fifo
+
+
 @dataclass(frozen=True)
 class _First:
     """The sandbox's first process: its argv and working directory, and whether it is the program's supervisor."""
@@ -93,6 +116,8 @@ class _First:
     args: list[str]
     cwd: str
     supervised: bool
+    #: a supervisor that becomes its own uid (root in the sandbox's user namespace until then)
+    starts_as_root: bool = False
 
 
 def _make_directories(bundle: Bundle) -> None:
@@ -112,7 +137,7 @@ def _write_config(
 
 
 def _shape(place: BundlePlace, bundle: Bundle, limits: Limits, first: _First) -> OciShape:
-    first_uid = INIT_UID if first.supervised else PROGRAM_UID
+    first_uid = 0 if first.starts_as_root else INIT_UID if first.supervised else PROGRAM_UID
     return OciShape(
         rootfs=str(place.rootfs),
         args=first.args,

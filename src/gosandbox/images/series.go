@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	// A case message's body (its stdin file and arguments) is at most this long.
+	caseBodyBytes = 4 << 20
+	// The cleaner's own time: a wipe of a full /tmp takes milliseconds.
+	wipeTimeout = 10 * time.Second
+)
+
+// Where a program may write (the mounts of spec.py that are writable by its uid): wiped between cases.
+var writablePlaces = []string{"/tmp", "/dev/shm", "/dev/mqueue"}
+
+// System V IPC objects outlive their processes; the cleaner removes the program's (each table's IPC_RMID).
+var sysvTables = map[string]func(id int){
+	"/proc/sysvipc/shm": func(id int) { _, _, _ = syscall.Syscall(syscall.SYS_SHMCTL, uintptr(id), ipcRmid, 0) },
+	"/proc/sysvipc/msg": func(id int) { _, _, _ = syscall.Syscall(syscall.SYS_MSGCTL, uintptr(id), ipcRmid, 0) },
+	"/proc/sysvipc/sem": func(id int) { _, _, _ = syscall.Syscall(syscall.SYS_SEMCTL, uintptr(id), 0, ipcRmid) },
+}
+
+const ipcRmid = 0
+
+// runSeries is the first process of a sandbox that runs one program on many cases, one after another (the
+// judge's cases): the supervisor of supervise.go, as another uid than the program, not dumpable, so the program
+// can neither signal, trace nor read it. It talks to the backend over its stdin, a socket only it holds:
+//
+//	-> "ready"                         set up, no case started
+//	<- "case N" and N bytes            run the program once: its stdin file and its arguments, each ended by a NUL
+//	-> "cpu_us=N"                      while a case runs, as under supervise
+//	-> "end exit=N|signal=N cpu_us=N cpu_limit=0|1"
+//	                                   every process of the case is dead, and the places the program may write
+//	                                   are empty again (files, System V IPC objects): the next case starts afresh
+//	<- "stop K"                        kill every process of case K (the K-th "case", from 1) if it still runs
+//
+// The backend reads the sandbox's counters between cases; its hang-up ends the series (and a case that runs).
+// Each case's program is a new process: its rlimits count from zero.
+func runSeries(args []string) {
+	runtime.LockOSThread() // every fork is from this thread, whose bounding set is dropped below
+	if as, ok := strings.CutPrefix(firstArg(args), "--as="); ok {
+		becomeKeepingCapabilities(parseID(as))
+		args = args[1:]
+	}
+	if len(args) != 4 {
+		fail("usage: series [--as=SUPERVISOR_UID] UID CPU_MS REPORT PROG")
+	}
+	uid := parseID(args[0])
+	cpuLimit := time.Duration(0)
+	if args[1] != "0" {
+		cpuLimit = parseMs(args[1], "CPU limit")
+	}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
+		fail("prctl: " + errno.Error())
+	}
+	dropBoundingSet()
+	backend := openChannel(args[2])
+	cases, stops := make(chan []byte), make(chan int, 16)
+	go readCases(backend.in, cases, stops)
+	backend.send("ready")
+	for number := 1; ; number++ {
+		message, more := <-cases
+		if !more {
+			_ = syscall.Kill(-1, syscall.SIGKILL)
+			os.Exit(0)
+		}
+		s := supervision{cpuLimit: cpuLimit, backend: backend, stops: stops, number: number}
+		status := s.runCase(uid, args[3], message)
+		clean := wipe(uid)
+		backend.send(fmt.Sprintf("end %s cpu_us=%d cpu_limit=%d", describeStatus(status), s.reapedCPU.Microseconds(), boolDigit(s.overLimit)))
+		if !clean {
+			os.Exit(0) // the backend runs the next cases in a sandbox of their own
+		}
+	}
+}
+
+// runCase starts the program on one case's stdin and arguments, and waits until every process of it is dead.
+func (s *supervision) runCase(uid uint32, program string, message []byte) syscall.WaitStatus {
+	fields := strings.Split(strings.TrimSuffix(string(message), "\x00"), "\x00")
+	stdin, err := syscall.Open(fields[0], syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		fail("open the case's stdin: " + err.Error())
+	}
+	argv := append([]string{program}, fields[1:]...)
+	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
+	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{uintptr(stdin), 1, 2}, Sys: &syscall.SysProcAttr{Credential: credential}}
+	pid, err := forkExecProgram(argv, attr)
+	_ = syscall.Close(stdin)
+	if err != nil {
+		fail("start the program: " + err.Error())
+	}
+	s.pid = pid
+	exits := make(chan reaped, 16)
+	go reapAll(exits)
+	status := s.untilExit(exits)
+	_ = syscall.Kill(-1, syscall.SIGKILL) // what the case left running ends with it
+	for r := range exits {
+		s.reapedCPU += r.cpu
+	}
+	return status
+}
+
+// forkExecProgram starts the program, waiting out ETXTBSY as execProgram does.
+func forkExecProgram(argv []string, attr *syscall.ProcAttr) (int, error) {
+	deadline := time.Now().Add(execBusyWait)
+	for {
+		pid, err := syscall.ForkExec(argv[0], argv, attr)
+		if err != syscall.ETXTBSY || time.Now().After(deadline) {
+			return pid, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// readCases serves the backend's messages: each case in order, each stop by its case's number.
+func readCases(in *bufio.Reader, cases chan<- []byte, stops chan<- int) {
+	defer close(cases)
+	for {
+		line, err := in.ReadString('\n')
+		if err != nil {
+			return
+		}
+		word, value, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+		number, err := strconv.Atoi(value)
+		if err != nil || number <= 0 {
+			fail("the backend said " + strconv.Quote(line))
+		}
+		switch word {
+		case "case":
+			if number > caseBodyBytes {
+				fail("a case message is too long")
+			}
+			body := make([]byte, number)
+			if _, err := io.ReadFull(in, body); err != nil {
+				return
+			}
+			cases <- body
+		case "stop":
+			select {
+			case stops <- number:
+			default: // sixteen stops pending: the case is being killed anyway
+			}
+		default:
+			fail("the backend said " + strconv.Quote(line))
+		}
+	}
+}
+
+// wipe empties the places the program may write, as the program's uid (their files are its own; we hold no
+// capability over files), when there is anything to remove; false if something is left.
+func wipe(uid uint32) bool {
+	if !somethingLeft() {
+		return true
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
+	attr := &syscall.ProcAttr{Env: []string{}, Sys: &syscall.SysProcAttr{Credential: credential}}
+	pid, err := syscall.ForkExec(self, []string{self, "wipe"}, attr)
+	if err != nil {
+		return false
+	}
+	done := make(chan struct{})
+	go func() {
+		var status syscall.WaitStatus
+		for {
+			if _, err := syscall.Wait4(pid, &status, 0, nil); err != syscall.EINTR {
+				break
+			}
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(wipeTimeout):
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		return false
+	}
+	return !somethingLeft()
+}
+
+// somethingLeft: an entry in a writable place, or a System V IPC object.
+func somethingLeft() bool {
+	for _, place := range writablePlaces {
+		if entries, err := os.ReadDir(place); err == nil && len(entries) > 0 {
+			return true
+		}
+	}
+	for table := range sysvTables {
+		if len(sysvIDs(table)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// runWipe is the cleaner (as the program's uid, started by runSeries): it removes every entry of the writable
+// places, and every System V IPC object.
+func runWipe(args []string) {
+	if len(args) != 0 {
+		fail("usage: wipe")
+	}
+	for _, place := range writablePlaces {
+		removeEntries(place)
+	}
+	for table, remove := range sysvTables {
+		for _, id := range sysvIDs(table) {
+			remove(id)
+		}
+	}
+}
+
+// removeEntries removes what dir holds, making each directory of it ours to read and write first (a program may
+// have taken those rights away from itself to keep its files).
+func removeEntries(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, entry := range entries {
+		path := dir + "/" + entry.Name()
+		if entry.IsDir() {
+			_ = os.Chmod(path, 0o700)
+			removeEntries(path)
+		}
+		_ = os.Remove(path)
+	}
+}
+
+// sysvIDs lists the ids of a /proc/sysvipc table (its second column).
+func sysvIDs(table string) []int {
+	data, err := os.ReadFile(table)
+	if err != nil {
+		return nil
+	}
+	var ids []int
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		if id, err := strconv.Atoi(fields[1]); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
