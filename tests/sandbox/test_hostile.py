@@ -19,10 +19,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from gosandbox.backends.base import Backend, BuildJob, ExecJob, SeriesBackend
+from gosandbox.limits import Limits
+from gosandbox.runner import text
+from gosandbox.verdict import classify
 from support.combinations import COMBINATIONS, DEFAULT_COMBINATION, OTHER_COMBINATIONS, Combination, every_combination
 from support.docker_helpers import programs_left, run, wait_until_no_programs_left
 
 CORPUS = Path(__file__).resolve().parents[1] / "hostile"
+GO_MOD = "module m\n\ngo 1.27\n"
 Result = dict[str, Any]
 Check = Callable[[Result], None]
 
@@ -260,6 +265,31 @@ def test_hostile_program(sandbox_app: TestClient, combination: Combination, name
     for check in checks:
         check(result)
     assert sandbox_app.get("/healthz").status_code == 200
+    assert wait_until_no_programs_left(combination.instance) == []
+    assert _host_fingerprint() == before
+
+
+@pytest.mark.parametrize("name", SECURITY_CRITICAL)
+@pytest.mark.parametrize("combination", [pytest.param(DEFAULT_COMBINATION, id=str(DEFAULT_COMBINATION))])
+def test_hostile_program_as_the_cases_of_one_judging(
+    sandbox_backend: Backend, combination: Combination, name: str
+) -> None:
+    """Under the default (oci+runc) a judging's cases share a sandbox (backends/oci/series.py): there the program
+    is not PID 1 (our supervisor is), and a case runs where an earlier one ran. Each case keeps its verdict."""
+    assert isinstance(sandbox_backend, SeriesBackend)
+    before = _host_fingerprint()
+    built = sandbox_backend.build(BuildJob({"main.go": (CORPUS / name).read_text(), "go.mod": GO_MOD}, 120))
+    assert built.succeeded, built.output
+    assert built.binary is not None
+    job = ExecJob(built.binary, b"", (), Limits(wall_s=3))
+    for outcome in sandbox_backend.execute_series([job, job]):
+        result: Result = {"status": classify(outcome).value, "exit_code": outcome.exit_code, "stdout": text(outcome.stdout),
+                  "stderr": text(outcome.stderr), "truncated": outcome.output_exceeded}  # fmt: skip
+        assert "SANDBOX-BREACH" not in result["stdout"] + result["stderr"], result
+        statuses, checks = expected(combination, name)
+        assert result["status"] in statuses, result
+        for check in checks:
+            check(result)
     assert wait_until_no_programs_left(combination.instance) == []
     assert _host_fingerprint() == before
 

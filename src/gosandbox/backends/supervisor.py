@@ -85,15 +85,16 @@ def supervisor_args(
     return [AGENT, "supervise", *first, str(uid), limit, report, stdin, PROGRAM_PATH, *program_args]
 
 
-def series_args(cpu_ms: int | None, *, report: str, uid: int = PROGRAM_UID) -> list[str]:
+def series_args(cpu_ms: int | None, tasks: int, *, report: str, uid: int = PROGRAM_UID) -> list[str]:
     """The first process of a sandbox that runs one program on many cases (``gosandbox-agent series``, runc).
 
     It starts as root and becomes INIT_UID itself (runc gives a non-root first process its capabilities only as
     ambient ones, which the program would inherit), and writes its lines to ``report``: runc copies our socket to
-    the sandbox's stdin through a pipe of its own, which reads only.
+    the sandbox's stdin through a pipe of its own, which reads only. Each case's program may hold ``tasks``
+    tasks (RLIMIT_NPROC): the sandbox's pids limit leaves room above that for the supervisor.
     """
     limit = str(cpu_ms) if cpu_ms is not None else "0"
-    return [AGENT, "series", f"--as={INIT_UID}", str(uid), limit, report, PROGRAM_PATH]
+    return [AGENT, "series", f"--as={INIT_UID}", str(uid), limit, str(tasks), report, PROGRAM_PATH]
 
 
 def create_report(path: Path) -> Path:

@@ -54,7 +54,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: gosandbox-agent init|exec|run|supervise|launch|series|wipe|build ...")
+		fail("usage: gosandbox-agent init|exec|run|supervise|launch|series|limit|wipe|build ...")
 	}
 	switch os.Args[1] {
 	case "init":
@@ -71,6 +71,8 @@ func main() {
 		runSeries(os.Args[2:])
 	case "wipe":
 		runWipe(os.Args[2:])
+	case "limit":
+		runLimit(os.Args[2:])
 	case "build":
 		runBuild(os.Args[2:])
 	case "serve":

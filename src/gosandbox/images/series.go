@@ -29,7 +29,10 @@ var sysvTables = map[string]func(id int){
 	"/proc/sysvipc/sem": func(id int) { _, _, _ = syscall.Syscall(syscall.SYS_SEMCTL, uintptr(id), 0, ipcRmid) },
 }
 
-const ipcRmid = 0
+const (
+	ipcRmid     = 0
+	rlimitNproc = 6
+)
 
 // runSeries is the first process of a sandbox that runs one program on many cases, one after another (the
 // judge's cases): the supervisor of supervise.go, as another uid than the program, not dumpable, so the program
@@ -44,26 +47,35 @@ const ipcRmid = 0
 //	<- "stop K"                        kill every process of case K (the K-th "case", from 1) if it still runs
 //
 // The backend reads the sandbox's counters between cases; its hang-up ends the series (and a case that runs).
-// Each case's program is a new process: its rlimits count from zero.
+// Each case's program is a new process (through runLimit: at most TASKS tasks, the first the OOM killer takes):
+// its rlimits count from zero.
 func runSeries(args []string) {
 	runtime.LockOSThread() // every fork is from this thread, whose bounding set is dropped below
 	if as, ok := strings.CutPrefix(firstArg(args), "--as="); ok {
 		becomeKeepingCapabilities(parseID(as))
 		args = args[1:]
 	}
-	if len(args) != 4 {
-		fail("usage: series [--as=SUPERVISOR_UID] UID CPU_MS REPORT PROG")
+	if len(args) != 5 {
+		fail("usage: series [--as=SUPERVISOR_UID] UID CPU_MS TASKS REPORT PROG")
 	}
 	uid := parseID(args[0])
 	cpuLimit := time.Duration(0)
 	if args[1] != "0" {
 		cpuLimit = parseMs(args[1], "CPU limit")
 	}
+	tasks := args[2]
+	if n, err := strconv.Atoi(tasks); err != nil || n <= 0 {
+		fail("bad task limit " + tasks)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fail("the agent's path: " + err.Error())
+	}
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
 		fail("prctl: " + errno.Error())
 	}
 	dropBoundingSet()
-	backend := openChannel(args[2])
+	backend := openChannel(args[3])
 	cases, stops := make(chan []byte), make(chan int, 16)
 	go readCases(backend.in, cases, stops)
 	backend.send("ready")
@@ -74,8 +86,8 @@ func runSeries(args []string) {
 			os.Exit(0)
 		}
 		s := supervision{cpuLimit: cpuLimit, backend: backend, stops: stops, number: number}
-		status := s.runCase(uid, args[3], message)
-		clean := wipe(uid)
+		status := s.runCase(uid, []string{self, "limit", tasks, args[4]}, message)
+		clean := wipe(uid, self)
 		backend.send(fmt.Sprintf("end %s cpu_us=%d cpu_limit=%d", describeStatus(status), s.reapedCPU.Microseconds(), boolDigit(s.overLimit)))
 		if !clean {
 			os.Exit(0) // the backend runs the next cases in a sandbox of their own
@@ -83,17 +95,18 @@ func runSeries(args []string) {
 	}
 }
 
-// runCase starts the program on one case's stdin and arguments, and waits until every process of it is dead.
-func (s *supervision) runCase(uid uint32, program string, message []byte) syscall.WaitStatus {
+// runCase starts the program (through start: runLimit) on one case's stdin and arguments, and waits until every
+// process of it is dead.
+func (s *supervision) runCase(uid uint32, start []string, message []byte) syscall.WaitStatus {
 	fields := strings.Split(strings.TrimSuffix(string(message), "\x00"), "\x00")
 	stdin, err := syscall.Open(fields[0], syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		fail("open the case's stdin: " + err.Error())
 	}
-	argv := append([]string{program}, fields[1:]...)
+	argv := append(start, fields[1:]...)
 	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
 	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{uintptr(stdin), 1, 2}, Sys: &syscall.SysProcAttr{Credential: credential}}
-	pid, err := forkExecProgram(argv, attr)
+	pid, err := syscall.ForkExec(argv[0], argv, attr)
 	_ = syscall.Close(stdin)
 	if err != nil {
 		fail("start the program: " + err.Error())
@@ -109,16 +122,26 @@ func (s *supervision) runCase(uid uint32, program string, message []byte) syscal
 	return status
 }
 
-// forkExecProgram starts the program, waiting out ETXTBSY as execProgram does.
-func forkExecProgram(argv []string, attr *syscall.ProcAttr) (int, error) {
-	deadline := time.Now().Add(execBusyWait)
-	for {
-		pid, err := syscall.ForkExec(argv[0], argv, attr)
-		if err != syscall.ETXTBSY || time.Now().After(deadline) {
-			return pid, err
-		}
-		time.Sleep(time.Millisecond)
+// runLimit is each case's first process, as the program's uid (started by runSeries): it keeps the program's
+// tasks to TASKS (RLIMIT_NPROC, both limits: the sandbox's pids limit leaves room above it for the supervisor,
+// which must never fail to make a thread), makes the program the first the kernel kills when the sandbox runs
+// out of memory (oom_score_adj, raised: no privilege needed), then execs the program.
+func runLimit(args []string) {
+	if len(args) < 2 {
+		fail("usage: limit TASKS PROG [ARGS...]")
 	}
+	tasks, err := strconv.ParseUint(args[0], 10, 64)
+	if err != nil || tasks == 0 {
+		fail("bad task limit " + args[0])
+	}
+	if err := syscall.Setrlimit(rlimitNproc, &syscall.Rlimit{Cur: tasks, Max: tasks}); err != nil {
+		fail("RLIMIT_NPROC: " + err.Error())
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0); err != nil {
+		fail("oom_score_adj: " + err.Error())
+	}
+	err = execProgram(args[1:])
+	fail("start the program: " + err.Error())
 }
 
 // readCases serves the backend's messages: each case in order, each stop by its case's number.
@@ -157,13 +180,9 @@ func readCases(in *bufio.Reader, cases chan<- []byte, stops chan<- int) {
 
 // wipe empties the places the program may write, as the program's uid (their files are its own; we hold no
 // capability over files), when there is anything to remove; false if something is left.
-func wipe(uid uint32) bool {
+func wipe(uid uint32, self string) bool {
 	if !somethingLeft() {
 		return true
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return false
 	}
 	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
 	attr := &syscall.ProcAttr{Env: []string{}, Sys: &syscall.SysProcAttr{Credential: credential}}

@@ -26,6 +26,8 @@ from gosandbox.policy import INIT_UID, PROGRAM_UID, Policy
 
 #: The FIFO of a series sandbox's supervisor's lines under runc, in the hand-over directory.
 SERIES_REPORT = "report"
+#: A series supervisor's own tasks (its Go runtime's threads, the cleaner) above the program's pids limit.
+SERIES_SUPERVISOR_PIDS = 32
 #: RLIMIT_CPU past the wall-clock limit: the server's kill comes first; this holds when the server is gone.
 CPU_BACKSTOP_GRACE_S = 2.0
 
@@ -104,8 +106,8 @@ def write_series_bundle(
     host_uid = separation.userns_shape.host_base + INIT_UID
     os.chown(fifo, host_uid, host_uid)
     os.chmod(fifo, 0o600)  # whatever the umask
-    args = series_args(job.limits.cpu_ms, report=f"{SANDBOX_DIR}/{SERIES_REPORT}")
-    first = _First(args, working_dir(job), supervised=True, starts_as_root=True)
+    args = series_args(job.limits.cpu_ms, job.limits.pids, report=f"{SANDBOX_DIR}/{SERIES_REPORT}")
+    first = _First(args, working_dir(job), supervised=True, starts_as_root=True, extra_pids=SERIES_SUPERVISOR_PIDS)
     return _write_config(place, bundle, job.limits, first, separation), fifo
 
 
@@ -118,6 +120,8 @@ class _First:
     supervised: bool
     #: a supervisor that becomes its own uid (root in the sandbox's user namespace until then)
     starts_as_root: bool = False
+    #: tasks the sandbox holds beyond the program's (a series supervisor's, which keeps the program to its own)
+    extra_pids: int = 0
 
 
 def _make_directories(bundle: Bundle) -> None:
@@ -148,7 +152,7 @@ def _shape(place: BundlePlace, bundle: Bundle, limits: Limits, first: _First) ->
         capabilities=SUPERVISOR_CAPABILITIES if first.supervised else (),
         memory_mb=limits.memory_mb,
         cpus=limits.cpus,
-        pids=limits.pids,  # the spec adds gVisor's own host tasks under runsc (RUNSC_PIDS_OVERHEAD)
+        pids=limits.pids + first.extra_pids,  # the spec adds gVisor's own host tasks under runsc (RUNSC_PIDS_OVERHEAD)
         tmpfs_mb=place.policy.tmpfs_mb,
         # CPU time of all threads counts: a program busy on every CPU it has reaches wall_s * cpus.
         cpu_time_limit_s=math.ceil((limits.wall_s + CPU_BACKSTOP_GRACE_S) * max(1.0, limits.cpus)),
