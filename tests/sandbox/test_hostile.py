@@ -283,8 +283,10 @@ def test_hostile_program_as_the_cases_of_one_judging(
     assert built.binary is not None
     job = ExecJob(built.binary, b"", (), Limits(wall_s=3))
     for outcome in sandbox_backend.execute_series([job, job]):
-        result: Result = {"status": classify(outcome).value, "exit_code": outcome.exit_code, "stdout": text(outcome.stdout),
-                  "stderr": text(outcome.stderr), "truncated": outcome.output_exceeded}  # fmt: skip
+        result: Result = {
+            "status": classify(outcome).value, "exit_code": outcome.exit_code, "stdout": text(outcome.stdout),
+            "stderr": text(outcome.stderr), "truncated": outcome.output_exceeded,
+        }  # fmt: skip
         assert "SANDBOX-BREACH" not in result["stdout"] + result["stderr"], result
         statuses, checks = expected(combination, name)
         assert result["status"] in statuses, result
