@@ -1,5 +1,6 @@
 """POST /judge on real sandboxes (the default backend and runtime): one build, each case run afresh (under runc one
-sandbox serves the cases one after another: backends/oci/series.py) with its own verdict, time and memory; a problem directory's cases; the comparison's flags; a Go checker.
+sandbox serves the cases one after another: backends/oci/series.py) with its own verdict, time and memory; a
+problem directory's cases; the comparison's flags; a Go checker.
 
 One program plays every failing solution (it reads what to do from its case's input), so one build serves the
 verdict table; each request holds few cases.
