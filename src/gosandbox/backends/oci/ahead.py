@@ -25,6 +25,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gosandbox.backends.base import ExecJob
@@ -84,13 +85,17 @@ class AheadSandbox:
 def launch_message(job: ExecJob) -> bytes | None:
     """The message that makes the waiting process the program; None when a field cannot be carried (a NUL)."""
     stdin = "" if job.live is not None else STDIN_PATH
-    fields = [working_dir(job), stdin, PROGRAM_PATH, *job.args]
+    body = nul_ended([working_dir(job), stdin, PROGRAM_PATH, *job.args])
+    if body is None or len(body) > LAUNCH_BODY_BYTES:
+        return None
+    return b"%d\n" % len(body) + body
+
+
+def nul_ended(fields: Sequence[str]) -> bytes | None:
+    """Each field in UTF-8 and ended by a NUL (an argv's form); None when one cannot be carried so."""
     if any("\0" in text for text in fields):
         return None
     try:
-        body = b"".join(text.encode("utf-8") + b"\0" for text in fields)
+        return b"".join(text.encode("utf-8") + b"\0" for text in fields)
     except UnicodeEncodeError:  # a lone surrogate: no argv carries it
         return None
-    if len(body) > LAUNCH_BODY_BYTES:
-        return None
-    return b"%d\n" % len(body) + body

@@ -45,6 +45,7 @@ from gosandbox.backends.cgroups import (
     reset_peak_memory_at,
 )
 from gosandbox.backends.handover import hand_over_stdin
+from gosandbox.backends.oci.ahead import nul_ended
 from gosandbox.backends.oci.outcome import KILLED_EXIT, RunEnd, outcome
 from gosandbox.backends.streams import BoundedOutput
 from gosandbox.backends.supervisor import ProgramEnd, SocketChannel, program_cpu_ns, program_end, progress_ns
@@ -66,7 +67,7 @@ def same_program(jobs: Sequence[ExecJob]) -> bool:
     first = jobs[0]
     return all(
         job.binary == first.binary and job.limits == first.limits and job.package_files == first.package_files
-        and job.live is None and job.on_output is None
+        and job.live is None and job.on_output is None and nul_ended(job.args) is not None
         for job in jobs
     )  # fmt: skip
 
@@ -93,6 +94,7 @@ class SeriesSandbox:
         #: the sandbox ended (or will not serve another case)
         self.over = False
         self._progress_ns: int | None = None
+        self._running = False  # a case runs (until its end was read)
         self._before_ready = b""  # what the sandbox wrote before it was ready: its supervisor's last words
 
     def wait_ready(self) -> None:
@@ -117,7 +119,8 @@ class SeriesSandbox:
         finished = threading.Event()
         killer = _CaseStopper(self, number, finished)
         output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished))
-        body = b"".join(part.encode("utf-8") + b"\0" for part in (stdin_path, *job.args))
+        body = nul_ended([stdin_path, *job.args])
+        assert body is not None  # same_program() let only such jobs in
         started = time.monotonic()
         try:
             self._send(b"case %d\n" % len(body) + body)
@@ -125,10 +128,12 @@ class SeriesSandbox:
             self.over = True
             return None
         watch(killer, job, finished, started, lambda: self._cpu_used_ns(before))
+        self._running = True
         try:
             end = self._until_end(output)
         finally:
             finished.set()
+            self._running = False
         return self._outcome(killer, output, end, before, time.monotonic() - started)
 
     def stop(self, number: int) -> None:
@@ -142,7 +147,9 @@ class SeriesSandbox:
         self.where.kill()
 
     def close(self) -> None:
-        """Hang up (the supervisor ends what runs, then itself), then the sandbox's removal."""
+        """Hang up (the supervisor then ends), then the sandbox's removal; a case left running is killed first."""
+        if self._running:  # an exception while it ran: its supervisor would wait for it to end
+            self.kill()
         self.over = True
         self._selector.close()
         self.channel.close()
