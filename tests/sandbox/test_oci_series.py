@@ -54,7 +54,20 @@ func main() {
 	case "linger":
 		time.Sleep(time.Hour)
 	case "look":
-		fmt.Printf("tmp=%v shm=%v sysv=%d others=%v\\n", names("/tmp"), names("/dev/shm"), sysv(), others())
+		flags, _, _ := syscall.Syscall(syscall.SYS_FCNTL, 1, syscall.F_GETFL, 0)
+		fmt.Printf("tmp=%v shm=%v sysv=%d others=%v nonblock=%v\\n", names("/tmp"), names("/dev/shm"), sysv(), others(),
+			flags&syscall.O_NONBLOCK != 0)
+	case "deep": // a tree whose paths are longer than PATH_MAX, then the stdout made non-blocking
+		name := strings.Repeat("d", 200)
+		depth := 0
+		for ; depth < 40 && os.Mkdir(name, 0o700) == nil && os.Chdir(name) == nil; depth++ {
+		}
+		_ = os.WriteFile("leaf", []byte("x"), 0o600)
+		_ = syscall.SetNonblock(1, true)
+		fmt.Printf("depth=%d\\n", depth)
+	case "burst": // much output, and an exit at once: its tail is still on its way when the program has ended
+		_, _ = os.Stdout.Write([]byte(strings.Repeat("b", 1<<20)))
+		_, _ = os.Stderr.Write([]byte(strings.Repeat("e", 100000)))
 	case "signal":
 		fmt.Printf("kill=%v term=%v\\n", syscall.Kill(1, syscall.SIGKILL), syscall.Kill(1, syscall.SIGTERM))
 	case "spin":
@@ -146,7 +159,30 @@ def test_every_case_gets_its_own_input_and_arguments_in_one_sandbox(
 def test_a_case_finds_nothing_an_earlier_case_left(oci_backend: OciBackend, started: list[str]) -> None:
     left, looked = series(oci_backend, [("leave",), ("look",)], Limits())
     assert re.fullmatch(rb"shm=\d+ errno=0 child=true\n", left.stdout), left.stdout
-    assert looked.stdout == b"tmp=[] shm=[] sysv=0 others=[]\n", looked.stdout
+    assert looked.stdout == b"tmp=[] shm=[] sysv=0 others=[] nonblock=false\n", looked.stdout
+    assert len(started) == 1
+
+
+@RUNC
+def test_a_deep_tree_and_a_non_blocking_stdout_are_gone_for_the_next_case(
+    oci_backend: OciBackend, started: list[str]
+) -> None:
+    deep, looked = series(oci_backend, [("deep",), ("look",)], Limits())
+    assert deep.stdout == b"depth=40\n"  # 40 x 201 bytes: past PATH_MAX, the cleaner must walk it by names
+    assert looked.stdout == b"tmp=[] shm=[] sysv=0 others=[] nonblock=false\n", looked.stdout
+    assert len(started) == 1
+
+
+@RUNC
+def test_every_byte_a_case_wrote_is_its_own_however_late_it_comes(oci_backend: OciBackend, started: list[str]) -> None:
+    limits = Limits(output_bytes=1024 * 1024 + 100000)
+    outcomes = series(oci_backend, [("burst",), ("echo", "next"), ("burst",), ("burst",)], limits)
+    for burst in (outcomes[0], outcomes[2], outcomes[3]):
+        assert classify(burst) is Status.OK, burst.stderr[-200:]
+        assert burst.stdout == b"b" * (1 << 20)
+        assert burst.stderr == b"e" * 100000
+    assert outcomes[1].stdout.startswith(b'args=["next"]')
+    assert outcomes[1].stderr == b""
     assert len(started) == 1
 
 

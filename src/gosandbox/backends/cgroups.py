@@ -113,6 +113,11 @@ def reset_peak_memory_at(places: CgroupPlaces) -> None:
         return
 
 
+def peak_can_restart() -> bool:
+    """Whether this host lets a cgroup's memory peak start over: cgroup v1's memory controller (v2 has no reset)."""
+    return Path("/sys/fs/cgroup/memory", _PEAK_BYTES.v1_file).exists()
+
+
 def memory_in_use(places: CgroupPlaces) -> int | None:
     """The bytes the cgroup at ``places`` is charged for now (its processes' memory, its tmpfs files, page cache)."""
     return _read(_MEMORY_BYTES, places)

@@ -30,8 +30,10 @@ var sysvTables = map[string]func(id int){
 }
 
 const (
-	ipcRmid     = 0
-	rlimitNproc = 6
+	ipcRmid          = 0
+	rlimitNproc      = 6
+	fSetPipeSize     = 1031
+	defaultPipeBytes = 65536
 )
 
 // runSeries is the first process of a sandbox that runs one program on many cases, one after another (the
@@ -39,11 +41,18 @@ const (
 // can neither signal, trace nor read it. It talks to the backend over its stdin, a socket only it holds:
 //
 //	-> "ready"                         set up, no case started
-//	<- "case N" and N bytes            run the program once: its stdin file and its arguments, each ended by a NUL
+//	<- "case N" and N bytes            run the program once: a mark, its stdin file and its arguments, each
+//	                                   ended by a NUL
 //	-> "cpu_us=N"                      while a case runs, as under supervise
+//	-> "exited"                        the program's first process ended (we kill what it left)
+//	-> "over"                          something the program left could not be removed: the series ends after
+//	                                   this case's end
 //	-> "end exit=N|signal=N cpu_us=N cpu_limit=0|1"
 //	                                   every process of the case is dead, and the places the program may write
-//	                                   are empty again (files, System V IPC objects): the next case starts afresh
+//	                                   are empty again (files, System V IPC objects): the next case starts afresh;
+//	                                   the mark was written to stdout and stderr just before (the backend reads
+//	                                   each up to it: runc copies them through pipes of its own, so output the
+//	                                   case wrote may still be on its way when this line comes)
 //	<- "stop K"                        kill every process of case K (the K-th "case", from 1) if it still runs
 //
 // The backend reads the sandbox's counters between cases; its hang-up ends the series (and a case that runs).
@@ -86,8 +95,19 @@ func runSeries(args []string) {
 			os.Exit(0)
 		}
 		s := supervision{cpuLimit: cpuLimit, backend: backend, stops: stops, number: number}
-		status := s.runCase(uid, []string{self, "limit", tasks, args[4]}, message)
+		fields := strings.Split(strings.TrimSuffix(string(message), "\x00"), "\x00")
+		if len(fields) < 2 || fields[0] == "" {
+			fail("a case names a mark and a stdin")
+		}
+		status := s.runCase(uid, []string{self, "limit", tasks, args[4]}, fields[1], fields[2:])
+		resetOutput()
 		clean := wipe(uid, self)
+		for _, fd := range []int{1, 2} {
+			_, _ = syscall.Write(fd, []byte(fields[0]))
+		}
+		if !clean {
+			backend.send("over")
+		}
 		backend.send(fmt.Sprintf("end %s cpu_us=%d cpu_limit=%d", describeStatus(status), s.reapedCPU.Microseconds(), boolDigit(s.overLimit)))
 		if !clean {
 			os.Exit(0) // the backend runs the next cases in a sandbox of their own
@@ -97,13 +117,12 @@ func runSeries(args []string) {
 
 // runCase starts the program (through start: runLimit) on one case's stdin and arguments, and waits until every
 // process of it is dead.
-func (s *supervision) runCase(uid uint32, start []string, message []byte) syscall.WaitStatus {
-	fields := strings.Split(strings.TrimSuffix(string(message), "\x00"), "\x00")
-	stdin, err := syscall.Open(fields[0], syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+func (s *supervision) runCase(uid uint32, start []string, stdinPath string, args []string) syscall.WaitStatus {
+	stdin, err := syscall.Open(stdinPath, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		fail("open the case's stdin: " + err.Error())
 	}
-	argv := append(start, fields[1:]...)
+	argv := append(start, args...)
 	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
 	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{uintptr(stdin), 1, 2}, Sys: &syscall.SysProcAttr{Credential: credential}}
 	pid, err := syscall.ForkExec(argv[0], argv, attr)
@@ -115,6 +134,7 @@ func (s *supervision) runCase(uid uint32, start []string, message []byte) syscal
 	exits := make(chan reaped, 16)
 	go reapAll(exits)
 	status := s.untilExit(exits)
+	s.backend.send("exited")
 	_ = syscall.Kill(-1, syscall.SIGKILL) // what the case left running ends with it
 	for r := range exits {
 		s.reapedCPU += r.cpu
@@ -209,19 +229,28 @@ func wipe(uid uint32, self string) bool {
 	return !somethingLeft()
 }
 
-// somethingLeft: an entry in a writable place, or a System V IPC object.
+// somethingLeft: an entry in a writable place, or a System V IPC object; what cannot be read counts as left.
 func somethingLeft() bool {
 	for _, place := range writablePlaces {
-		if entries, err := os.ReadDir(place); err == nil && len(entries) > 0 {
+		if entries, err := os.ReadDir(place); err != nil || len(entries) > 0 {
 			return true
 		}
 	}
 	for table := range sysvTables {
-		if len(sysvIDs(table)) > 0 {
+		if ids, err := sysvIDs(table); err != nil || len(ids) > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// resetOutput undoes what a case may have done to the sandbox's stdout and stderr, which every case shares:
+// their file status flags (O_NONBLOCK, O_APPEND) and their pipes' size.
+func resetOutput() {
+	for _, fd := range []uintptr{1, 2} {
+		_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETFL, 0)
+		_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, fSetPipeSize, defaultPipeBytes)
+	}
 }
 
 // runWipe is the cleaner (as the program's uid, started by runSeries): it removes every entry of the writable
@@ -231,34 +260,42 @@ func runWipe(args []string) {
 		fail("usage: wipe")
 	}
 	for _, place := range writablePlaces {
-		removeEntries(place)
+		if err := os.Chdir(place); err == nil {
+			removeEntries()
+		}
 	}
 	for table, remove := range sysvTables {
-		for _, id := range sysvIDs(table) {
+		ids, _ := sysvIDs(table)
+		for _, id := range ids {
 			remove(id)
 		}
 	}
 }
 
-// removeEntries removes what dir holds, making each directory of it ours to read and write first (a program may
-// have taken those rights away from itself to keep its files).
-func removeEntries(dir string) {
-	entries, _ := os.ReadDir(dir)
+// removeEntries removes what the working directory holds, by names relative to it (a tree of any depth has no
+// path too long), making each directory ours to read and write first (a program may have taken those rights
+// away from itself to keep its files). Nothing runs as the program's uid meanwhile: no entry changes under us.
+func removeEntries() {
+	entries, _ := os.ReadDir(".")
 	for _, entry := range entries {
-		path := dir + "/" + entry.Name()
-		if entry.IsDir() {
-			_ = os.Chmod(path, 0o700)
-			removeEntries(path)
+		name := entry.Name()
+		if entry.IsDir() { // as lstat sees it: a symbolic link to a directory is removed, never followed
+			if os.Chmod(name, 0o700) == nil && syscall.Chdir(name) == nil {
+				removeEntries()
+				_ = syscall.Chdir("..")
+			}
+			_ = syscall.Rmdir(name)
+			continue
 		}
-		_ = os.Remove(path)
+		_ = syscall.Unlink(name)
 	}
 }
 
 // sysvIDs lists the ids of a /proc/sysvipc table (its second column).
-func sysvIDs(table string) []int {
+func sysvIDs(table string) ([]int, error) {
 	data, err := os.ReadFile(table)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	var ids []int
 	for _, line := range strings.Split(string(data), "\n")[1:] {
@@ -270,5 +307,5 @@ func sysvIDs(table string) []int {
 			ids = append(ids, id)
 		}
 	}
-	return ids
+	return ids, nil
 }

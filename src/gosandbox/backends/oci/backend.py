@@ -36,6 +36,7 @@ from gosandbox.backends.cgroups import (
     SandboxUsage,
     cpu_time_ns_at,
     merge_usage,
+    peak_can_restart,
     read_usage_at,
     reset_peak_memory_at,
 )
@@ -194,9 +195,11 @@ class OciBackend:
     def execute_series(self, jobs: Sequence[ExecJob]) -> Iterator[ExecOutcome]:
         """Each job's outcome in order; the runs of one program share sandboxes, one case after another (series.py)."""
         self.start()
-        # Under runsc the Sentry keeps the memory a case freed for the next: the cgroup could not tell a later
-        # case's peak, and a case past the memory limit takes the whole sandbox down. Its cases start their own.
-        if len(jobs) < 2 or not same_program(jobs) or self.runtime.name != "runc":
+        # Each case's memory peak needs the cgroup's started over before it (v1). Under runsc the Sentry keeps the
+        # memory a case freed for the next, and a case past the memory limit takes the whole sandbox down.
+        # There each case starts a sandbox of its own.
+        series = self.runtime.name == "runc" and peak_can_restart()
+        if len(jobs) < 2 or not same_program(jobs) or not series:
             return (self.execute(job) for job in jobs)
         return run_series(jobs, self._start_series)
 

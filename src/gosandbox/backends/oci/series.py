@@ -27,29 +27,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import selectors
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from gosandbox.backends.base import ExecJob, ExecOutcome
 from gosandbox.backends.cgroups import (
     CgroupPlaces,
-    SandboxUsage,
     cpu_time_ns_at,
-    memory_in_use,
     read_usage_at,
-    reset_peak_memory_at,
 )
 from gosandbox.backends.handover import hand_over_stdin
 from gosandbox.backends.oci.ahead import nul_ended
 from gosandbox.backends.oci.outcome import KILLED_EXIT, RunEnd, outcome
+from gosandbox.backends.oci.series_case import CaseOutput, CaseStart, CaseStopper
 from gosandbox.backends.streams import BoundedOutput
-from gosandbox.backends.supervisor import ProgramEnd, SocketChannel, program_cpu_ns, program_end, progress_ns
-from gosandbox.backends.watch import STUCK_STREAM_S, SandboxKiller, stop_flood, watch
+from gosandbox.backends.supervisor import ProgramEnd, SocketChannel, program_cpu_ns
+from gosandbox.backends.watch import stop_flood, watch
 from gosandbox.errors import SandboxFailure
 
 logger = logging.getLogger(__name__)
@@ -58,6 +57,8 @@ logger = logging.getLogger(__name__)
 SERIES_CASES = 50
 #: How long the supervisor may take to say ``ready`` (a runtime start) or ``end`` after a stop.
 _READY_S = 30.0
+#: How long both marks may follow the end line: runc copies what is in its pipes within milliseconds.
+_MARK_WAIT_S = 5.0
 _READ_BYTES = 64 * 1024
 _LINE_BYTES = 200
 
@@ -73,37 +74,37 @@ def same_program(jobs: Sequence[ExecJob]) -> bool:
 
 
 class SeriesSandbox:
-    """The server's side of one series sandbox: its runtime process (stdout and stderr) and its socket."""
+    """The server's side of one series sandbox: its runtime process (stdout and stderr), our socket to its
+    supervisor, and the FIFO of the supervisor's lines."""
 
     def __init__(self, process: subprocess.Popen[bytes], channel: SocketChannel, where: SeriesPlace,
                  report: int) -> None:  # fmt: skip
-        """``channel``: to the supervisor (its stdin); ``report``: where its lines come (a FIFO we hold open)."""
         assert process.stdout is not None
         assert process.stderr is not None
         self.process, self.channel, self.where = process, channel, where
         self.places = where.places
         self._selector = selectors.DefaultSelector()
         for stream, name in ((process.stdout, "stdout"), (process.stderr, "stderr")):
-            os.set_blocking(stream.fileno(), False)  # drained to empty after each case
+            os.set_blocking(stream.fileno(), False)  # drained to empty when the sandbox ends
             self._selector.register(stream, selectors.EVENT_READ, name)
         self._report: int | None = report
         self._selector.register(report, selectors.EVENT_READ, "channel")
         self._lines = b""
         self._sending = threading.Lock()
+        self._state = threading.Lock()  # the case number and whether it runs, against a late kill
         self._cases = 0
-        #: the sandbox ended (or will not serve another case)
+        self._running = False  # case number _cases runs (until its end was read)
+        #: the sandbox ended, or will not serve another case
         self.over = False
-        self._progress_ns: int | None = None
-        self._running = False  # a case runs (until its end was read)
+        self._case: CaseOutput | None = None
         self._before_ready = b""  # what the sandbox wrote before it was ready: its supervisor's last words
 
     def wait_ready(self) -> None:
         """Until the supervisor says ``ready``; :class:`SandboxFailure` when the sandbox ends first."""
         deadline = time.monotonic() + _READY_S
         while time.monotonic() < deadline:
-            for line in self._read(None, min(0.5, deadline - time.monotonic())):
-                if line == "ready":
-                    return
+            if "ready" in self._read(min(0.5, deadline - time.monotonic())):
+                return
             if self.over:
                 break
         logger.warning("a series sandbox ended before it was ready: %r", self._before_ready)
@@ -113,43 +114,36 @@ class SeriesSandbox:
         """Run one case to its end; None when the sandbox ended before the case could start."""
         if self.over:
             return None
-        self._cases += 1
-        number, self._progress_ns = self._cases, None
-        before = _CaseStart.now(self.places)
-        finished = threading.Event()
-        killer = _CaseStopper(self, number, finished)
+        with self._state:
+            self._cases += 1
+            number, self._running = self._cases, True
+        before = CaseStart.now(self.places)
+        finished = threading.Event()  # the program's first process ended: no deadline, no stop any more
+        killer = CaseStopper(lambda: self._stop(number), lambda: self._kill_case(number), finished)
         output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished))
-        body = nul_ended([stdin_path, *job.args])
+        mark = secrets.token_hex(16)
+        case = self._case = CaseOutput(output, mark.encode())
+        body = nul_ended([mark, stdin_path, *job.args])
         assert body is not None  # same_program() let only such jobs in
         started = time.monotonic()
         try:
             self._send(b"case %d\n" % len(body) + body)
         except OSError:
-            self.over = True
+            self.over, self._running = True, False
             return None
-        watch(killer, job, finished, started, lambda: self._cpu_used_ns(before))
-        self._running = True
-        try:
-            end = self._until_end(output)
-        finally:
-            finished.set()
+        watch(killer, job, finished, started, lambda: self._cpu_used_ns(case, before))
+        self._until_end(case, finished)  # an exception leaves the case running: close() kills it
+        finished.set()
+        with self._state:
             self._running = False
-        return self._outcome(killer, output, end, before, time.monotonic() - started)
-
-    def stop(self, number: int) -> None:
-        """Kill case ``number``'s processes, if it still runs; the whole sandbox if its supervisor does not answer."""
-        try:
-            self._send(b"stop %d\n" % number)
-        except OSError:
-            return  # the sandbox is gone already
-
-    def kill(self) -> None:
-        self.where.kill()
+        duration = (case.exited or time.monotonic()) - started
+        return self._outcome(killer, case, before, duration)
 
     def close(self) -> None:
         """Hang up (the supervisor then ends), then the sandbox's removal; a case left running is killed first."""
-        if self._running:  # an exception while it ran: its supervisor would wait for it to end
-            self.kill()
+        with self._state:
+            if self._running:
+                self.where.kill()
         self.over = True
         self._selector.close()
         self.channel.close()
@@ -158,55 +152,69 @@ class SeriesSandbox:
             self._report = None
         self.where.end(self.process)
 
+    def _stop(self, number: int) -> None:
+        with contextlib.suppress(OSError):  # the sandbox is gone already
+            self._send(b"stop %d\n" % number)
+
+    def _kill_case(self, number: int) -> None:
+        """Kill the sandbox if case ``number`` still runs in it (a stop it did not answer)."""
+        with self._state:
+            if self._running and self._cases == number:
+                self.where.kill()
+
     def _send(self, message: bytes) -> None:
         with self._sending:
             self.channel.send(message)
 
-    def _cpu_used_ns(self, before: _CaseStart) -> int | None:
-        if self._progress_ns is None:
+    def _cpu_used_ns(self, case: CaseOutput, before: CaseStart) -> int | None:
+        if case.progress_ns is None:
             return None
-        return program_cpu_ns(self._progress_ns, cpu_time_ns_at(self.places), before.cpu_ns)
+        return program_cpu_ns(case.progress_ns, cpu_time_ns_at(self.places), before.cpu_ns)
 
-    def _until_end(self, output: BoundedOutput) -> ProgramEnd | None:
-        """Read the case's output and the supervisor's lines until its end (None: the sandbox ended first)."""
+    def _until_end(self, case: CaseOutput, finished: threading.Event) -> ProgramEnd | None:
+        """Read the case's output and the supervisor's lines until its end and both marks (None: the sandbox
+        ended before the end); a supervisor that ends after this case (``over``) serves no other."""
         while True:
-            lines = self._read(output, 0 if self.over else 0.5)  # after the end, what was said before it
+            lines = self._read(0 if self.over else 0.5 if case.end is None else 0.05)
             for line in lines:
-                if (progress := progress_ns(line)) is not None:
-                    self._progress_ns = progress
-                elif (end := program_end(line)) is not None:
-                    self._drain(output)  # every process of the case is dead: what it wrote is in the pipes
-                    return end
-            if self.over and not lines:
-                self._drain(output)
-                return None
+                case.hear(line)
+            if case.exited is not None:
+                finished.set()
+            marks_due = self.over or time.monotonic() - case.end_read > _MARK_WAIT_S
+            if (case.end is not None and (case.complete or marks_due)) or (self.over and not lines):
+                break
+        if not case.complete:  # the sandbox ended (or its output stopped) before the marks
+            self._drain(case)
+            case.flush()
+            if not self.over:
+                logger.warning("a series sandbox's output did not end its case; the sandbox serves no more")
+            self.over = True
+        self.over = self.over or case.last
+        return case.end
 
-    def _read(self, output: BoundedOutput | None, timeout_s: float) -> list[str]:
-        """What is ready within ``timeout_s``: output to ``output``, the supervisor's complete lines returned."""
+    def _read(self, timeout_s: float) -> list[str]:
+        """What is ready within ``timeout_s``: output to the case, the supervisor's complete lines returned."""
         lines: list[str] = []
         for key, _ in self._selector.select(timeout_s):
             try:
                 data = os.read(key.fd, _READ_BYTES)
             except BlockingIOError:
                 continue
-            if key.data == "channel":
-                if not data:
-                    self.over = True
-                    continue
+            if not data:
+                self.over = True  # the runtime's stdout or stderr closed: the sandbox is gone
+            elif key.data == "channel":
                 self._lines += data
                 *complete, self._lines = self._lines.split(b"\n")
                 lines += [line[:_LINE_BYTES].decode("ascii", errors="replace").strip() for line in complete]
                 self._lines = self._lines[-_LINE_BYTES:]
-            elif data and output is not None:
-                _feed(output, key.data, data)
-            elif data:
+            elif self._case is not None:
+                self._case.take(key.data, data)
+            else:
                 self._before_ready = (self._before_ready + data)[-_LINE_BYTES * 10 :]
-            elif not data:
-                self.over = True  # the runtime's stdout closed: the sandbox is gone
         return lines
 
-    def _drain(self, output: BoundedOutput) -> None:
-        """Read the pipes until they are empty (their writers are dead)."""
+    def _drain(self, case: CaseOutput) -> None:
+        """Read the pipes until they are empty (the sandbox ended: so did their writers)."""
         assert self.process.stdout is not None
         assert self.process.stderr is not None
         for stream, name in ((self.process.stdout, "stdout"), (self.process.stderr, "stderr")):
@@ -217,12 +225,11 @@ class SeriesSandbox:
                     break
                 if not data:
                     break
-                _feed(output, name, data)
+                case.take(name, data)
 
-    def _outcome(self, killer: _CaseStopper, output: BoundedOutput, end: ProgramEnd | None, before: _CaseStart,
-                 duration_s: float) -> ExecOutcome:  # fmt: skip
-        after = read_usage_at(self.places)
-        usage = before.since(after, end.cpu_ns if end is not None else self._progress_ns)
+    def _outcome(self, killer: CaseStopper, case: CaseOutput, before: CaseStart, duration_s: float) -> ExecOutcome:
+        after, end, output = read_usage_at(self.places), case.end, case.output
+        usage = before.since(after, end.cpu_ns if end is not None else case.progress_ns)
         if end is None:
             self.over = True
             oom = (usage.oom_kills or 0) > 0
@@ -230,53 +237,6 @@ class SeriesSandbox:
                 raise SandboxFailure("the series sandbox ended during a case; the server log has its runtime's answer")
             return outcome(killer, output, RunEnd(KILLED_EXIT, duration_s, usage, unexplained_kill_is_oom=oom))
         return outcome(killer, output, RunEnd(end.shell_status, duration_s, usage, cpu_limit_hit=end.cpu_limit_hit))
-
-
-def _feed(output: BoundedOutput, name: str, data: bytes) -> None:
-    if not output.exceeded:  # past the cap the rest is read and dropped
-        output.feed([(data, None) if name == "stdout" else (None, data)])
-
-
-@dataclass(frozen=True)
-class _CaseStart:
-    """The sandbox's counters as a case starts (its memory peak started over then)."""
-
-    cpu_ns: int | None
-    memory_bytes: int | None
-    oom_kills: int
-    forks_refused: int
-
-    @classmethod
-    def now(cls, places: CgroupPlaces) -> _CaseStart:
-        reset_peak_memory_at(places)
-        counters = read_usage_at(places)
-        return cls(counters.cpu_ns, memory_in_use(places), counters.oom_kills or 0, counters.forks_refused or 0)
-
-    def since(self, after: SandboxUsage, supervisor_cpu_ns: int | None) -> SandboxUsage:
-        """The case's own figures: what grew since, the peak above the memory in use at its start."""
-        peak = after.peak_memory_bytes
-        if peak is not None and self.memory_bytes is not None:
-            peak = max(0, peak - self.memory_bytes)
-        return replace(
-            after,
-            cpu_ns=program_cpu_ns(supervisor_cpu_ns, after.cpu_ns, self.cpu_ns),
-            peak_memory_bytes=peak,
-            oom_kills=None if after.oom_kills is None else after.oom_kills - self.oom_kills,
-            forks_refused=None if after.forks_refused is None else after.forks_refused - self.forks_refused,
-        )
-
-
-class _CaseStopper(SandboxKiller):
-    """Ends one case of a series: ``stop N``, then the whole sandbox should its supervisor not answer."""
-
-    def __init__(self, sandbox: SeriesSandbox, number: int, ended: threading.Event) -> None:
-        super().__init__()
-        self.sandbox, self.number, self.ended = sandbox, number, ended
-
-    def _kill(self) -> None:
-        self.sandbox.stop(self.number)
-        if not self.ended.wait(STUCK_STREAM_S):
-            self.sandbox.kill()
 
 
 @dataclass(frozen=True)
