@@ -257,7 +257,7 @@ def test_a_series_left_early_ends_its_sandbox(oci_backend: OciBackend, started: 
     binary = binary_of(oci_backend, MODES)
     runs = oci_backend.execute_series([ExecJob(binary, b"", ("echo", str(n)), Limits()) for n in range(4)])
     assert next(runs).stdout.startswith(b'args=["0"]')
-    runs.close()  # type: ignore[attr-defined]
+    runs.close()
     assert len(started) == 1  # the fixture checks that no sandbox and no process is left
 
 

@@ -8,7 +8,7 @@ runner turns those facts into a verdict. Backends raise only
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -128,11 +128,15 @@ class Backend(Protocol):
 class SeriesBackend(Protocol):
     """A backend that runs one program on many inputs faster than a sandbox each (the judge's cases)."""
 
-    def execute_series(self, jobs: Sequence[ExecJob]) -> Iterator[ExecOutcome]:
-        """Each job's outcome in order, each run as afresh as by :meth:`Backend.execute`; stop iterating to stop."""
+    def execute_series(self, jobs: Sequence[ExecJob]) -> Outcomes:
+        """Each job's outcome in order, each run as afresh as by :meth:`Backend.execute`; ``close()`` to stop."""
 
 
-def execute_each(backend: Backend, jobs: Sequence[ExecJob]) -> Iterator[ExecOutcome]:
+#: Runs' outcomes as they end; closing it ends the runs not yet made (and a series' sandbox).
+Outcomes = Generator[ExecOutcome, None, None]
+
+
+def execute_each(backend: Backend, jobs: Sequence[ExecJob]) -> Outcomes:
     """Each job's outcome in order: in a series where the backend has one, else one sandbox each."""
     if isinstance(backend, SeriesBackend):
         return backend.execute_series(jobs)

@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,19 +57,11 @@ const (
 // Each case's program is a new process (through runLimit: at most TASKS tasks, the first the OOM killer takes):
 // its rlimits count from zero.
 func runSeries(args []string) {
-	runtime.LockOSThread() // every fork is from this thread, whose bounding set is dropped below
-	if as, ok := strings.CutPrefix(firstArg(args), "--as="); ok {
-		becomeKeepingCapabilities(parseID(as))
-		args = args[1:]
-	}
+	args = becomeSupervisor(args) // every fork is from this thread
 	if len(args) != 5 {
 		fail("usage: series [--as=SUPERVISOR_UID] UID CPU_MS TASKS REPORT PROG")
 	}
-	uid := parseID(args[0])
-	cpuLimit := time.Duration(0)
-	if args[1] != "0" {
-		cpuLimit = parseMs(args[1], "CPU limit")
-	}
+	uid, cpuLimit := programOf(args)
 	tasks := args[2]
 	if n, err := strconv.Atoi(tasks); err != nil || n <= 0 {
 		fail("bad task limit " + tasks)
@@ -80,10 +70,6 @@ func runSeries(args []string) {
 	if err != nil {
 		fail("the agent's path: " + err.Error())
 	}
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
-		fail("prctl: " + errno.Error())
-	}
-	dropBoundingSet()
 	backend := openChannel(args[3])
 	cases, stops := make(chan []byte), make(chan int, 16)
 	go readCases(backend.in, cases, stops)
@@ -108,7 +94,7 @@ func runSeries(args []string) {
 		if !clean {
 			backend.send("over")
 		}
-		backend.send(fmt.Sprintf("end %s cpu_us=%d cpu_limit=%d", describeStatus(status), s.reapedCPU.Microseconds(), boolDigit(s.overLimit)))
+		backend.send(s.endLine(status))
 		if !clean {
 			os.Exit(0) // the backend runs the next cases in a sandbox of their own
 		}
@@ -123,9 +109,7 @@ func (s *supervision) runCase(uid uint32, start []string, stdinPath string, args
 		fail("open the case's stdin: " + err.Error())
 	}
 	argv := append(start, args...)
-	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
-	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{uintptr(stdin), 1, 2}, Sys: &syscall.SysProcAttr{Credential: credential}}
-	pid, err := syscall.ForkExec(argv[0], argv, attr)
+	pid, err := syscall.ForkExec(argv[0], argv, asUser(uid, os.Environ(), uintptr(stdin), 1, 2))
 	_ = syscall.Close(stdin)
 	if err != nil {
 		fail("start the program: " + err.Error())
@@ -204,9 +188,7 @@ func wipe(uid uint32, self string) bool {
 	if !somethingLeft() {
 		return true
 	}
-	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
-	attr := &syscall.ProcAttr{Env: []string{}, Sys: &syscall.SysProcAttr{Credential: credential}}
-	pid, err := syscall.ForkExec(self, []string{self, "wipe"}, attr)
+	pid, err := syscall.ForkExec(self, []string{self, "wipe"}, asUser(uid, []string{}))
 	if err != nil {
 		return false
 	}

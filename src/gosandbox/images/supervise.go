@@ -60,32 +60,16 @@ const (
 // Started as root (Docker gives a non-root user no capabilities), --as=SUPERVISOR_UID makes it that uid first,
 // keeping its capabilities.
 func runSupervise(args []string) {
-	// The bounding set dropped below is this thread's, and the program is forked from this thread.
-	runtime.LockOSThread()
-	if as, ok := strings.CutPrefix(firstArg(args), "--as="); ok {
-		becomeKeepingCapabilities(parseID(as))
-		args = args[1:]
-	}
+	args = becomeSupervisor(args)
 	if len(args) < 5 {
 		fail("usage: supervise [--as=SUPERVISOR_UID] UID CPU_MS REPORT STDIN PROG [ARGS...]")
 	}
-	uid := parseID(args[0])
-	cpuLimit := time.Duration(0)
-	if args[1] != "0" {
-		cpuLimit = parseMs(args[1], "CPU limit")
-	}
-	// Not dumpable: nothing in the sandbox may open /proc/1/mem, /proc/1/fd or /proc/1/environ.
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
-		fail("prctl: " + errno.Error())
-	}
-	dropBoundingSet()
+	uid, cpuLimit := programOf(args)
 	backend := openChannel(args[2])
 	stdin, feed := openStdin(args[3])
 	backend.send("ready")
 	backend.await("go")
-	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
-	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{uintptr(stdin), 1, 2}, Sys: &syscall.SysProcAttr{Credential: credential}}
-	pid, err := syscall.ForkExec(args[4], args[4:], attr)
+	pid, err := syscall.ForkExec(args[4], args[4:], asUser(uid, os.Environ(), uintptr(stdin), 1, 2))
 	if err != nil {
 		fail("start the program: " + err.Error())
 	}
@@ -103,9 +87,44 @@ func runSupervise(args []string) {
 	for r := range exits {
 		s.reapedCPU += r.cpu
 	}
-	backend.send(fmt.Sprintf("end %s cpu_us=%d cpu_limit=%d", describeStatus(status), s.reapedCPU.Microseconds(), boolDigit(s.overLimit)))
+	backend.send(s.endLine(status))
 	backend.awaitClose()
 	os.Exit(shellStatus(status))
+}
+
+// becomeSupervisor makes this process a supervisor (supervise, series): this thread locked (the program is forked
+// from it), --as=UID taken (becomeKeepingCapabilities), not dumpable (nothing in the sandbox may open /proc/1/mem,
+// /proc/1/fd or /proc/1/environ) and this thread's bounding set empty. It returns the arguments after --as.
+func becomeSupervisor(args []string) []string {
+	runtime.LockOSThread()
+	if as, ok := strings.CutPrefix(firstArg(args), "--as="); ok {
+		becomeKeepingCapabilities(parseID(as))
+		args = args[1:]
+	}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
+		fail("prctl: " + errno.Error())
+	}
+	dropBoundingSet()
+	return args
+}
+
+// programOf reads a supervisor's first two arguments: the program's uid, and its CPU-time limit (0: none).
+func programOf(args []string) (uint32, time.Duration) {
+	if args[1] == "0" {
+		return parseID(args[0]), 0
+	}
+	return parseID(args[0]), parseMs(args[1], "CPU limit")
+}
+
+// asUser is how a supervisor starts a process as uid (its gid the same, no groups), with env and files.
+func asUser(uid uint32, env []string, files ...uintptr) *syscall.ProcAttr {
+	credential := &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}
+	return &syscall.ProcAttr{Env: env, Files: files, Sys: &syscall.SysProcAttr{Credential: credential}}
+}
+
+// endLine is the "end" line of a program whose first process ended with status.
+func (s *supervision) endLine(status syscall.WaitStatus) string {
+	return fmt.Sprintf("end %s cpu_us=%d cpu_limit=%d", describeStatus(status), s.reapedCPU.Microseconds(), boolDigit(s.overLimit))
 }
 
 // channel is the supervisor's line protocol with the backend: lines in on stdin, lines out to stdin or a file.

@@ -89,22 +89,20 @@ def _run_cases(runner: CaseRunner, on_case: CaseHeard | None, parallel: int) -> 
 
 def _run_in_series(runner: CaseRunner, on_case: CaseHeard | None) -> list[CaseResult]:
     """The cases one after another, the program's runs in a series where the backend has one (base.execute_each)."""
-    task, results = runner.task, list[CaseResult]()
+    task, results, failed = runner.task, list[CaseResult](), False
     runs = execute_each(runner.backend, [runner.job(case) for case in task.cases])
     try:
         for index, case in enumerate(task.cases):
-            lazy_stop = task.stop_on_first_failure and any(r.status != Verdict.ACCEPTED for r in results)
-            if runner.cancel.is_set() or lazy_stop:
+            if runner.cancel.is_set() or (task.stop_on_first_failure and failed):
                 results += [skipped(rest) for rest in task.cases[index:]]
                 break
             result = runner.judged(case, next(runs))
+            failed = failed or result.status != Verdict.ACCEPTED
             results.append(result)
             if on_case is not None:
                 on_case(index, result)
     finally:
-        close = getattr(runs, "close", None)  # a series' sandbox ends with its iterator
-        if close is not None:
-            close()
+        runs.close()  # a series' sandbox ends with it
     return results
 
 

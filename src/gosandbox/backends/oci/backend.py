@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +30,7 @@ from pathlib import Path
 import docker
 
 from gosandbox import metrics
-from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome
+from gosandbox.backends.base import BuildJob, BuildOutcome, ExecJob, ExecOutcome, Outcomes
 from gosandbox.backends.cgroups import (
     CgroupPlaces,
     SandboxUsage,
@@ -192,7 +192,7 @@ class OciBackend:
             return self._execute_ahead(job, message)
         return self._execute_fresh(job)
 
-    def execute_series(self, jobs: Sequence[ExecJob]) -> Iterator[ExecOutcome]:
+    def execute_series(self, jobs: Sequence[ExecJob]) -> Outcomes:
         """Each job's outcome in order; the runs of one program share sandboxes, one case after another (series.py)."""
         self.start()
         # Each case's memory peak needs the cgroup's started over before it (v1). Under runsc the Sentry keeps the

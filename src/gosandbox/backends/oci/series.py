@@ -32,11 +32,11 @@ import selectors
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gosandbox.backends.base import ExecJob, ExecOutcome
+from gosandbox.backends.base import ExecJob, ExecOutcome, Outcomes
 from gosandbox.backends.cgroups import (
     CgroupPlaces,
     cpu_time_ns_at,
@@ -82,7 +82,6 @@ class SeriesSandbox:
         assert process.stdout is not None
         assert process.stderr is not None
         self.process, self.channel, self.where = process, channel, where
-        self.places = where.places
         self._selector = selectors.DefaultSelector()
         for stream, name in ((process.stdout, "stdout"), (process.stderr, "stderr")):
             os.set_blocking(stream.fileno(), False)  # drained to empty when the sandbox ends
@@ -117,7 +116,7 @@ class SeriesSandbox:
         with self._state:
             self._cases += 1
             number, self._running = self._cases, True
-        before = CaseStart.now(self.places)
+        before = CaseStart.now(self.where.places)
         finished = threading.Event()  # the program's first process ended: no deadline, no stop any more
         killer = CaseStopper(lambda: self._stop(number), lambda: self._kill_case(number), finished)
         output = BoundedOutput(job.limits.output_bytes, lambda: stop_flood(killer, output, finished))
@@ -169,7 +168,7 @@ class SeriesSandbox:
     def _cpu_used_ns(self, case: CaseOutput, before: CaseStart) -> int | None:
         if case.progress_ns is None:
             return None
-        return program_cpu_ns(case.progress_ns, cpu_time_ns_at(self.places), before.cpu_ns)
+        return program_cpu_ns(case.progress_ns, cpu_time_ns_at(self.where.places), before.cpu_ns)
 
     def _until_end(self, case: CaseOutput, finished: threading.Event) -> ProgramEnd | None:
         """Read the case's output and the supervisor's lines until its end and both marks (None: the sandbox
@@ -228,7 +227,7 @@ class SeriesSandbox:
                 case.take(name, data)
 
     def _outcome(self, killer: CaseStopper, case: CaseOutput, before: CaseStart, duration_s: float) -> ExecOutcome:
-        after, end, output = read_usage_at(self.places), case.end, case.output
+        after, end, output = read_usage_at(self.where.places), case.end, case.output
         usage = before.since(after, end.cpu_ns if end is not None else case.progress_ns)
         if end is None:
             self.over = True
@@ -249,7 +248,7 @@ class SeriesPlace:
     end: Callable[[subprocess.Popen[bytes]], None]
 
 
-def run_series(jobs: Sequence[ExecJob], start: Callable[[ExecJob], SeriesSandbox]) -> Iterator[ExecOutcome]:
+def run_series(jobs: Sequence[ExecJob], start: Callable[[ExecJob], SeriesSandbox]) -> Outcomes:
     """Each job's outcome in order, in one sandbox (``start``) for as long as it serves; the rest in another."""
     done = 0
     while done < len(jobs):
@@ -265,7 +264,7 @@ def run_series(jobs: Sequence[ExecJob], start: Callable[[ExecJob], SeriesSandbox
                     with contextlib.suppress(OSError):
                         (sandbox.where.sandbox_dir / name).unlink()
                 if result is None:
-                    if name == f"stdin-{first}":
+                    if done == first:
                         raise SandboxFailure("a series sandbox ended before its first case")
                     break
                 done += 1
